@@ -1,0 +1,88 @@
+#include "connectors/file_source.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace tillstream {
+
+absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Open(FileSourceOptions options) {
+  std::FILE* file = options.path == "-" ? stdin : std::fopen(options.path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat(options.path, ": cannot open: ", std::strerror(errno)));
+  }
+  auto source = std::unique_ptr<FileSource>(new FileSource(std::move(options), file));
+  source->buffer_.resize(source->options_.read_size * 2);
+  return source;
+}
+
+FileSource::~FileSource() {
+  if (file_ != nullptr && file_ != stdin) std::fclose(file_);
+}
+
+absl::StatusOr<bool> FileSource::Fill() {
+  if (eof_) return false;
+  // Records handed out by the previous Poll are no longer referenced: move
+  // the unconsumed tail to the front, and grow when one line fills it all.
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (buffer_.size() - end_ < options_.read_size) buffer_.resize(end_ + options_.read_size);
+  size_t n = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, file_);
+  if (n == 0) {
+    if (std::ferror(file_)) {
+      return absl::DataLossError(absl::StrCat(options_.path, ": read failed"));
+    }
+    eof_ = true;
+    return false;
+  }
+  end_ += n;
+  return true;
+}
+
+absl::StatusOr<PollResult> FileSource::Poll(PartitionListener* listener,
+                                            absl::Duration /*timeout*/,
+                                            RecordBatch* batch) {
+  const PartitionId partition{0};
+  if (!announced_) {
+    announced_ = true;
+    listener->OnPartitionsAssigned({&partition, 1});
+  }
+  batch->records.clear();
+  // What the previous batch pointed at is free from here on.
+  while (batch->records.size() < options_.max_batch_records) {
+    const char* data = buffer_.data();
+    const void* newline =
+        begin_ < end_ ? std::memchr(data + begin_, '\n', end_ - begin_) : nullptr;
+    size_t line_end;
+    if (newline != nullptr) {
+      line_end = static_cast<const char*>(newline) - data;
+    } else if (eof_) {
+      if (begin_ == end_) break;
+      line_end = end_;  // last line without a newline
+    } else {
+      if (!batch->records.empty()) break;  // hand out what we have first
+      absl::StatusOr<bool> more = Fill();
+      if (!more.ok()) return more.status();
+      continue;
+    }
+    ++line_;
+    absl::string_view line(data + begin_, line_end - begin_);
+    begin_ = line_end < end_ ? line_end + 1 : end_;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == absl::string_view::npos) continue;
+    batch->records.push_back({line, partition, Offset{line_}});
+  }
+  if (batch->records.empty() && eof_ && begin_ == end_) {
+    listener->OnPartitionEnd(partition);
+    return PollResult::kEndOfInput;
+  }
+  return PollResult::kRecords;
+}
+
+}  // namespace tillstream

@@ -1,0 +1,83 @@
+#include "connectors/kafka_sink.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+
+namespace tillstream {
+
+absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions options) {
+  auto sink = std::unique_ptr<KafkaSink>(new KafkaSink());
+  KafkaProperties defaults = {
+      {"bootstrap.servers", options.brokers},
+      {"enable.idempotence", "true"},
+      {"linger.ms", "5"},
+      {"compression.type", "lz4"},
+      {"log_level", "4"},
+  };
+  rd_kafka_conf_t* conf;
+  TS_ASSIGN_OR_RETURN(conf, MakeKafkaConf(defaults, options.properties));
+  rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::DeliveryReport);
+  rd_kafka_conf_set_opaque(conf, sink.get());
+  char error[512];
+  sink->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (sink->producer_ == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
+  }
+  for (int k = 0; k < kOutputKindCount; ++k) {
+    sink->topics_[k] = rd_kafka_topic_new(sink->producer_, options.topics[k].c_str(), nullptr);
+  }
+  return sink;
+}
+
+KafkaSink::~KafkaSink() {
+  if (producer_ == nullptr) return;
+  rd_kafka_flush(producer_, 10'000);
+  for (rd_kafka_topic_t* topic : topics_) {
+    if (topic != nullptr) rd_kafka_topic_destroy(topic);
+  }
+  rd_kafka_destroy(producer_);
+}
+
+void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message,
+                               void* opaque) {
+  auto* sink = static_cast<KafkaSink*>(opaque);
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && sink->delivery_error_.ok()) {
+    sink->delivery_error_ = absl::UnavailableError(
+        absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt),
+                     " failed: ", rd_kafka_err2str(message->err)));
+  }
+}
+
+absl::Status KafkaSink::Write(const OutputBatch& batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    OutputBatch::Record record = batch[i];
+    rd_kafka_topic_t* topic = topics_[static_cast<int>(record.kind)];
+    while (true) {
+      int rc = rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                const_cast<char*>(record.value.data()), record.value.size(),
+                                record.key.data(), record.key.size(), nullptr);
+      if (rc == 0) break;
+      rd_kafka_resp_err_t err = rd_kafka_last_error();
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        return absl::UnavailableError(absl::StrCat("produce to ", rd_kafka_topic_name(topic),
+                                                   ": ", rd_kafka_err2str(err)));
+      }
+      rd_kafka_poll(producer_, 10);  // the local queue is full: let it drain
+    }
+  }
+  rd_kafka_poll(producer_, 0);  // serve delivery reports
+  return delivery_error_;
+}
+
+absl::Status KafkaSink::Flush() {
+  rd_kafka_resp_err_t err = rd_kafka_flush(producer_, 60'000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("kafka producer flush: ", rd_kafka_err2str(err)));
+  }
+  return delivery_error_;
+}
+
+}  // namespace tillstream

@@ -1,0 +1,362 @@
+#include "connectors/order_decoder.h"
+
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/money.h"
+#include "engine/time_format.h"
+
+namespace tillstream {
+namespace {
+
+using simdjson::ondemand::json_type;
+using simdjson::ondemand::value;
+
+absl::Status Bad(std::string message) {
+  return absl::InvalidArgumentError(std::move(message));
+}
+
+absl::string_view ShortJsonError(simdjson::error_code error) {
+  switch (error) {
+    case simdjson::UTF8_ERROR:
+      return "invalid UTF-8";
+    case simdjson::UNCLOSED_STRING:
+      return "unclosed string";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "truncated document";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR:
+      return "bad literal";
+    case simdjson::NUMBER_ERROR:
+      return "bad number";
+    case simdjson::STRING_ERROR:
+      return "bad string escape";
+    case simdjson::UNESCAPED_CHARS:
+      return "control character in string";
+    case simdjson::DEPTH_ERROR:
+      return "nesting too deep";
+    case simdjson::CAPACITY:
+      return "document too large";
+    default:
+      return "unexpected structure";
+  }
+}
+
+// Reads a required non-empty string.
+absl::Status ReadString(value v, absl::string_view name, absl::string_view* out,
+                        bool allow_empty = false) {
+  json_type type;
+  if (v.type().get(type) || type != json_type::string) {
+    return Bad(absl::StrCat(name, " must be a string"));
+  }
+  std::string_view text;
+  if (v.get_string().get(text)) {
+    return Bad(absl::StrCat(name, " is not a valid JSON string"));
+  }
+  *out = absl::string_view(text.data(), text.size());
+  if (!allow_empty && out->empty()) {
+    return Bad(absl::StrCat(name, " must not be empty"));
+  }
+  return absl::OkStatus();
+}
+
+// Reads a decimal money value given as a string or a JSON number.
+absl::Status ReadCents(value v, absl::string_view name, int64_t* cents) {
+  json_type type;
+  if (v.type().get(type)) return Bad(absl::StrCat(name, " is not valid JSON"));
+  std::string_view text;
+  if (type == json_type::string) {
+    if (v.get_string().get(text)) {
+      return Bad(absl::StrCat(name, " is not a valid JSON string"));
+    }
+  } else if (type == json_type::number) {
+    text = v.raw_json_token();
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' ||
+                             text.back() == '\r' || text.back() == '\t')) {
+      text.remove_suffix(1);
+    }
+  } else {
+    return Bad(absl::StrCat(name, " must be a decimal string or number"));
+  }
+  absl::StatusOr<int64_t> parsed = ParseCents(absl::string_view(text.data(), text.size()), name);
+  if (!parsed.ok()) return parsed.status();
+  *cents = *parsed;
+  return absl::OkStatus();
+}
+
+// Top-level fields, as bits, to spot missing and duplicate ones.
+enum Field : uint32_t {
+  kOrderId = 1 << 0,
+  kTs = 1 << 1,
+  kStoreId = 1 << 2,
+  kRegion = 1 << 3,
+  kCustomerId = 1 << 4,
+  kChannel = 1 << 5,
+  kCurrency = 1 << 6,
+  kStatus = 1 << 7,
+  kLines = 1 << 8,
+};
+
+enum LineField : uint32_t {
+  kSku = 1 << 0,
+  kCategory = 1 << 1,
+  kQty = 1 << 2,
+  kUnitPrice = 1 << 3,
+  kUnitCost = 1 << 4,
+};
+
+}  // namespace
+
+OrderDecoder::OrderDecoder(OrderDecoderOptions options)
+    : options_(std::move(options)) {
+  lines_.reserve(64);
+}
+
+absl::Status OrderDecoder::JsonError(simdjson::error_code error,
+                                     const char* location) const {
+  if (location != nullptr && location >= padded_.data() &&
+      location < padded_.data() + padded_.size()) {
+    return Bad(absl::StrCat("invalid JSON at byte ", location - padded_.data(),
+                            ": ", ShortJsonError(error)));
+  }
+  return Bad(absl::StrCat("invalid JSON: ", ShortJsonError(error)));
+}
+
+absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) {
+  if (payload.empty()) return Bad("empty record");
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded
+  // copy rather than trusting what follows the payload in librdkafka's buffer.
+  const size_t capacity = payload.size() + simdjson::SIMDJSON_PADDING;
+  if (padded_.size() < capacity) padded_.resize(capacity);
+  std::memcpy(padded_.data(), payload.data(), payload.size());
+  std::memset(padded_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
+
+  simdjson::ondemand::document doc;
+  if (auto error = parser_.iterate(padded_.data(), payload.size(), capacity)
+                       .get(doc)) {
+    return JsonError(error, nullptr);
+  }
+  auto located_error = [&](simdjson::error_code error) {
+    const char* location = nullptr;
+    if (doc.current_location().get(location)) location = nullptr;
+    return JsonError(error, location);
+  };
+  simdjson::ondemand::object object;
+  if (auto error = doc.get_object().get(object)) {
+    if (error == simdjson::INCORRECT_TYPE) return Bad("record is not a JSON object");
+    return located_error(error);
+  }
+
+  *event = OrderEvent{};
+  event->payload = payload;
+  event->region = "unknown";
+  event->channel = "pos";
+  event->currency = options_.default_currency;
+  lines_.clear();
+  uint32_t seen = 0;
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    if (auto error = std::move(field_result).get(field)) return located_error(error);
+    std::string_view std_key;
+    if (auto error = field.unescaped_key().get(std_key)) return located_error(error);
+    const absl::string_view key(std_key.data(), std_key.size());
+    value v = field.value();
+    uint32_t bit = 0;
+    absl::Status status;
+    if (key == "order_id") {
+      bit = kOrderId;
+      status = ReadString(v, "order_id", &event->order_id);
+    } else if (key == "store_id") {
+      bit = kStoreId;
+      status = ReadString(v, "store_id", &event->store_id);
+    } else if (key == "ts") {
+      bit = kTs;
+      json_type type;
+      if (v.type().get(type)) {
+        status = located_error(simdjson::TAPE_ERROR);
+      } else if (type == json_type::number) {
+        int64_t ms;
+        if (v.get_int64().get(ms)) {
+          status = Bad("ts must be integer epoch milliseconds or an RFC 3339 string");
+        } else {
+          event->ts = Timestamp::FromMillis(ms);
+        }
+      } else if (type == json_type::string) {
+        std::string_view text;
+        if (v.get_string().get(text)) {
+          status = Bad("ts is not a valid JSON string");
+        } else {
+          absl::StatusOr<Timestamp> ts = ParseRfc3339(absl::string_view(text.data(), text.size()));
+          if (ts.ok()) {
+            event->ts = *ts;
+          } else {
+            status = ts.status();
+          }
+        }
+      } else {
+        status = Bad("ts must be integer epoch milliseconds or an RFC 3339 string");
+      }
+    } else if (key == "region") {
+      bit = kRegion;
+      status = ReadString(v, "region", &event->region);
+    } else if (key == "customer_id") {
+      bit = kCustomerId;
+      bool is_null = false;
+      if (v.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
+        event->customer_id = {};
+      } else {
+        status = ReadString(v, "customer_id", &event->customer_id,
+                            /*allow_empty=*/true);
+        if (!status.ok()) status = Bad("customer_id must be a string or null");
+      }
+    } else if (key == "channel") {
+      bit = kChannel;
+      status = ReadString(v, "channel", &event->channel);
+    } else if (key == "currency") {
+      bit = kCurrency;
+      status = ReadString(v, "currency", &event->currency);
+    } else if (key == "status") {
+      bit = kStatus;
+      absl::string_view text;
+      status = ReadString(v, "status", &text, /*allow_empty=*/true);
+      if (status.ok()) {
+        if (text == "completed") {
+          event->status = OrderStatus::kCompleted;
+        } else if (text == "refunded") {
+          event->status = OrderStatus::kRefunded;
+        } else if (text == "cancelled") {
+          event->status = OrderStatus::kCancelled;
+        } else {
+          status = Bad(absl::StrCat("status \"", text.substr(0, 40),
+                                    "\" is not one of completed, refunded, cancelled"));
+        }
+      }
+    } else if (key == "lines") {
+      bit = kLines;
+      status = DecodeLines(v);
+    }
+    // Unknown fields are ignored (DESIGN.md); on-demand skips their values.
+    if (bit != 0) {
+      if (seen & bit) return Bad(absl::StrCat("duplicate field ", key));
+      seen |= bit;
+    }
+    if (!status.ok()) return status;
+  }
+  // Past the root object only the end may remain (simdjson reports it as
+  // out of bounds); anything else is a second value or garbage.
+  const char* rest = nullptr;
+  if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) {
+    return Bad("invalid JSON: trailing content after the object");
+  }
+  if (!(seen & kOrderId)) return Bad("missing field order_id");
+  if (!(seen & kTs)) return Bad("missing field ts");
+  if (!(seen & kStoreId)) return Bad("missing field store_id");
+  if (!(seen & kLines)) return Bad("missing field lines");
+  event->lines = lines_;
+  for (const OrderLine& line : lines_) {
+    int64_t amount = line.qty * line.unit_price_cents;  // checked in DecodeLines
+    bool overflow = __builtin_add_overflow(event->amount_cents, amount, &event->amount_cents) ||
+                    __builtin_add_overflow(event->units, line.qty, &event->units);
+    if (line.has_cost) {
+      int64_t margin = amount - line.qty * line.unit_cost_cents;
+      overflow = overflow ||
+                 __builtin_add_overflow(event->costed_amount_cents, amount,
+                                        &event->costed_amount_cents) ||
+                 __builtin_add_overflow(event->margin_cents, margin, &event->margin_cents);
+    }
+    if (overflow) return Bad("order amount is out of range");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OrderDecoder::DecodeLines(value v) {
+  simdjson::ondemand::array array;
+  if (v.get_array().get(array)) return Bad("lines must be an array");
+  size_t index = 0;
+  for (auto element_result : array) {
+    value element;
+    if (auto error = element_result.get(element)) {
+      return Bad(absl::StrCat("invalid JSON in lines[", index, "]: ",
+                              ShortJsonError(error)));
+    }
+    auto name = [&](absl::string_view field) {
+      return absl::StrCat("lines[", index, "].", field);
+    };
+    simdjson::ondemand::object object;
+    if (element.get_object().get(object)) {
+      return Bad(absl::StrCat("lines[", index, "] must be an object"));
+    }
+    OrderLine line;
+    uint32_t seen = 0;
+    for (auto field_result : object) {
+      simdjson::ondemand::field field;
+      if (auto error = std::move(field_result).get(field)) {
+        return Bad(absl::StrCat("invalid JSON in lines[", index, "]: ",
+                                ShortJsonError(error)));
+      }
+      std::string_view std_key;
+      if (field.unescaped_key().get(std_key)) {
+        return Bad(absl::StrCat("invalid JSON in lines[", index, "]"));
+      }
+      const absl::string_view key(std_key.data(), std_key.size());
+      value fv = field.value();
+      uint32_t bit = 0;
+      absl::Status status;
+      if (key == "sku") {
+        bit = kSku;
+        status = ReadString(fv, name("sku"), &line.sku);
+      } else if (key == "category") {
+        bit = kCategory;
+        status = ReadString(fv, name("category"), &line.category,
+                            /*allow_empty=*/true);
+      } else if (key == "qty") {
+        bit = kQty;
+        json_type type;
+        if (fv.type().get(type) || type != json_type::number ||
+            fv.get_int64().get(line.qty)) {
+          status = Bad(absl::StrCat(name("qty"), " must be an integer"));
+        } else if (line.qty <= 0) {
+          status = Bad(absl::StrCat(name("qty"), " must be > 0, got ", line.qty));
+        }
+      } else if (key == "unit_price") {
+        bit = kUnitPrice;
+        status = ReadCents(fv, name("unit_price"), &line.unit_price_cents);
+      } else if (key == "unit_cost") {
+        bit = kUnitCost;
+        bool is_null = false;
+        if (fv.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
+          line.has_cost = false;
+        } else {
+          status = ReadCents(fv, name("unit_cost"), &line.unit_cost_cents);
+          line.has_cost = true;
+        }
+      }
+      if (bit != 0) {
+        if (seen & bit) return Bad(absl::StrCat("duplicate field ", name(key)));
+        seen |= bit;
+      }
+      if (!status.ok()) return status;
+    }
+    if (!(seen & kSku)) return Bad(absl::StrCat("missing field ", name("sku")));
+    if (!(seen & kQty)) return Bad(absl::StrCat("missing field ", name("qty")));
+    if (!(seen & kUnitPrice)) {
+      return Bad(absl::StrCat("missing field ", name("unit_price")));
+    }
+    // Reject a line whose amount cannot be represented, so that no later sum
+    // of sign x qty x price can start from an overflowed product.
+    int64_t amount;
+    if (__builtin_mul_overflow(line.qty, line.unit_price_cents, &amount) ||
+        (line.has_cost &&
+         __builtin_mul_overflow(line.qty, line.unit_cost_cents, &amount))) {
+      return Bad(absl::StrCat("lines[", index, "] amount is out of range"));
+    }
+    lines_.push_back(line);
+    ++index;
+  }
+  if (index == 0) return Bad("lines must have at least one line");
+  return absl::OkStatus();
+}
+
+}  // namespace tillstream

@@ -1,0 +1,52 @@
+#ifndef TILLSTREAM_CONNECTORS_ORDER_DECODER_H_
+#define TILLSTREAM_CONNECTORS_ORDER_DECODER_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/order_event.h"
+#include "simdjson.h"
+
+namespace tillstream {
+
+struct OrderDecoderOptions {
+  // Currency of an event that names none (DESIGN.md: "default from the pipeline").
+  std::string default_currency = "USD";
+};
+
+// Decodes one order event (DESIGN.md "Input contract") from JSON bytes with
+// simdjson's on-demand parser. Every rule is enforced; money is parsed from the
+// decimal text into integer cents, never through a double.
+//
+//   OrderDecoder decoder({});
+//   OrderEvent event;
+//   absl::Status s = decoder.Decode(payload, &event);
+//   if (!s.ok()) dead_letter(payload, s.message());  // "missing field lines[0].qty"
+//
+// On success `event` holds views into this decoder's scratch (and into
+// `payload`), valid until the next Decode call. The error message is the
+// dead-letter reason. One decoder per thread; not thread-safe. Nothing in the
+// payload can make it crash or throw.
+class OrderDecoder {
+ public:
+  explicit OrderDecoder(OrderDecoderOptions options);
+  OrderDecoder(const OrderDecoder&) = delete;
+  OrderDecoder& operator=(const OrderDecoder&) = delete;
+
+  [[nodiscard]] absl::Status Decode(absl::string_view payload, OrderEvent* event);
+
+ private:
+  absl::Status DecodeLines(simdjson::ondemand::value value);
+  absl::Status JsonError(simdjson::error_code error, const char* location) const;
+
+  OrderDecoderOptions options_;
+  simdjson::ondemand::parser parser_;
+  std::vector<char> padded_;  // payload copy with simdjson's padding
+  std::vector<OrderLine> lines_;
+};
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_CONNECTORS_ORDER_DECODER_H_

@@ -1,0 +1,22 @@
+#ifndef TILLSTREAM_CONNECTORS_OUTPUT_SINK_H_
+#define TILLSTREAM_CONNECTORS_OUTPUT_SINK_H_
+
+#include "absl/status/status.h"
+#include "engine/output_batch.h"
+
+namespace tillstream {
+
+// Where output records go: Kafka topics or NDJSON files, one per OutputKind.
+// Used by one thread. Write() may buffer; Flush() returns once everything
+// written so far is durable at the destination (delivered, or written to the
+// file), or the first error that happened on the way.
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  [[nodiscard]] virtual absl::Status Write(const OutputBatch& batch) = 0;
+  [[nodiscard]] virtual absl::Status Flush() = 0;
+};
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_CONNECTORS_OUTPUT_SINK_H_

@@ -1,0 +1,59 @@
+#ifndef TILLSTREAM_CONNECTORS_RECORD_SOURCE_H_
+#define TILLSTREAM_CONNECTORS_RECORD_SOURCE_H_
+
+#include <span>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/order_event.h"
+#include "engine/timestamp.h"
+
+namespace tillstream {
+
+// One input record: a view of its bytes and where it came from.
+struct SourceRecord {
+  absl::string_view payload;
+  PartitionId partition;
+  Offset offset;
+};
+
+// Records of one Poll, valid until the next Poll on the same source.
+struct RecordBatch {
+  std::vector<SourceRecord> records;
+};
+
+// Told by a source, from inside Poll and on the polling thread, which
+// partitions it now owns. The runtime creates and drops per-partition tasks.
+class PartitionListener {
+ public:
+  virtual ~PartitionListener() = default;
+  virtual void OnPartitionsAssigned(std::span<const PartitionId> partitions) = 0;
+  virtual void OnPartitionsRevoked(std::span<const PartitionId> partitions) = 0;
+  // A bounded partition delivered its last record.
+  virtual void OnPartitionEnd(PartitionId partition) = 0;
+};
+
+enum class PollResult { kRecords, kEndOfInput };
+
+// A stream of input records, moved a batch at a time. Implementations: Kafka
+// (one consumer of a group), an NDJSON file. Used by one thread.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+
+  // Replaces `batch` with the next records, waiting up to `timeout` for some
+  // (an empty batch is fine). kEndOfInput once a bounded source is exhausted.
+  // An error is fatal for the source.
+  [[nodiscard]] virtual absl::StatusOr<PollResult> Poll(
+      PartitionListener* listener, absl::Duration timeout, RecordBatch* batch) = 0;
+
+  // How records of this source name their origin in dead letters and late records.
+  virtual SourceKind kind() const = 0;
+  virtual absl::string_view name() const = 0;
+};
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_CONNECTORS_RECORD_SOURCE_H_

@@ -1,0 +1,66 @@
+#ifndef TILLSTREAM_ENGINE_PIPELINE_CONFIG_H_
+#define TILLSTREAM_ENGINE_PIPELINE_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tillstream {
+
+// An order-level field a KPI rule can group by.
+enum class GroupField : uint8_t { kStoreId, kRegion, kChannel, kCurrency, kCustomerId };
+absl::string_view GroupFieldName(GroupField field);
+
+// source: where orders come from and how event time is tracked.
+struct SourceConfig {
+  std::string topic = "pos.orders";     // input topic (Kafka mode)
+  int64_t max_out_of_orderness_ms = 0;  // watermark = max ts seen - this
+  int64_t idle_timeout_ms = 30'000;     // a silent partition stops holding the watermark back
+  std::string default_currency = "USD"; // currency of events that name none
+};
+
+// One windowed KPI rule (DESIGN.md "KPI semantics").
+struct KpiRuleConfig {
+  std::string name;
+  std::vector<GroupField> group_by;  // empty = one group for everything
+  int64_t window_size_ms = 0;        // tumbling, aligned to the UTC epoch
+  int64_t allowed_lateness_ms = 0;   // updates accepted until end + this
+};
+
+// outputs: topic names in Kafka mode, file names (DIR/<key>.ndjson) in file mode.
+struct OutputsConfig {
+  std::string kpis;
+  std::string deadletter;
+  std::string late;
+};
+
+struct KafkaConfig {
+  std::string brokers = "embedded";  // "embedded" or host:port[,host:port]
+  std::string group_id;              // default: "tillstream-<pipeline>"
+  // Passed to librdkafka unchanged (SASL, TLS, tuning), in file order.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+struct PipelineConfig {
+  std::string file;  // where it was read from, for messages
+  std::string name;
+  SourceConfig source;
+  std::vector<KpiRuleConfig> kpis;
+  OutputsConfig outputs;
+  KafkaConfig kafka;
+};
+
+// Reads and validates a pipeline file. The error message names the file, the
+// line and what is wrong: "bad.yaml:7: kpis[0].window.size: bad duration ...".
+absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path);
+// The same for YAML text; `file` is used in messages only.
+absl::StatusOr<PipelineConfig> ParsePipelineConfig(absl::string_view yaml,
+                                                   absl::string_view file);
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_ENGINE_PIPELINE_CONFIG_H_

@@ -1,0 +1,126 @@
+#include "engine/pipeline_runner.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/json_writer.h"
+#include "engine/status_macros.h"
+
+namespace tillstream {
+
+PipelineRunner::PipelineRunner(const PipelineConfig& config, RecordSource* source,
+                               OutputSink* sink, Clock* clock, RunnerOptions options)
+    : config_(config),
+      source_(source),
+      sink_(sink),
+      clock_(clock),
+      options_(std::move(options)),
+      decoder_(OrderDecoderOptions{config.source.default_currency}),
+      watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
+                                   config.source.idle_timeout_ms}) {
+  kpi_operators_.reserve(config.kpis.size());
+  for (const KpiRuleConfig& rule : config.kpis) {
+    kpi_operators_.emplace_back(rule, config.name, &customers_);
+  }
+}
+
+void PipelineRunner::OnPartitionsAssigned(std::span<const PartitionId> partitions) {
+  const int64_t now = clock_->NowMillis();
+  for (PartitionId p : partitions) watermarks_.AddPartition(p, now);
+}
+
+void PipelineRunner::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
+  for (PartitionId p : partitions) watermarks_.RemovePartition(p);
+}
+
+void PipelineRunner::OnPartitionEnd(PartitionId partition) {
+  watermarks_.MarkFinished(partition);
+}
+
+absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
+  RecordBatch batch;
+  while (!stop.load(std::memory_order_relaxed)) {
+    absl::StatusOr<PollResult> polled = source_->Poll(this, options_.poll_timeout, &batch);
+    if (!polled.ok()) return polled.status();
+    const int64_t now = clock_->NowMillis();
+    if (*polled == PollResult::kEndOfInput) {
+      // A bounded input ends with a watermark of +infinity: every window closes.
+      AdvanceWatermark(Timestamp::Max());
+      TS_RETURN_IF_ERROR(WriteOutputs());
+      return sink_->Flush();
+    }
+    ProcessBatch(batch, now);
+    AdvanceWatermark(watermarks_.Advance(now));
+    TS_RETURN_IF_ERROR(WriteOutputs());
+    if (options_.on_batch) options_.on_batch(summary());
+  }
+  return sink_->Flush();
+}
+
+void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
+  const Timestamp watermark = watermarks_.current();
+  PartitionId cached_id{-1};
+  PartitionWatermark* partition = nullptr;
+  OrderEvent event;
+  for (const SourceRecord& record : batch.records) {
+    if (partition == nullptr || record.partition != cached_id) {
+      cached_id = record.partition;
+      partition = watermarks_.Find(record.partition);
+      if (partition == nullptr) partition = watermarks_.AddPartition(record.partition, now_ms);
+      watermarks_.MarkActive(partition, now_ms);
+    }
+    ++summary_.records;
+    absl::Status decoded = decoder_.Decode(record.payload, &event);
+    if (!decoded.ok()) {
+      WriteDeadLetter(record, decoded.message());
+      continue;
+    }
+    ++summary_.events;
+    event.source = {source_->kind(), source_->name(), record.partition, record.offset};
+    partition->Observe(event.ts);
+    for (WindowKpiOperator& op : kpi_operators_) op.Process(event, watermark, &outputs_);
+  }
+}
+
+void PipelineRunner::WriteDeadLetter(const SourceRecord& record, absl::string_view reason) {
+  ++summary_.bad_records;
+  ++summary_.bad_by_reason[reason];
+  SourcePosition source{source_->kind(), source_->name(), record.partition, record.offset};
+  std::string key = absl::StrCat(source.topic, "/", source.partition.value, "/",
+                                 source.offset.value);
+  outputs_.BeginRecord(OutputKind::kDeadLetter, key);
+  std::string* json = outputs_.value();
+  json->append("{\"type\":\"deadletter\",\"pipeline\":");
+  AppendJsonString(config_.name, json);
+  json->append(",\"reason\":");
+  AppendJsonString(reason, json);
+  json->append(",\"source\":");
+  AppendSourceJson(source, json);
+  json->append(",\"payload\":");
+  AppendJsonString(record.payload, json);
+  json->push_back('}');
+  outputs_.EndRecord();
+}
+
+void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
+  summary_.watermark = watermark;
+  for (WindowKpiOperator& op : kpi_operators_) op.AdvanceWatermark(watermark, &outputs_);
+}
+
+absl::Status PipelineRunner::WriteOutputs() {
+  if (outputs_.empty()) return absl::OkStatus();
+  summary_.outputs += static_cast<int64_t>(outputs_.size());
+  absl::Status status = sink_->Write(outputs_);
+  outputs_.Clear();
+  return status;
+}
+
+const RunSummary& PipelineRunner::summary() {
+  summary_.late_events = summary_.snapshots = summary_.corrections = 0;
+  for (const WindowKpiOperator& op : kpi_operators_) {
+    summary_.late_events += op.probe().late_events;
+    summary_.snapshots += op.probe().snapshots;
+    summary_.corrections += op.probe().corrections;
+  }
+  return summary_;
+}
+
+}  // namespace tillstream

@@ -1,0 +1,93 @@
+#ifndef TILLSTREAM_ENGINE_PIPELINE_RUNNER_H_
+#define TILLSTREAM_ENGINE_PIPELINE_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "connectors/order_decoder.h"
+#include "connectors/output_sink.h"
+#include "connectors/record_source.h"
+#include "engine/clock.h"
+#include "engine/output_batch.h"
+#include "engine/pipeline_config.h"
+#include "engine/watermark_tracker.h"
+#include "operators/string_interner.h"
+#include "operators/window_kpi_operator.h"
+
+namespace tillstream {
+
+// What a run did, for the closing summary and tests.
+struct RunSummary {
+  int64_t records = 0;      // records read from the source
+  int64_t events = 0;       // records decoded into valid events
+  int64_t bad_records = 0;  // records sent to the dead-letter output
+  int64_t late_events = 0;  // (event, rule) pairs past the lateness bound
+  int64_t snapshots = 0;    // KPI windows emitted (revision 0)
+  int64_t corrections = 0;  // KPI re-emissions (revision > 0)
+  int64_t outputs = 0;      // output records of every kind
+  Timestamp watermark = Timestamp::Min();
+  absl::flat_hash_map<std::string, int64_t> bad_by_reason;
+};
+
+struct RunnerOptions {
+  absl::Duration poll_timeout = absl::Milliseconds(100);  // wait for input per poll
+  // Called after each batch with the running totals (progress, demo); may be empty.
+  std::function<void(const RunSummary&)> on_batch;
+};
+
+// Runs one pipeline in one worker: polls the source a batch at a time,
+// decodes each record (bad ones to the dead-letter output, with a reason),
+// tracks event time per source partition, feeds every KPI rule, advances the
+// watermark once per batch and hands the batch's outputs to the sink.
+//
+// Partition tasks follow the source's assignment: an assigned partition gets
+// a watermark, a revoked one stops holding the watermark back. The per-record
+// loop calls concrete operators directly; only batches cross the virtual
+// source and sink interfaces.
+//
+// `config`, `source`, `sink` and `clock` must outlive the runner. One thread.
+class PipelineRunner final : private PartitionListener {
+ public:
+  PipelineRunner(const PipelineConfig& config, RecordSource* source, OutputSink* sink,
+                 Clock* clock, RunnerOptions options = {});
+
+  // Runs until a bounded source ends (then every window is closed and all
+  // outputs flushed) or `stop` becomes true (outputs so far are flushed; open
+  // windows stay open). Returns a source or sink error as it happens.
+  absl::Status Run(const std::atomic<bool>& stop);
+
+  const RunSummary& summary();
+
+ private:
+  void OnPartitionsAssigned(std::span<const PartitionId> partitions) override;
+  void OnPartitionsRevoked(std::span<const PartitionId> partitions) override;
+  void OnPartitionEnd(PartitionId partition) override;
+
+  void ProcessBatch(const RecordBatch& batch, int64_t now_ms);
+  void WriteDeadLetter(const SourceRecord& record, absl::string_view reason);
+  void AdvanceWatermark(Timestamp watermark);
+  absl::Status WriteOutputs();
+
+  const PipelineConfig& config_;
+  RecordSource* source_;
+  OutputSink* sink_;
+  Clock* clock_;
+  RunnerOptions options_;
+
+  OrderDecoder decoder_;
+  WatermarkTracker watermarks_;
+  StringInterner customers_;
+  std::vector<WindowKpiOperator> kpi_operators_;
+  OutputBatch outputs_;
+  RunSummary summary_;
+};
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_ENGINE_PIPELINE_RUNNER_H_

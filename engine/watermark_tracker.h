@@ -1,0 +1,67 @@
+#ifndef TILLSTREAM_ENGINE_WATERMARK_TRACKER_H_
+#define TILLSTREAM_ENGINE_WATERMARK_TRACKER_H_
+
+#include <cstdint>
+
+#include "absl/container/node_hash_map.h"
+#include "engine/timestamp.h"
+
+namespace tillstream {
+
+struct WatermarkOptions {
+  int64_t max_out_of_orderness_ms = 0;  // partition watermark = max ts - this
+  int64_t idle_timeout_ms = 30'000;     // silent this long (processing time) = idle
+};
+
+// Event-time progress of one source partition.
+class PartitionWatermark {
+ public:
+  // Per record: cheap and inline.
+  void Observe(Timestamp ts) {
+    if (ts > max_seen_) max_seen_ = ts;
+  }
+  Timestamp max_seen() const { return max_seen_; }
+
+ private:
+  friend class WatermarkTracker;
+  Timestamp max_seen_ = Timestamp::Min();
+  int64_t last_active_ms_ = 0;
+  bool finished_ = false;
+};
+
+// The operator watermark: the minimum of the partition watermarks
+// (max event time seen - max_out_of_orderness) over the partitions that are
+// active. A partition silent for idle_timeout does not hold it back; one that
+// reached the end of a bounded input neither. When every partition is
+// finished the watermark is +infinity and every window closes. It never moves
+// backwards. Not thread-safe: one per worker.
+class WatermarkTracker {
+ public:
+  explicit WatermarkTracker(WatermarkOptions options) : options_(options) {}
+
+  // Pointer stays valid until RemovePartition.
+  PartitionWatermark* AddPartition(PartitionId partition, int64_t now_ms);
+  void RemovePartition(PartitionId partition);
+  PartitionWatermark* Find(PartitionId partition);
+
+  // The partition delivered records at `now_ms` (called once per batch).
+  void MarkActive(PartitionWatermark* partition, int64_t now_ms) {
+    partition->last_active_ms_ = now_ms;
+  }
+  // A bounded partition has no more records.
+  void MarkFinished(PartitionId partition);
+
+  // Recomputes the watermark at processing time `now_ms`.
+  Timestamp Advance(int64_t now_ms);
+  Timestamp current() const { return current_; }
+  size_t partition_count() const { return partitions_.size(); }
+
+ private:
+  WatermarkOptions options_;
+  absl::node_hash_map<PartitionId, PartitionWatermark> partitions_;
+  Timestamp current_ = Timestamp::Min();
+};
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_ENGINE_WATERMARK_TRACKER_H_

@@ -1,0 +1,39 @@
+#ifndef TILLSTREAM_OPERATORS_STRING_INTERNER_H_
+#define TILLSTREAM_OPERATORS_STRING_INTERNER_H_
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/container/flat_hash_map.h"
+
+namespace tillstream {
+
+// Maps strings to dense uint32 ids, so per-window state holds 4-byte ids
+// instead of strings. Lookup of a known string does not allocate. Ids are
+// stable for the interner's lifetime. Not thread-safe: one per worker.
+//
+//   uint32_t id = interner.Intern("c-000172");
+//   absl::string_view s = interner.Lookup(id);
+class StringInterner {
+ public:
+  uint32_t Intern(absl::string_view text) {
+    auto it = ids_.find(text);
+    if (it != ids_.end()) return it->second;
+    uint32_t id = static_cast<uint32_t>(strings_.size());
+    strings_.emplace_back(text);
+    ids_.emplace(strings_.back(), id);
+    return id;
+  }
+  absl::string_view Lookup(uint32_t id) const { return strings_[id]; }
+  size_t size() const { return strings_.size(); }
+
+ private:
+  std::deque<std::string> strings_;  // deque: views in ids_ stay valid
+  absl::flat_hash_map<absl::string_view, uint32_t> ids_;
+};
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_OPERATORS_STRING_INTERNER_H_

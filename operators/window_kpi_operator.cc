@@ -1,0 +1,183 @@
+#include "operators/window_kpi_operator.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/json_writer.h"
+#include "engine/time_format.h"
+
+namespace tillstream {
+namespace {
+
+absl::string_view FieldValue(const OrderEvent& event, GroupField field) {
+  switch (field) {
+    case GroupField::kStoreId:
+      return event.store_id;
+    case GroupField::kRegion:
+      return event.region;
+    case GroupField::kChannel:
+      return event.channel;
+    case GroupField::kCurrency:
+      return event.currency;
+    case GroupField::kCustomerId:
+      return event.customer_id;
+  }
+  return {};
+}
+
+}  // namespace
+
+WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
+                                     absl::string_view pipeline,
+                                     StringInterner* customers)
+    : rule_(rule), pipeline_(pipeline), customers_(customers) {}
+
+uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event) {
+  key_scratch_.clear();
+  for (size_t i = 0; i < rule_.group_by.size(); ++i) {
+    if (i > 0) key_scratch_.push_back(',');
+    absl::string_view name = GroupFieldName(rule_.group_by[i]);
+    key_scratch_.append(name.data(), name.size());
+    key_scratch_.push_back('=');
+    absl::string_view value = FieldValue(event, rule_.group_by[i]);
+    key_scratch_.append(value.data(), value.size());
+  }
+  auto it = group_ids_.find(key_scratch_);
+  if (it != group_ids_.end()) return it->second;
+
+  Group group{key_scratch_, "{"};
+  for (size_t i = 0; i < rule_.group_by.size(); ++i) {
+    if (i > 0) group.json.push_back(',');
+    AppendJsonString(GroupFieldName(rule_.group_by[i]), &group.json);
+    group.json.push_back(':');
+    absl::string_view value = FieldValue(event, rule_.group_by[i]);
+    // Only customer_id can be empty: an anonymous customer.
+    if (value.empty()) {
+      group.json.append("null");
+    } else {
+      AppendJsonString(value, &group.json);
+    }
+  }
+  group.json.push_back('}');
+  uint32_t id = static_cast<uint32_t>(groups_.size());
+  groups_.push_back(std::move(group));
+  group_ids_.emplace(key_scratch_, id);
+  return id;
+}
+
+void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
+                                OutputBatch* out) {
+  const int64_t start = WindowStart(event.ts.millis(), rule_.window_size_ms);
+  const Timestamp end = Timestamp::FromMillis(start).Plus(rule_.window_size_ms);
+  if (watermark >= end.Plus(rule_.allowed_lateness_ms)) {
+    ++probe_.late_events;
+    out->BeginRecord(OutputKind::kLate, event.order_id);
+    std::string* json = out->value();
+    json->append("{\"type\":\"late\",\"pipeline\":");
+    AppendJsonString(pipeline_, json);
+    json->append(",\"kpi\":");
+    AppendJsonString(rule_.name, json);
+    AppendWindowJson(start, json);
+    json->append(",\"ts\":\"");
+    AppendRfc3339(event.ts, json);
+    json->append("\",\"watermark\":\"");
+    AppendRfc3339(watermark, json);
+    json->append("\",\"source\":");
+    AppendSourceJson(event.source, json);
+    json->append(",\"payload\":");
+    AppendJsonString(event.payload, json);
+    json->push_back('}');
+    out->EndRecord();
+    return;
+  }
+  ++probe_.events;
+  const WindowKey key{start, InternGroup(event)};
+  auto [it, inserted] = windows_.try_emplace(key);
+  if (inserted) groups_by_start_[start].push_back(key.group);
+  WindowState& state = it->second;
+  uint32_t customer = KpiAccumulator::kAnonymous;
+  if (!event.customer_id.empty() && event.status == OrderStatus::kCompleted) {
+    customer = customers_->Intern(event.customer_id);
+  }
+  state.kpis.Add(event, customer);
+  // Already closed by the watermark: emit again as a correction (or, for a
+  // window that had no events before, for the first time).
+  if (end <= watermark && !state.pending) {
+    state.pending = true;
+    pending_.push_back(key);
+  }
+}
+
+void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out) {
+  EmitSorted(&pending_, out);
+
+  for (auto it = groups_by_start_.lower_bound(first_unclosed_start_);
+       it != groups_by_start_.end() &&
+       Timestamp::FromMillis(it->first).Plus(rule_.window_size_ms) <= watermark;
+       ++it) {
+    closing_scratch_.clear();
+    for (uint32_t group : it->second) closing_scratch_.push_back({it->first, group});
+    EmitSorted(&closing_scratch_, out);
+  }
+  // Every start whose window ends at or before the watermark is now closed,
+  // including starts with no window yet: their first event goes to pending_.
+  if (watermark.is_max()) {
+    first_unclosed_start_ = INT64_MAX;
+  } else if (!watermark.is_min()) {
+    first_unclosed_start_ = std::max(
+        first_unclosed_start_, watermark.Minus(rule_.window_size_ms - 1).millis());
+  }
+
+  while (!groups_by_start_.empty()) {
+    auto first = groups_by_start_.begin();
+    Timestamp expiry = Timestamp::FromMillis(first->first)
+                           .Plus(rule_.window_size_ms)
+                           .Plus(rule_.allowed_lateness_ms);
+    if (expiry > watermark) break;
+    for (uint32_t group : first->second) windows_.erase(WindowKey{first->first, group});
+    groups_by_start_.erase(first);
+  }
+}
+
+void WindowKpiOperator::EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out) {
+  std::sort(keys->begin(), keys->end(), [this](const WindowKey& a, const WindowKey& b) {
+    if (a.start != b.start) return a.start < b.start;
+    return groups_[a.group].key < groups_[b.group].key;
+  });
+  for (const WindowKey& key : *keys) {
+    auto it = windows_.find(key);
+    if (it == windows_.end()) continue;
+    it->second.pending = false;
+    Emit(key, &it->second, out);
+  }
+  keys->clear();
+}
+
+void WindowKpiOperator::AppendWindowJson(int64_t start, std::string* out) const {
+  out->append(",\"window\":{\"start\":\"");
+  AppendRfc3339(Timestamp::FromMillis(start), out);
+  out->append("\",\"end\":\"");
+  AppendRfc3339(Timestamp::FromMillis(start).Plus(rule_.window_size_ms), out);
+  out->append("\"}");
+}
+
+void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
+                             OutputBatch* out) {
+  ++state->revision;
+  ++(state->revision == 0 ? probe_.snapshots : probe_.corrections);
+  const Group& group = groups_[key.group];
+  out->BeginRecord(OutputKind::kKpis, group.key);
+  std::string* json = out->value();
+  json->append("{\"type\":\"kpi\",\"pipeline\":");
+  AppendJsonString(pipeline_, json);
+  json->append(",\"kpi\":");
+  AppendJsonString(rule_.name, json);
+  AppendWindowJson(key.start, json);
+  json->append(",\"group\":");
+  json->append(group.json);
+  state->kpis.AppendJsonFields(json);
+  absl::StrAppend(json, ",\"revision\":", state->revision, "}");
+  out->EndRecord();
+}
+
+}  // namespace tillstream

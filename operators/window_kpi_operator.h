@@ -1,0 +1,106 @@
+#ifndef TILLSTREAM_OPERATORS_WINDOW_KPI_OPERATOR_H_
+#define TILLSTREAM_OPERATORS_WINDOW_KPI_OPERATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "engine/order_event.h"
+#include "engine/output_batch.h"
+#include "engine/pipeline_config.h"
+#include "engine/timestamp.h"
+#include "operators/kpi_accumulator.h"
+#include "operators/string_interner.h"
+
+namespace tillstream {
+
+// Counters of one KPI rule; read by the runtime for the summary and metrics.
+struct WindowKpiProbe {
+  int64_t events = 0;       // events added to a window
+  int64_t late_events = 0;  // events past end + allowed_lateness, sent to `late`
+  int64_t snapshots = 0;    // first emissions (revision 0)
+  int64_t corrections = 0;  // re-emissions (revision > 0)
+};
+
+// One KPI rule over tumbling event-time windows aligned to the UTC epoch.
+//
+// Per event, Process() adds it to its (window, group) accumulator, or sends it
+// to the `late` output when the watermark has passed end + allowed_lateness.
+// Per batch, AdvanceWatermark() emits what the watermark closed:
+//  - a window whose end <= watermark is emitted once as revision 0;
+//  - a window changed by events after it was emitted is re-emitted once per
+//    batch with revision + 1 (corrections are coalesced per input batch; the
+//    last revision is the same however the input was batched);
+//  - a window whose end + allowed_lateness <= watermark is dropped.
+// Snapshots go out ordered by (window start, group key), so the output
+// depends only on the events and the batch boundaries, never on hash order.
+//
+// `rule` and `customers` must outlive the operator. Not thread-safe: owned by
+// one worker.
+class WindowKpiOperator {
+ public:
+  WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline,
+                    StringInterner* customers);
+
+  // `watermark` is the operator watermark as of the start of this batch.
+  void Process(const OrderEvent& event, Timestamp watermark, OutputBatch* out);
+  void AdvanceWatermark(Timestamp watermark, OutputBatch* out);
+
+  const KpiRuleConfig& rule() const { return rule_; }
+  const WindowKpiProbe& probe() const { return probe_; }
+  size_t open_windows() const { return windows_.size(); }
+
+ private:
+  struct WindowKey {
+    int64_t start;
+    uint32_t group;
+    bool operator==(const WindowKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const WindowKey& k) {
+      return H::combine(std::move(h), k.start, k.group);
+    }
+  };
+  struct WindowState {
+    KpiAccumulator kpis;
+    int32_t revision = -1;  // -1: not emitted yet
+    bool pending = false;   // in pending_, awaiting a (re-)emission
+  };
+  struct Group {
+    std::string key;   // "store_id=s-000,region=EU"
+    std::string json;  // {"store_id":"s-000","region":"EU"}
+  };
+
+  uint32_t InternGroup(const OrderEvent& event);
+  void Emit(const WindowKey& key, WindowState* state, OutputBatch* out);
+  void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);
+  void AppendWindowJson(int64_t start, std::string* out) const;
+
+  const KpiRuleConfig& rule_;
+  const std::string pipeline_;
+  StringInterner* customers_;
+  WindowKpiProbe probe_;
+
+  std::vector<Group> groups_;
+  absl::flat_hash_map<std::string, uint32_t> group_ids_;
+  std::string key_scratch_;
+
+  absl::node_hash_map<WindowKey, WindowState> windows_;
+  absl::btree_map<int64_t, std::vector<uint32_t>> groups_by_start_;
+  int64_t first_unclosed_start_ = INT64_MIN;  // starts below it were emitted
+  std::vector<WindowKey> pending_;            // closed windows changed since
+  std::vector<WindowKey> closing_scratch_;
+};
+
+// The window start of `ts` for windows of `size_ms`, aligned to the epoch.
+inline int64_t WindowStart(int64_t ts_ms, int64_t size_ms) {
+  int64_t remainder = ts_ms % size_ms;
+  if (remainder < 0) remainder += size_ms;
+  return ts_ms - remainder;
+}
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_OPERATORS_WINDOW_KPI_OPERATOR_H_

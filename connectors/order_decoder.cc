@@ -86,6 +86,57 @@ absl::Status ReadCents(value v, absl::string_view name, int64_t* cents) {
   return absl::OkStatus();
 }
 
+// Walks a value the decoder does not use, so that invalid JSON inside an
+// ignored field is still a bad record (on-demand parsing would skip it).
+// On error, *where is the start of the innermost value that failed.
+simdjson::error_code ValidateIgnored(value v, const char** where) {
+  *where = v.raw_json_token().data();
+  json_type type;
+  if (auto error = v.type().get(type)) return error;
+  switch (type) {
+    case json_type::object: {
+      simdjson::ondemand::object object;
+      if (auto error = v.get_object().get(object)) return error;
+      for (auto field_result : object) {
+        simdjson::ondemand::field field;
+        if (auto error = std::move(field_result).get(field)) return error;
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return error;
+        if (auto error = ValidateIgnored(field.value(), where)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case json_type::array: {
+      simdjson::ondemand::array array;
+      if (auto error = v.get_array().get(array)) return error;
+      for (auto element_result : array) {
+        value element;
+        if (auto error = std::move(element_result).get(element)) return error;
+        if (auto error = ValidateIgnored(element, where)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case json_type::number: {
+      double number;
+      return v.get_double().get(number);
+    }
+    case json_type::string: {
+      std::string_view text;
+      return v.get_string().get(text);
+    }
+    case json_type::boolean: {
+      bool flag;
+      return v.get_bool().get(flag) ? simdjson::T_ATOM_ERROR : simdjson::SUCCESS;
+    }
+    case json_type::null: {
+      bool is_null = false;
+      if (auto error = v.is_null().get(is_null)) return error;
+      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::TAPE_ERROR;
+}
+
 // Top-level fields, as bits, to spot missing and duplicate ones.
 enum Field : uint32_t {
   kOrderId = 1 << 0,
@@ -145,7 +196,17 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
   };
   simdjson::ondemand::object object;
   if (auto error = doc.get_object().get(object)) {
-    if (error == simdjson::INCORRECT_TYPE) return Bad("record is not a JSON object");
+    if (error == simdjson::INCORRECT_TYPE) {
+      // A JSON value of another kind, or not JSON at all?
+      const char first = payload.find_first_not_of(" \t\r\n") == absl::string_view::npos
+                             ? ' '
+                             : payload[payload.find_first_not_of(" \t\r\n")];
+      if (absl::string_view("[\"-0123456789tfn").find(first) == absl::string_view::npos) {
+        return Bad(absl::StrCat("invalid JSON at byte ", payload.find_first_not_of(" \t\r\n"),
+                                ": not a JSON value"));
+      }
+      return Bad("record is not a JSON object");
+    }
     return located_error(error);
   }
 
@@ -236,8 +297,11 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
     } else if (key == "lines") {
       bit = kLines;
       status = DecodeLines(v);
+    } else {
+      // Unknown fields are ignored (DESIGN.md), but must still be valid JSON.
+      const char* where = nullptr;
+      if (auto error = ValidateIgnored(v, &where)) return JsonError(error, where);
     }
-    // Unknown fields are ignored (DESIGN.md); on-demand skips their values.
     if (bit != 0) {
       if (seen & bit) return Bad(absl::StrCat("duplicate field ", key));
       seen |= bit;
@@ -332,6 +396,9 @@ absl::Status OrderDecoder::DecodeLines(value v) {
           status = ReadCents(fv, name("unit_cost"), &line.unit_cost_cents);
           line.has_cost = true;
         }
+      } else {
+        const char* where = nullptr;
+        if (auto error = ValidateIgnored(fv, &where)) return JsonError(error, where);
       }
       if (bit != 0) {
         if (seen & bit) return Bad(absl::StrCat("duplicate field ", name(key)));

@@ -90,15 +90,18 @@ int TailCommand(const std::vector<std::string>& args) {
   rd_kafka_topic_partition_list_destroy(list);
 
   const int idle_exit_ms = absl::GetFlag(FLAGS_idle_exit_ms);
+  // Idleness counts from the first message: joining the group takes seconds.
+  bool seen_any = false;
   auto last = std::chrono::steady_clock::now();
   while (!StopRequested().load()) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
     if (m == nullptr) {
       auto idle = std::chrono::steady_clock::now() - last;
-      if (idle_exit_ms > 0 && idle > std::chrono::milliseconds(idle_exit_ms)) break;
+      if (seen_any && idle_exit_ms > 0 && idle > std::chrono::milliseconds(idle_exit_ms)) break;
       continue;
     }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      seen_any = true;
       last = std::chrono::steady_clock::now();
       std::string line = Describe(
           rd_kafka_topic_name(m->rkt),

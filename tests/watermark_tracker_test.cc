@@ -1,0 +1,73 @@
+#include "engine/watermark_tracker.h"
+
+#include "gtest/gtest.h"
+
+namespace tillstream {
+namespace {
+
+Timestamp Ms(int64_t ms) { return Timestamp::FromMillis(ms); }
+
+class WatermarkTrackerTest : public ::testing::Test {
+ protected:
+  WatermarkTracker tracker_{WatermarkOptions{.max_out_of_orderness_ms = 5000,
+                                             .idle_timeout_ms = 30000}};
+};
+
+TEST_F(WatermarkTrackerTest, MinimumOverPartitionsMinusOutOfOrderness) {
+  PartitionWatermark* p0 = tracker_.AddPartition(PartitionId{0}, 0);
+  PartitionWatermark* p1 = tracker_.AddPartition(PartitionId{1}, 0);
+  EXPECT_EQ(tracker_.Advance(0), Timestamp::Min());  // nothing seen yet
+  p0->Observe(Ms(100'000));
+  EXPECT_EQ(tracker_.Advance(0), Timestamp::Min());  // p1 still holds it back
+  p1->Observe(Ms(50'000));
+  EXPECT_EQ(tracker_.Advance(0), Ms(45'000));
+  p1->Observe(Ms(40'000));  // out of order: the max stays
+  EXPECT_EQ(tracker_.Advance(0), Ms(45'000));
+  p1->Observe(Ms(200'000));
+  EXPECT_EQ(tracker_.Advance(0), Ms(95'000));
+}
+
+TEST_F(WatermarkTrackerTest, IdlePartitionStopsHoldingItBack) {
+  PartitionWatermark* p0 = tracker_.AddPartition(PartitionId{0}, 0);
+  tracker_.AddPartition(PartitionId{1}, 0);
+  p0->Observe(Ms(100'000));
+  tracker_.MarkActive(p0, 29'999);
+  EXPECT_EQ(tracker_.Advance(29'999), Timestamp::Min());
+  tracker_.MarkActive(p0, 30'000);
+  EXPECT_EQ(tracker_.Advance(30'000), Ms(95'000));  // p1 silent for 30 s: idle
+}
+
+TEST_F(WatermarkTrackerTest, AllIdleHoldsAndNeverMovesBack) {
+  PartitionWatermark* p0 = tracker_.AddPartition(PartitionId{0}, 0);
+  p0->Observe(Ms(100'000));
+  EXPECT_EQ(tracker_.Advance(1'000), Ms(95'000));
+  EXPECT_EQ(tracker_.Advance(60'000), Ms(95'000));  // everything idle: hold
+  // A partition that comes back behind the watermark does not pull it back.
+  PartitionWatermark* p1 = tracker_.AddPartition(PartitionId{1}, 60'000);
+  p1->Observe(Ms(10'000));
+  EXPECT_EQ(tracker_.Advance(60'000), Ms(95'000));
+}
+
+TEST_F(WatermarkTrackerTest, FinishedPartitionsAndEndOfInput) {
+  PartitionWatermark* p0 = tracker_.AddPartition(PartitionId{0}, 0);
+  PartitionWatermark* p1 = tracker_.AddPartition(PartitionId{1}, 0);
+  p0->Observe(Ms(100'000));
+  p1->Observe(Ms(20'000));
+  tracker_.MarkFinished(PartitionId{1});
+  EXPECT_EQ(tracker_.Advance(0), Ms(95'000));
+  tracker_.MarkFinished(PartitionId{0});
+  EXPECT_EQ(tracker_.Advance(0), Timestamp::Max());
+}
+
+TEST_F(WatermarkTrackerTest, RevokedPartitionIsForgotten) {
+  PartitionWatermark* p0 = tracker_.AddPartition(PartitionId{0}, 0);
+  tracker_.AddPartition(PartitionId{1}, 0);
+  p0->Observe(Ms(100'000));
+  EXPECT_EQ(tracker_.Advance(0), Timestamp::Min());
+  tracker_.RemovePartition(PartitionId{1});
+  EXPECT_EQ(tracker_.Find(PartitionId{1}), nullptr);
+  EXPECT_EQ(tracker_.Advance(0), Ms(95'000));
+}
+
+}  // namespace
+}  // namespace tillstream

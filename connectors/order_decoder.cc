@@ -197,13 +197,11 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
   simdjson::ondemand::object object;
   if (auto error = doc.get_object().get(object)) {
     if (error == simdjson::INCORRECT_TYPE) {
-      // A JSON value of another kind, or not JSON at all?
-      const char first = payload.find_first_not_of(" \t\r\n") == absl::string_view::npos
-                             ? ' '
-                             : payload[payload.find_first_not_of(" \t\r\n")];
-      if (absl::string_view("[\"-0123456789tfn").find(first) == absl::string_view::npos) {
-        return Bad(absl::StrCat("invalid JSON at byte ", payload.find_first_not_of(" \t\r\n"),
-                                ": not a JSON value"));
+      // Valid JSON of another kind, or not JSON at all? A full parse tells
+      // (rare path: only records that are not objects get here).
+      simdjson::dom::element root;
+      if (auto dom_error = dom_parser_.parse(padded_.data(), payload.size(), false).get(root)) {
+        return Bad(absl::StrCat("invalid JSON: ", ShortJsonError(dom_error)));
       }
       return Bad("record is not a JSON object");
     }

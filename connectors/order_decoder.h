@@ -43,6 +43,7 @@ class OrderDecoder {
 
   OrderDecoderOptions options_;
   simdjson::ondemand::parser parser_;
+  simdjson::dom::parser dom_parser_;  // only to classify non-object records
   std::vector<char> padded_;  // payload copy with simdjson's padding
   std::vector<OrderLine> lines_;
 };

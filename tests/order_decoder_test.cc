@@ -145,7 +145,9 @@ TEST_F(OrderDecoderTest, UnknownFieldsAreIgnored) {
 
 TEST_F(OrderDecoderTest, InvalidJson) {
   EXPECT_EQ(Reason(""), "empty record");
-  EXPECT_EQ(Reason("order 17 total=3.10"), "invalid JSON at byte 0: not a JSON value");
+  EXPECT_EQ(Reason("order 17 total=3.10"), "invalid JSON: unexpected structure");
+  EXPECT_EQ(Reason("null"), "record is not a JSON object");
+  EXPECT_EQ(Reason("nonsense"), "invalid JSON: bad literal");
   EXPECT_EQ(Reason("[1,2]"), "record is not a JSON object");
   EXPECT_EQ(Reason(R"({"order_id":"o-1","ts":17)"), "invalid JSON at byte 0: truncated document");
   EXPECT_EQ(Reason(R"({"order_id":"o-1)"), "invalid JSON: unclosed string");

@@ -1,0 +1,65 @@
+#include "connectors/file_source.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tillstream {
+namespace {
+
+class RecordingListener final : public PartitionListener {
+ public:
+  void OnPartitionsAssigned(std::span<const PartitionId> p) override { assigned += p.size(); }
+  void OnPartitionsRevoked(std::span<const PartitionId>) override {}
+  void OnPartitionEnd(PartitionId) override { ++ended; }
+  size_t assigned = 0;
+  int ended = 0;
+};
+
+// Reads the whole file with the given read size; returns "line:text" items.
+std::vector<std::string> ReadAll(const std::string& content, size_t read_size, size_t batch) {
+  std::string path = std::filesystem::temp_directory_path() / "tillstream-file-source.ndjson";
+  std::ofstream(path, std::ios::binary) << content;
+  auto source = FileSource::Open({.path = path, .max_batch_records = batch, .read_size = read_size});
+  EXPECT_TRUE(source.ok());
+  RecordingListener listener;
+  RecordBatch records;
+  std::vector<std::string> out;
+  while (true) {
+    absl::StatusOr<PollResult> result = (*source)->Poll(&listener, absl::ZeroDuration(), &records);
+    EXPECT_TRUE(result.ok());
+    if (*result == PollResult::kEndOfInput) break;
+    for (const SourceRecord& r : records.records) {
+      out.push_back(std::to_string(r.offset.value) + ":" + std::string(r.payload));
+    }
+  }
+  EXPECT_EQ(listener.assigned, 1u);
+  EXPECT_EQ(listener.ended, 1);
+  std::filesystem::remove(path);
+  return out;
+}
+
+TEST(FileSourceTest, LinesAcrossReadBoundariesBlankLinesAndCrLf) {
+  std::string content = "{\"a\":1}\r\n\n  \n{\"b\":22}\n" + std::string(100, 'x') + "\n{\"c\":3}";
+  std::vector<std::string> expected = {"1:{\"a\":1}", "4:{\"b\":22}", "5:" + std::string(100, 'x'),
+                                       "6:{\"c\":3}"};
+  for (size_t read_size : {1u, 3u, 7u, 64u, 1u << 20}) {
+    for (size_t batch : {1u, 2u, 1024u}) {
+      EXPECT_EQ(ReadAll(content, read_size, batch), expected) << read_size << "/" << batch;
+    }
+  }
+}
+
+TEST(FileSourceTest, EmptyFileEndsAtOnce) { EXPECT_TRUE(ReadAll("", 16, 4).empty()); }
+
+TEST(FileSourceTest, MissingFileIsAnError) {
+  EXPECT_EQ(FileSource::Open({.path = "/nonexistent.ndjson"}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace tillstream

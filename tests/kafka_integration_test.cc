@@ -1,0 +1,217 @@
+// Through the embedded broker over real sockets: produce orders, run the
+// pipeline --bounded, consume the output topics, compare exactly.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "connectors/embedded_broker.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
+#include "engine/clock.h"
+#include "engine/pipeline_runner.h"
+#include "examples/generator/traffic_generator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "librdkafka/rdkafka.h"
+#include "tests/pipeline_test_support.h"
+
+namespace tillstream {
+namespace {
+
+using testing::FinalSnapshots;
+using testing::ReadLines;
+
+struct Message {
+  std::string key;
+  std::string value;
+  int32_t partition;
+  int64_t offset;
+};
+
+class KafkaIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = EmbeddedBroker::Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    broker_ = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete broker_;
+    broker_ = nullptr;
+  }
+
+  // Produces `records` keyed as given, and waits until all are acknowledged.
+  void Produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& records) {
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(), error, sizeof(error));
+    rd_kafka_conf_set(conf, "linger.ms", "1", error, sizeof(error));
+    rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    ASSERT_NE(producer, nullptr) << error;
+    for (const auto& [key, value] : records) {
+      ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+                                  RD_KAFKA_V_KEY(key.data(), key.size()),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    EXPECT_EQ(rd_kafka_flush(producer, 30'000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(producer);
+  }
+
+  // Every message of `topic`, partition by partition, read up to the end
+  // offsets at the time of the call.
+  std::vector<Message> ConsumeAll(const std::string& topic, int partitions) {
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(), error, sizeof(error));
+    rd_kafka_conf_set(conf, "group.id", "integration-reader", error, sizeof(error));
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", error, sizeof(error));
+    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+    EXPECT_NE(consumer, nullptr) << error;
+    std::vector<Message> messages;
+    for (int p = 0; p < partitions; ++p) {
+      int64_t low = 0, high = 0;
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p, &low, &high, 10'000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      if (high <= low) continue;
+      rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = low;
+      rd_kafka_assign(consumer, list);
+      rd_kafka_topic_partition_list_destroy(list);
+      int64_t next = low;
+      // Bounded: each poll waits at most 1 s, and the loop ends at `high`.
+      for (int polls = 0; next < high && polls < 600; ++polls) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 1000);
+        if (m == nullptr) continue;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          messages.push_back({std::string(static_cast<const char*>(m->key), m->key_len),
+                              std::string(static_cast<const char*>(m->payload), m->len),
+                              m->partition, m->offset});
+          next = m->offset + 1;
+        }
+        rd_kafka_message_destroy(m);
+      }
+      EXPECT_EQ(next, high) << "could not read " << topic << "/" << p << " to its end";
+    }
+    rd_kafka_assign(consumer, nullptr);
+    rd_kafka_destroy(consumer);
+    return messages;
+  }
+
+  // Runs `config` against the embedded broker in --bounded mode.
+  RunSummary RunBounded(const PipelineConfig& config) {
+    auto source = KafkaSource::Create({.brokers = broker_->bootstrap(),
+                                       .topic = config.source.topic,
+                                       .group_id = config.kafka.group_id,
+                                       .properties = {},
+                                       .bounded = true,
+                                       .embedded_broker = true});
+    EXPECT_TRUE(source.ok()) << source.status();
+    KafkaSinkOptions sink_options;
+    sink_options.brokers = broker_->bootstrap();
+    sink_options.topics[static_cast<int>(OutputKind::kKpis)] = config.outputs.kpis;
+    sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] = config.outputs.deadletter;
+    sink_options.topics[static_cast<int>(OutputKind::kLate)] = config.outputs.late;
+    auto sink = KafkaSink::Create(sink_options);
+    EXPECT_TRUE(sink.ok()) << sink.status();
+    SteadyClock clock;
+    PipelineRunner runner(config, source->get(), sink->get(), &clock);
+    std::atomic<bool> stop{false};
+    absl::Status status = runner.Run(stop);
+    EXPECT_TRUE(status.ok()) << status;
+    return runner.summary();
+  }
+
+  // A config whose topics are this test's own.
+  PipelineConfig ConfigFor(const std::string& prefix, const std::string& file) {
+    absl::StatusOr<PipelineConfig> config = LoadPipelineConfig(file);
+    EXPECT_TRUE(config.ok()) << config.status();
+    config->source.topic = prefix + ".orders";
+    config->outputs.kpis = prefix + ".kpis";
+    config->outputs.deadletter = prefix + ".deadletter";
+    config->outputs.late = prefix + ".late";
+    config->kafka.group_id = prefix + "-group";
+    for (const std::string& topic : {config->source.topic, config->outputs.kpis,
+                                     config->outputs.deadletter, config->outputs.late}) {
+      EXPECT_TRUE(broker_->CreateTopic(topic, kPartitions).ok());
+    }
+    return *config;
+  }
+
+  static constexpr int kPartitions = 4;
+  static EmbeddedBroker* broker_;
+};
+
+EmbeddedBroker* KafkaIntegrationTest::broker_ = nullptr;
+
+std::string StoreOf(const std::string& record) {
+  size_t at = record.find("\"store_id\":\"");
+  return at == std::string::npos ? "" : record.substr(at + 12, record.find('"', at + 12) - at - 12);
+}
+
+TEST_F(KafkaIntegrationTest, GoldenSnapshotsThroughKafka) {
+  PipelineConfig config = ConfigFor("golden", TILLSTREAM_SOURCE_DIR "/tests/golden/small.yaml");
+  std::vector<std::pair<std::string, std::string>> records;
+  for (const std::string& line : ReadLines(TILLSTREAM_SOURCE_DIR "/tests/golden/small_orders.ndjson")) {
+    records.emplace_back(StoreOf(line), line);
+  }
+  Produce(config.source.topic, records);
+  RunSummary summary = RunBounded(config);
+  EXPECT_EQ(summary.records, 13);
+  EXPECT_EQ(summary.bad_records, 2);
+
+  std::vector<Message> kpis = ConsumeAll(config.outputs.kpis, kPartitions);
+  std::vector<std::string> values;
+  for (const Message& m : kpis) {
+    values.push_back(m.value);
+    // The message key is the group rendered k=v.
+    EXPECT_THAT(m.value, ::testing::HasSubstr(
+                             m.key.substr(0, m.key.find('=')) == "store_id"
+                                 ? absl::StrCat(R"("group":{"store_id":")", m.key.substr(9), "\"}")
+                                 : absl::StrCat(R"("group":{"region":")", m.key.substr(7), "\"}")));
+  }
+  EXPECT_EQ(FinalSnapshots(values),
+            FinalSnapshots(ReadLines(TILLSTREAM_SOURCE_DIR "/tests/golden/small_kpis.ndjson")));
+
+  std::vector<Message> dead = ConsumeAll(config.outputs.deadletter, kPartitions);
+  ASSERT_EQ(dead.size(), 2u);
+  for (const Message& m : dead) {
+    EXPECT_THAT(m.value, ::testing::MatchesRegex(
+                             R"(\{"type":"deadletter","pipeline":"golden","reason":".+","source":\{"topic":"golden.orders","partition":[0-3],"offset":[0-9]+\},"payload":".+"\})"));
+  }
+}
+
+TEST_F(KafkaIntegrationTest, KafkaModeEqualsFileMode) {
+  PipelineConfig config = ConfigFor("equal", TILLSTREAM_SOURCE_DIR "/examples/pos-analytics.yaml");
+  TrafficOptions options;
+  options.orders = 8000;
+  options.days = 10;
+  options.bad_rate = 0.01;
+  TrafficGenerator generator(options);
+  std::vector<std::pair<std::string, std::string>> keyed;
+  std::vector<std::string> records;
+  std::string record, key;
+  while (generator.Next(&record, &key)) {
+    keyed.emplace_back(key, record);
+    records.push_back(record);
+  }
+  Produce(config.source.topic, keyed);
+  RunSummary summary = RunBounded(config);
+  EXPECT_EQ(summary.records, static_cast<int64_t>(records.size()));
+  EXPECT_EQ(summary.bad_records, generator.bad_produced());
+  EXPECT_EQ(summary.late_events, 0);
+
+  std::vector<std::string> kafka_kpis;
+  for (const Message& m : ConsumeAll(config.outputs.kpis, kPartitions)) {
+    kafka_kpis.push_back(m.value);
+  }
+  auto file_run = testing::RunPipeline(config, records);
+  EXPECT_EQ(FinalSnapshots(kafka_kpis), FinalSnapshots(file_run->sink.kpis()));
+  EXPECT_EQ(ConsumeAll(config.outputs.deadletter, kPartitions).size(),
+            static_cast<size_t>(generator.bad_produced()));
+}
+
+}  // namespace
+}  // namespace tillstream

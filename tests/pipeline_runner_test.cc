@@ -1,0 +1,182 @@
+#include "engine/pipeline_runner.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "connectors/order_decoder.h"
+#include "examples/generator/traffic_generator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+#include "tests/pipeline_test_support.h"
+
+namespace tillstream {
+namespace {
+
+using testing::FinalSnapshots;
+using testing::PosAnalyticsConfig;
+using testing::ReadLines;
+using testing::RunPipeline;
+
+const std::string kSamples = TILLSTREAM_SOURCE_DIR "/../shared/samples";
+
+std::vector<std::string> Generate(int64_t orders, double bad_rate = 0) {
+  TrafficOptions options;
+  options.orders = orders;
+  options.days = 10;
+  options.bad_rate = bad_rate;
+  TrafficGenerator generator(options);
+  std::vector<std::string> records;
+  std::string record, key;
+  while (generator.Next(&record, &key)) records.push_back(record);
+  return records;
+}
+
+// `records` reordered by ts + a random delay in [0, max_delay_ms): no record
+// arrives more than max_delay_ms behind the newest one before it.
+std::vector<std::string> ShuffleWithin(const std::vector<std::string>& records,
+                                       int64_t max_delay_ms, uint64_t seed) {
+  OrderDecoder decoder({});
+  std::mt19937_64 rng(seed);
+  std::vector<std::pair<int64_t, size_t>> keyed;
+  for (size_t i = 0; i < records.size(); ++i) {
+    OrderEvent event;
+    EXPECT_TRUE(decoder.Decode(records[i], &event).ok());
+    int64_t delay = max_delay_ms > 0 ? static_cast<int64_t>(rng() % max_delay_ms) : 0;
+    keyed.emplace_back(event.ts.millis() + delay, i);
+  }
+  std::stable_sort(keyed.begin(), keyed.end());
+  std::vector<std::string> shuffled;
+  for (const auto& [key, index] : keyed) shuffled.push_back(records[index]);
+  return shuffled;
+}
+
+// The sample's expected values were computed independently of tillstream.
+TEST(PipelineRunnerTest, SampleMatchesIndependentlyComputedKpis) {
+  if (!std::filesystem::exists(kSamples + "/orders-sample.ndjson")) {
+    GTEST_SKIP() << "shared/samples is not beside the repository";
+  }
+  auto run = RunPipeline(PosAnalyticsConfig(), ReadLines(kSamples + "/orders-sample.ndjson"));
+  EXPECT_EQ(run->summary.events, 20000);
+  EXPECT_EQ(run->summary.bad_records, 97);
+  EXPECT_EQ(run->summary.late_events, 0);
+  std::map<std::string, std::string> snapshots = FinalSnapshots(run->sink.kpis());
+
+  simdjson::dom::parser parser;
+  int compared = 0;
+  struct Expected {
+    const char* file;
+    const char* kpi;
+    const char* group_field;
+    const char* window_field;
+  };
+  for (const Expected& x : {Expected{"store_day_kpis.ndjson", "store_day", "store_id", "day"},
+                            Expected{"region_hour_kpis.ndjson", "region_hour", "region", "hour"}}) {
+    for (const std::string& line : ReadLines(kSamples + "/expected/" + x.file)) {
+      simdjson::dom::element e = parser.parse(line);
+      std::string window(e[x.window_field].get_string().value());
+      // "2024-01-01" or "2024-01-01T01:00Z" -> RFC 3339 with seconds
+      window = window.size() == 10 ? window + "T00:00:00Z"
+                                   : window.substr(0, window.size() - 1) + ":00Z";
+      std::string key = std::string(x.kpi) + "|" + window + "|{\"" + x.group_field + "\":\"" +
+                        std::string(e[x.group_field].get_string().value()) + "\"}";
+      auto it = snapshots.find(key);
+      ASSERT_NE(it, snapshots.end()) << key;
+      simdjson::dom::parser got_parser;
+      simdjson::dom::element got = got_parser.parse(it->second + "}");
+      for (const char* money : {"revenue", "aov", "margin"}) {
+        // A decimal string, or null (aov of a window without completed orders).
+        EXPECT_EQ(simdjson::minify(got[money]), simdjson::minify(e[money])) << key << " " << money;
+      }
+      for (const char* count : {"orders", "refunded_orders", "units", "distinct_customers"}) {
+        EXPECT_EQ(got[count].get_int64().value(), e[count].get_int64().value())
+            << key << " " << count;
+      }
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 239 + 3366);
+  EXPECT_EQ(snapshots.size(), 239u + 3366u);  // no window the rules do not give
+}
+
+TEST(PipelineRunnerTest, DeadLettersCarryReasonSourceAndPayload) {
+  auto run = RunPipeline(PosAnalyticsConfig(),
+                         {R"({"order_id":"o","ts":1,"store_id":"s","lines":[{"sku":"A","qty":0,)"
+                          R"("unit_price":"1.00"}]})",
+                          "not json"});
+  EXPECT_EQ(run->summary.bad_records, 2);
+  EXPECT_THAT(
+      run->sink.outputs[static_cast<int>(OutputKind::kDeadLetter)],
+      ::testing::ElementsAre(
+          R"({"type":"deadletter","pipeline":"pos-analytics","reason":"lines[0].qty must be > 0, got 0","source":{"topic":"orders","partition":0,"offset":0},"payload":"{\"order_id\":\"o\",\"ts\":1,\"store_id\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":0,\"unit_price\":\"1.00\"}]}"})",
+          R"({"type":"deadletter","pipeline":"pos-analytics","reason":"invalid JSON: bad literal","source":{"topic":"orders","partition":0,"offset":1},"payload":"not json"})"));
+}
+
+TEST(PipelineRunnerTest, ShuffleWithinOutOfOrdernessGivesByteIdenticalOutput) {
+  std::vector<std::string> records = Generate(20000);
+  auto in_order = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 0, 1));
+  auto shuffled = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 5000, 2));
+  EXPECT_EQ(in_order->summary.corrections, 0);
+  EXPECT_GT(in_order->sink.kpis().size(), 1000u);
+  EXPECT_EQ(shuffled->sink.kpis(), in_order->sink.kpis());
+}
+
+TEST(PipelineRunnerTest, ShuffleWithinLatenessGivesSameFinalSnapshots) {
+  std::vector<std::string> records = Generate(20000);
+  auto in_order = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 0, 1));
+  // Ten minutes is inside both rules' allowed lateness (1h and 15m).
+  auto shuffled = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 600'000, 3), 1, 64);
+  EXPECT_GT(shuffled->summary.corrections, 0);  // the shuffle did cause corrections
+  EXPECT_EQ(shuffled->summary.late_events, 0);
+  EXPECT_EQ(FinalSnapshots(shuffled->sink.kpis()), FinalSnapshots(in_order->sink.kpis()));
+}
+
+TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
+  std::vector<std::string> records = Generate(10000, /*bad_rate=*/0.01);
+  auto reference = RunPipeline(PosAnalyticsConfig(), records, 1, 1024);
+  std::map<std::string, std::string> expected = FinalSnapshots(reference->sink.kpis());
+  for (int partitions : {1, 3, 8}) {
+    for (size_t batch : {1u, 7u, 1024u}) {
+      auto run = RunPipeline(PosAnalyticsConfig(), records, partitions, batch);
+      EXPECT_EQ(FinalSnapshots(run->sink.kpis()), expected)
+          << partitions << " partitions, batches of " << batch;
+      EXPECT_EQ(run->summary.bad_records, reference->summary.bad_records);
+      EXPECT_EQ(run->summary.late_events, 0);
+    }
+  }
+}
+
+TEST(PipelineRunnerTest, StopKeepsOpenWindowsOpen) {
+  class OneBatchThenStop final : public RecordSource {
+   public:
+    explicit OneBatchThenStop(std::atomic<bool>* stop) : stop_(stop) {}
+    absl::StatusOr<PollResult> Poll(PartitionListener* listener, absl::Duration,
+                                    RecordBatch* batch) override {
+      const PartitionId p{0};
+      listener->OnPartitionsAssigned({&p, 1});
+      batch->records = {{record_, p, Offset{0}}};
+      stop_->store(true);
+      return PollResult::kRecords;
+    }
+    SourceKind kind() const override { return SourceKind::kKafka; }
+    absl::string_view name() const override { return "t"; }
+
+   private:
+    std::atomic<bool>* stop_;
+    std::string record_ =
+        R"({"order_id":"o","ts":1,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1"}]})";
+  };
+  std::atomic<bool> stop{false};
+  OneBatchThenStop source(&stop);
+  testing::CollectingSink sink;
+  ManualClock clock;
+  PipelineConfig config = PosAnalyticsConfig();
+  PipelineRunner runner(config, &source, &sink, &clock);
+  ASSERT_TRUE(runner.Run(stop).ok());
+  EXPECT_EQ(runner.summary().events, 1);
+  EXPECT_TRUE(sink.kpis().empty());  // a stop is not the end of the input
+}
+
+}  // namespace
+}  // namespace tillstream

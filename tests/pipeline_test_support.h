@@ -1,0 +1,69 @@
+#ifndef TILLSTREAM_TESTS_PIPELINE_TEST_SUPPORT_H_
+#define TILLSTREAM_TESTS_PIPELINE_TEST_SUPPORT_H_
+
+// Fakes and helpers shared by the pipeline-level tests.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "connectors/output_sink.h"
+#include "connectors/record_source.h"
+#include "engine/pipeline_config.h"
+#include "engine/pipeline_runner.h"
+
+namespace tillstream::testing {
+
+// A bounded source over in-memory records spread over `partitions`
+// partitions (record i goes to partition_of[i]), delivered `batch_size` at a
+// time, interleaving the partitions round-robin.
+class VectorSource final : public RecordSource {
+ public:
+  VectorSource(std::vector<std::string> records, std::vector<int> partition_of, int partitions,
+               size_t batch_size);
+  absl::StatusOr<PollResult> Poll(PartitionListener* listener, absl::Duration timeout,
+                                  RecordBatch* batch) override;
+  SourceKind kind() const override { return SourceKind::kKafka; }
+  absl::string_view name() const override { return "orders"; }
+
+ private:
+  std::vector<std::string> records_;
+  std::vector<std::vector<size_t>> queues_;  // record indexes per partition
+  std::vector<size_t> next_;
+  size_t batch_size_;
+  bool announced_ = false;
+};
+
+// Keeps every output value per kind, in order.
+class CollectingSink final : public OutputSink {
+ public:
+  absl::Status Write(const OutputBatch& batch) override;
+  absl::Status Flush() override { return absl::OkStatus(); }
+  std::vector<std::string> outputs[kOutputKindCount];
+  const std::vector<std::string>& kpis() const {
+    return outputs[static_cast<int>(OutputKind::kKpis)];
+  }
+};
+
+// Runs `config` over `records` to the end of input.
+struct PipelineRun {
+  CollectingSink sink;
+  RunSummary summary;
+};
+std::unique_ptr<PipelineRun> RunPipeline(const PipelineConfig& config,
+                                         const std::vector<std::string>& records,
+                                         int partitions = 1, size_t batch_size = 1024);
+
+// The last revision of every KPI snapshot, keyed by kpi|window start|group,
+// with the revision field removed: what a compacted, corrected view holds.
+std::map<std::string, std::string> FinalSnapshots(const std::vector<std::string>& kpis);
+
+// The pipeline of examples/pos-analytics.yaml.
+PipelineConfig PosAnalyticsConfig();
+
+// Reads an NDJSON file into lines.
+std::vector<std::string> ReadLines(const std::string& path);
+
+}  // namespace tillstream::testing
+
+#endif  // TILLSTREAM_TESTS_PIPELINE_TEST_SUPPORT_H_

@@ -21,22 +21,23 @@ absl::string_view OutputFileStem(OutputKind kind) {
   return "unknown";
 }
 
-absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Open(
+    const std::string& dir) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(dir, ": cannot create the output directory: ", error.message()));
+    return absl::PermissionDeniedError(absl::StrCat(
+        dir, ": cannot create the output directory: ", error.message()));
   }
   auto sink = std::unique_ptr<FileSink>(new FileSink());
   sink->dir_ = dir;
   for (int k = 0; k < kOutputKindCount; ++k) {
-    std::string path =
-        absl::StrCat(dir, "/", OutputFileStem(static_cast<OutputKind>(k)), ".ndjson");
+    std::string path = absl::StrCat(
+        dir, "/", OutputFileStem(static_cast<OutputKind>(k)), ".ndjson");
     sink->files_[k] = std::fopen(path.c_str(), "wb");
     if (sink->files_[k] == nullptr) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(path, ": cannot open for writing: ", std::strerror(errno)));
+      return absl::PermissionDeniedError(absl::StrCat(
+          path, ": cannot open for writing: ", std::strerror(errno)));
     }
     std::setvbuf(sink->files_[k], nullptr, _IOFBF, 1 << 20);
   }
@@ -53,9 +54,11 @@ absl::Status FileSink::Write(const OutputBatch& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     OutputBatch::Record record = batch[i];
     std::FILE* f = files_[static_cast<int>(record.kind)];
-    if (std::fwrite(record.value.data(), 1, record.value.size(), f) != record.value.size() ||
+    if (std::fwrite(record.value.data(), 1, record.value.size(), f) !=
+            record.value.size() ||
         std::fputc('\n', f) == EOF) {
-      return absl::DataLossError(absl::StrCat(dir_, ": write failed: ", std::strerror(errno)));
+      return absl::DataLossError(
+          absl::StrCat(dir_, ": write failed: ", std::strerror(errno)));
     }
   }
   return absl::OkStatus();
@@ -64,7 +67,8 @@ absl::Status FileSink::Write(const OutputBatch& batch) {
 absl::Status FileSink::Flush() {
   for (std::FILE* f : files_) {
     if (std::fflush(f) != 0) {
-      return absl::DataLossError(absl::StrCat(dir_, ": flush failed: ", std::strerror(errno)));
+      return absl::DataLossError(
+          absl::StrCat(dir_, ": flush failed: ", std::strerror(errno)));
     }
   }
   return absl::OkStatus();

@@ -8,13 +8,16 @@
 
 namespace tillstream {
 
-absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Open(FileSourceOptions options) {
-  std::FILE* file = options.path == "-" ? stdin : std::fopen(options.path.c_str(), "rb");
+absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Open(
+    FileSourceOptions options) {
+  std::FILE* file =
+      options.path == "-" ? stdin : std::fopen(options.path.c_str(), "rb");
   if (file == nullptr) {
     return absl::NotFoundError(
         absl::StrCat(options.path, ": cannot open: ", std::strerror(errno)));
   }
-  auto source = std::unique_ptr<FileSource>(new FileSource(std::move(options), file));
+  auto source =
+      std::unique_ptr<FileSource>(new FileSource(std::move(options), file));
   source->buffer_.resize(source->options_.read_size * 2);
   return source;
 }
@@ -32,7 +35,8 @@ absl::StatusOr<bool> FileSource::Fill() {
     end_ -= begin_;
     begin_ = 0;
   }
-  if (buffer_.size() - end_ < options_.read_size) buffer_.resize(end_ + options_.read_size);
+  if (buffer_.size() - end_ < options_.read_size)
+    buffer_.resize(end_ + options_.read_size);
   size_t n = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, file_);
   if (n == 0) {
     if (std::ferror(file_)) {
@@ -57,8 +61,9 @@ absl::StatusOr<PollResult> FileSource::Poll(PartitionListener* listener,
   // What the previous batch pointed at is free from here on.
   while (batch->records.size() < options_.max_batch_records) {
     const char* data = buffer_.data();
-    const void* newline =
-        begin_ < end_ ? std::memchr(data + begin_, '\n', end_ - begin_) : nullptr;
+    const void* newline = begin_ < end_
+                              ? std::memchr(data + begin_, '\n', end_ - begin_)
+                              : nullptr;
     size_t line_end;
     if (newline != nullptr) {
       line_end = static_cast<const char*>(newline) - data;

@@ -11,9 +11,9 @@
 namespace tillstream {
 
 struct FileSourceOptions {
-  std::string path;               // an NDJSON file, or "-" for standard input
+  std::string path;                 // an NDJSON file, or "-" for standard input
   size_t max_batch_records = 1024;  // records per Poll
-  size_t read_size = 1 << 20;     // bytes per read()
+  size_t read_size = 1 << 20;       // bytes per read()
 };
 
 // Reads an NDJSON file as a bounded, single-partition source: partition 0,
@@ -21,10 +21,12 @@ struct FileSourceOptions {
 // a trailing "\r" is dropped. A line of any length is read whole.
 class FileSource final : public RecordSource {
  public:
-  static absl::StatusOr<std::unique_ptr<FileSource>> Open(FileSourceOptions options);
+  static absl::StatusOr<std::unique_ptr<FileSource>> Open(
+      FileSourceOptions options);
   ~FileSource() override;
 
-  absl::StatusOr<PollResult> Poll(PartitionListener* listener, absl::Duration timeout,
+  absl::StatusOr<PollResult> Poll(PartitionListener* listener,
+                                  absl::Duration timeout,
                                   RecordBatch* batch) override;
   SourceKind kind() const override { return SourceKind::kFile; }
   absl::string_view name() const override { return options_.path; }

@@ -5,14 +5,14 @@
 
 namespace tillstream {
 
-absl::StatusOr<rd_kafka_conf_t*> MakeKafkaConf(const KafkaProperties& defaults,
-                                               const KafkaProperties& properties) {
+absl::StatusOr<rd_kafka_conf_t*> MakeKafkaConf(
+    const KafkaProperties& defaults, const KafkaProperties& properties) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char error[512];
   for (const KafkaProperties* list : {&defaults, &properties}) {
     for (const auto& [name, value] : *list) {
-      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof(error)) !=
-          RD_KAFKA_CONF_OK) {
+      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error,
+                            sizeof(error)) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
         return absl::InvalidArgumentError(
             absl::StrCat("kafka property \"", name, "\": ", error));

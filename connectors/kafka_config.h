@@ -17,8 +17,8 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 // so every librdkafka setting (SASL, TLS, tuning) passes through. An unknown
 // property or bad value is an error naming the property, never its value
 // (it may be a password). The caller owns the result.
-absl::StatusOr<rd_kafka_conf_t*> MakeKafkaConf(const KafkaProperties& defaults,
-                                               const KafkaProperties& properties);
+absl::StatusOr<rd_kafka_conf_t*> MakeKafkaConf(
+    const KafkaProperties& defaults, const KafkaProperties& properties);
 
 // True when `brokers` names the in-process embedded broker.
 inline bool IsEmbeddedBrokers(const std::string& brokers) {

@@ -6,7 +6,8 @@
 
 namespace tillstream {
 
-absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions options) {
+absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
+    KafkaSinkOptions options) {
   auto sink = std::unique_ptr<KafkaSink>(new KafkaSink());
   KafkaProperties defaults = {
       {"bootstrap.servers", options.brokers},
@@ -26,7 +27,8 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(KafkaSinkOptions op
     return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
   }
   for (int k = 0; k < kOutputKindCount; ++k) {
-    sink->topics_[k] = rd_kafka_topic_new(sink->producer_, options.topics[k].c_str(), nullptr);
+    sink->topics_[k] =
+        rd_kafka_topic_new(sink->producer_, options.topics[k].c_str(), nullptr);
   }
   return sink;
 }
@@ -40,10 +42,12 @@ KafkaSink::~KafkaSink() {
   rd_kafka_destroy(producer_);
 }
 
-void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message,
+void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/,
+                               const rd_kafka_message_t* message,
                                void* opaque) {
   auto* sink = static_cast<KafkaSink*>(opaque);
-  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && sink->delivery_error_.ok()) {
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+      sink->delivery_error_.ok()) {
     sink->delivery_error_ = absl::UnavailableError(
         absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt),
                      " failed: ", rd_kafka_err2str(message->err)));
@@ -55,14 +59,16 @@ absl::Status KafkaSink::Write(const OutputBatch& batch) {
     OutputBatch::Record record = batch[i];
     rd_kafka_topic_t* topic = topics_[static_cast<int>(record.kind)];
     while (true) {
-      int rc = rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                const_cast<char*>(record.value.data()), record.value.size(),
-                                record.key.data(), record.key.size(), nullptr);
+      int rc = rd_kafka_produce(
+          topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+          const_cast<char*>(record.value.data()), record.value.size(),
+          record.key.data(), record.key.size(), nullptr);
       if (rc == 0) break;
       rd_kafka_resp_err_t err = rd_kafka_last_error();
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        return absl::UnavailableError(absl::StrCat("produce to ", rd_kafka_topic_name(topic),
-                                                   ": ", rd_kafka_err2str(err)));
+        return absl::UnavailableError(
+            absl::StrCat("produce to ", rd_kafka_topic_name(topic), ": ",
+                         rd_kafka_err2str(err)));
       }
       rd_kafka_poll(producer_, 10);  // the local queue is full: let it drain
     }

@@ -25,7 +25,8 @@ struct KafkaSinkOptions {
 // the next Write or Flush: outputs are never dropped silently. One thread.
 class KafkaSink final : public OutputSink {
  public:
-  static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(KafkaSinkOptions options);
+  static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(
+      KafkaSinkOptions options);
   ~KafkaSink() override;
 
   absl::Status Write(const OutputBatch& batch) override;

@@ -11,15 +11,13 @@ namespace tillstream {
 
 absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
     KafkaSourceOptions options) {
-  auto source = std::unique_ptr<KafkaSource>(new KafkaSource(std::move(options)));
+  auto source =
+      std::unique_ptr<KafkaSource>(new KafkaSource(std::move(options)));
   const KafkaSourceOptions& o = source->options_;
   KafkaProperties defaults = {
-      {"bootstrap.servers", o.brokers},
-      {"group.id", o.group_id},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"log_level", "4"},
+      {"bootstrap.servers", o.brokers},  {"group.id", o.group_id},
+      {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"}, {"log_level", "4"},
   };
   // The mock cluster holds an empty Fetch for the full wait (DESIGN.md).
   if (o.embedded_broker) defaults.emplace_back("fetch.wait.max.ms", "5");
@@ -28,7 +26,8 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
   rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::RebalanceTrampoline);
   rd_kafka_conf_set_opaque(conf, source.get());
   char error[512];
-  source->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+  source->consumer_ =
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
   if (source->consumer_ == nullptr) {
     rd_kafka_conf_destroy(conf);
     return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
@@ -37,8 +36,10 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
   source->queue_ = rd_kafka_queue_get_consumer(source->consumer_);
   if (o.bounded) TS_RETURN_IF_ERROR(source->QueryEndOffsets());
 
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, o.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_t* topics =
+      rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, o.topic.c_str(),
+                                    RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t err = rd_kafka_subscribe(source->consumer_, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -59,42 +60,46 @@ KafkaSource::~KafkaSource() {
 }
 
 absl::Status KafkaSource::QueryEndOffsets() {
-  rd_kafka_topic_t* topic = rd_kafka_topic_new(consumer_, options_.topic.c_str(), nullptr);
+  rd_kafka_topic_t* topic =
+      rd_kafka_topic_new(consumer_, options_.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 0, topic, &metadata, 10'000);
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(consumer_, 0, topic, &metadata, 10'000);
   rd_kafka_topic_destroy(topic);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(absl::StrCat("metadata for topic ", options_.topic,
-                                               ": ", rd_kafka_err2str(err)));
+    return absl::UnavailableError(absl::StrCat(
+        "metadata for topic ", options_.topic, ": ", rd_kafka_err2str(err)));
   }
   std::vector<int32_t> partitions;
   for (int t = 0; t < metadata->topic_cnt; ++t) {
     const rd_kafka_metadata_topic_t& mt = metadata->topics[t];
     if (options_.topic != mt.topic) continue;
     if (mt.err != RD_KAFKA_RESP_ERR_NO_ERROR) err = mt.err;
-    for (int p = 0; p < mt.partition_cnt; ++p) partitions.push_back(mt.partitions[p].id);
+    for (int p = 0; p < mt.partition_cnt; ++p)
+      partitions.push_back(mt.partitions[p].id);
   }
   rd_kafka_metadata_destroy(metadata);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR || partitions.empty()) {
-    return absl::NotFoundError(absl::StrCat("topic ", options_.topic, " does not exist: ",
-                                            rd_kafka_err2str(err)));
+    return absl::NotFoundError(absl::StrCat(
+        "topic ", options_.topic, " does not exist: ", rd_kafka_err2str(err)));
   }
   for (int32_t p : partitions) {
     int64_t low = 0, high = 0;
-    err = rd_kafka_query_watermark_offsets(consumer_, options_.topic.c_str(), p, &low,
-                                           &high, 10'000);
+    err = rd_kafka_query_watermark_offsets(consumer_, options_.topic.c_str(), p,
+                                           &low, &high, 10'000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::UnavailableError(absl::StrCat("end offset of ", options_.topic, "/", p,
-                                                 ": ", rd_kafka_err2str(err)));
+      return absl::UnavailableError(absl::StrCat("end offset of ",
+                                                 options_.topic, "/", p, ": ",
+                                                 rd_kafka_err2str(err)));
     }
     end_offsets_[p] = {low, high};
   }
   return absl::OkStatus();
 }
 
-void KafkaSource::RebalanceTrampoline(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
-                                      rd_kafka_topic_partition_list_t* partitions,
-                                      void* opaque) {
+void KafkaSource::RebalanceTrampoline(
+    rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+    rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   static_cast<KafkaSource*>(opaque)->OnRebalance(err, partitions);
 }
 
@@ -136,7 +141,8 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
         auto range = end_offsets_.find(id.value);
         // A partition created after start has nothing to read in this run; one
         // whose retained log starts at its end offset is empty.
-        bool empty = range == end_offsets_.end() || range->second.first >= range->second.second;
+        bool empty = range == end_offsets_.end() ||
+                     range->second.first >= range->second.second;
         assigned_[id.value].end_offset = empty ? 0 : range->second.second;
         if (empty) {
           FinishPartition(id.value);
@@ -147,7 +153,8 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
     if (listener_ != nullptr) listener_->OnPartitionsRevoked(ids);
     for (PartitionId id : ids) assigned_.erase(id.value);
     if (cooperative) {
-      rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer_, partitions);
+      rd_kafka_error_t* error =
+          rd_kafka_incremental_unassign(consumer_, partitions);
       if (error != nullptr) rd_kafka_error_destroy(error);
     } else {
       rd_kafka_assign(consumer_, nullptr);
@@ -172,14 +179,15 @@ void KafkaSource::ReleaseMessages() {
 }
 
 absl::StatusOr<PollResult> KafkaSource::Poll(PartitionListener* listener,
-                                             absl::Duration timeout, RecordBatch* batch) {
+                                             absl::Duration timeout,
+                                             RecordBatch* batch) {
   ReleaseMessages();
   batch->records.clear();
   listener_ = listener;
   messages_.resize(options_.max_batch_records);
   ssize_t n = rd_kafka_consume_batch_queue(
-      queue_, static_cast<int>(absl::ToInt64Milliseconds(timeout)), messages_.data(),
-      messages_.size());
+      queue_, static_cast<int>(absl::ToInt64Milliseconds(timeout)),
+      messages_.data(), messages_.size());
   messages_.resize(n < 0 ? 0 : static_cast<size_t>(n));
   if (!rebalance_error_.ok()) return rebalance_error_;
   for (rd_kafka_message_t* m : messages_) {
@@ -203,7 +211,8 @@ absl::StatusOr<PollResult> KafkaSource::Poll(PartitionListener* listener,
     batch->records.push_back(
         {absl::string_view(static_cast<const char*>(m->payload), m->len),
          PartitionId{partition}, Offset{m->offset}});
-    if (options_.bounded && m->offset + 1 >= state.end_offset) FinishPartition(partition);
+    if (options_.bounded && m->offset + 1 >= state.end_offset)
+      FinishPartition(partition);
   }
   if (options_.bounded && ever_assigned_ && batch->records.empty() &&
       std::all_of(assigned_.begin(), assigned_.end(),

@@ -14,13 +14,14 @@
 namespace tillstream {
 
 struct KafkaSourceOptions {
-  std::string brokers;   // bootstrap servers
-  std::string topic;     // input topic
-  std::string group_id;  // consumer group; instances sharing it split the partitions
-  KafkaProperties properties;      // kafka.properties, passed through
-  bool bounded = false;            // stop at the end offsets seen at start
-  bool embedded_broker = false;    // tune fetch waits for the mock cluster
-  size_t max_batch_records = 4096; // records per Poll
+  std::string brokers;  // bootstrap servers
+  std::string topic;    // input topic
+  std::string
+      group_id;  // consumer group; instances sharing it split the partitions
+  KafkaProperties properties;       // kafka.properties, passed through
+  bool bounded = false;             // stop at the end offsets seen at start
+  bool embedded_broker = false;     // tune fetch waits for the mock cluster
+  size_t max_batch_records = 4096;  // records per Poll
 };
 
 // One consumer of a Kafka consumer group (librdkafka KafkaConsumer). The
@@ -32,10 +33,12 @@ struct KafkaSourceOptions {
 // the next Poll. Used by one thread.
 class KafkaSource final : public RecordSource {
  public:
-  static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(KafkaSourceOptions options);
+  static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(
+      KafkaSourceOptions options);
   ~KafkaSource() override;
 
-  absl::StatusOr<PollResult> Poll(PartitionListener* listener, absl::Duration timeout,
+  absl::StatusOr<PollResult> Poll(PartitionListener* listener,
+                                  absl::Duration timeout,
                                   RecordBatch* batch) override;
   SourceKind kind() const override { return SourceKind::kKafka; }
   absl::string_view name() const override { return options_.topic; }
@@ -46,9 +49,11 @@ class KafkaSource final : public RecordSource {
     bool done = false;
   };
 
-  explicit KafkaSource(KafkaSourceOptions options) : options_(std::move(options)) {}
+  explicit KafkaSource(KafkaSourceOptions options)
+      : options_(std::move(options)) {}
   absl::Status QueryEndOffsets();
-  void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  void OnRebalance(rd_kafka_resp_err_t err,
+                   rd_kafka_topic_partition_list_t* partitions);
   void FinishPartition(int32_t partition);
   void ReleaseMessages();
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -59,7 +64,8 @@ class KafkaSource final : public RecordSource {
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
   std::vector<rd_kafka_message_t*> messages_;  // the current batch's
-  absl::flat_hash_map<int32_t, std::pair<int64_t, int64_t>> end_offsets_;  // bounded: [low, high) at start
+  absl::flat_hash_map<int32_t, std::pair<int64_t, int64_t>>
+      end_offsets_;  // bounded: [low, high) at start
   absl::flat_hash_map<int32_t, PartitionState> assigned_;
   PartitionListener* listener_ = nullptr;  // set during Poll
   absl::Status rebalance_error_;

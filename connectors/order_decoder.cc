@@ -80,7 +80,8 @@ absl::Status ReadCents(value v, absl::string_view name, int64_t* cents) {
   } else {
     return Bad(absl::StrCat(name, " must be a decimal string or number"));
   }
-  absl::StatusOr<int64_t> parsed = ParseCents(absl::string_view(text.data(), text.size()), name);
+  absl::StatusOr<int64_t> parsed =
+      ParseCents(absl::string_view(text.data(), text.size()), name);
   if (!parsed.ok()) return parsed.status();
   *cents = *parsed;
   return absl::OkStatus();
@@ -126,7 +127,8 @@ simdjson::error_code ValidateIgnored(value v, const char** where) {
     }
     case json_type::boolean: {
       bool flag;
-      return v.get_bool().get(flag) ? simdjson::T_ATOM_ERROR : simdjson::SUCCESS;
+      return v.get_bool().get(flag) ? simdjson::T_ATOM_ERROR
+                                    : simdjson::SUCCESS;
     }
     case json_type::null: {
       bool is_null = false;
@@ -175,7 +177,8 @@ absl::Status OrderDecoder::JsonError(simdjson::error_code error,
   return Bad(absl::StrCat("invalid JSON: ", ShortJsonError(error)));
 }
 
-absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) {
+absl::Status OrderDecoder::Decode(absl::string_view payload,
+                                  OrderEvent* event) {
   if (payload.empty()) return Bad("empty record");
   // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded
   // copy rather than trusting what follows the payload in librdkafka's buffer.
@@ -185,8 +188,8 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
   std::memset(padded_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
 
   simdjson::ondemand::document doc;
-  if (auto error = parser_.iterate(padded_.data(), payload.size(), capacity)
-                       .get(doc)) {
+  if (auto error =
+          parser_.iterate(padded_.data(), payload.size(), capacity).get(doc)) {
     return JsonError(error, nullptr);
   }
   auto located_error = [&](simdjson::error_code error) {
@@ -200,7 +203,9 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
       // Valid JSON of another kind, or not JSON at all? A full parse tells
       // (rare path: only records that are not objects get here).
       simdjson::dom::element root;
-      if (auto dom_error = dom_parser_.parse(padded_.data(), payload.size(), false).get(root)) {
+      if (auto dom_error =
+              dom_parser_.parse(padded_.data(), payload.size(), false)
+                  .get(root)) {
         return Bad(absl::StrCat("invalid JSON: ", ShortJsonError(dom_error)));
       }
       return Bad("record is not a JSON object");
@@ -217,9 +222,11 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
   uint32_t seen = 0;
   for (auto field_result : object) {
     simdjson::ondemand::field field;
-    if (auto error = std::move(field_result).get(field)) return located_error(error);
+    if (auto error = std::move(field_result).get(field))
+      return located_error(error);
     std::string_view std_key;
-    if (auto error = field.unescaped_key().get(std_key)) return located_error(error);
+    if (auto error = field.unescaped_key().get(std_key))
+      return located_error(error);
     const absl::string_view key(std_key.data(), std_key.size());
     value v = field.value();
     uint32_t bit = 0;
@@ -238,7 +245,8 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
       } else if (type == json_type::number) {
         int64_t ms;
         if (v.get_int64().get(ms)) {
-          status = Bad("ts must be integer epoch milliseconds or an RFC 3339 string");
+          status = Bad(
+              "ts must be integer epoch milliseconds or an RFC 3339 string");
         } else {
           event->ts = Timestamp::FromMillis(ms);
         }
@@ -247,7 +255,8 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
         if (v.get_string().get(text)) {
           status = Bad("ts is not a valid JSON string");
         } else {
-          absl::StatusOr<Timestamp> ts = ParseRfc3339(absl::string_view(text.data(), text.size()));
+          absl::StatusOr<Timestamp> ts =
+              ParseRfc3339(absl::string_view(text.data(), text.size()));
           if (ts.ok()) {
             event->ts = *ts;
           } else {
@@ -255,7 +264,8 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
           }
         }
       } else {
-        status = Bad("ts must be integer epoch milliseconds or an RFC 3339 string");
+        status =
+            Bad("ts must be integer epoch milliseconds or an RFC 3339 string");
       }
     } else if (key == "region") {
       bit = kRegion;
@@ -288,8 +298,9 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
         } else if (text == "cancelled") {
           event->status = OrderStatus::kCancelled;
         } else {
-          status = Bad(absl::StrCat("status \"", text.substr(0, 40),
-                                    "\" is not one of completed, refunded, cancelled"));
+          status = Bad(
+              absl::StrCat("status \"", text.substr(0, 40),
+                           "\" is not one of completed, refunded, cancelled"));
         }
       }
     } else if (key == "lines") {
@@ -298,7 +309,8 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
     } else {
       // Unknown fields are ignored (DESIGN.md), but must still be valid JSON.
       const char* where = nullptr;
-      if (auto error = ValidateIgnored(v, &where)) return JsonError(error, where);
+      if (auto error = ValidateIgnored(v, &where))
+        return JsonError(error, where);
     }
     if (bit != 0) {
       if (seen & bit) return Bad(absl::StrCat("duplicate field ", key));
@@ -318,15 +330,19 @@ absl::Status OrderDecoder::Decode(absl::string_view payload, OrderEvent* event) 
   if (!(seen & kLines)) return Bad("missing field lines");
   event->lines = lines_;
   for (const OrderLine& line : lines_) {
-    int64_t amount = line.qty * line.unit_price_cents;  // checked in DecodeLines
-    bool overflow = __builtin_add_overflow(event->amount_cents, amount, &event->amount_cents) ||
-                    __builtin_add_overflow(event->units, line.qty, &event->units);
+    int64_t amount =
+        line.qty * line.unit_price_cents;  // checked in DecodeLines
+    bool overflow =
+        __builtin_add_overflow(event->amount_cents, amount,
+                               &event->amount_cents) ||
+        __builtin_add_overflow(event->units, line.qty, &event->units);
     if (line.has_cost) {
       int64_t margin = amount - line.qty * line.unit_cost_cents;
       overflow = overflow ||
                  __builtin_add_overflow(event->costed_amount_cents, amount,
                                         &event->costed_amount_cents) ||
-                 __builtin_add_overflow(event->margin_cents, margin, &event->margin_cents);
+                 __builtin_add_overflow(event->margin_cents, margin,
+                                        &event->margin_cents);
     }
     if (overflow) return Bad("order amount is out of range");
   }
@@ -340,8 +356,8 @@ absl::Status OrderDecoder::DecodeLines(value v) {
   for (auto element_result : array) {
     value element;
     if (auto error = element_result.get(element)) {
-      return Bad(absl::StrCat("invalid JSON in lines[", index, "]: ",
-                              ShortJsonError(error)));
+      return Bad(absl::StrCat("invalid JSON in lines[", index,
+                              "]: ", ShortJsonError(error)));
     }
     auto name = [&](absl::string_view field) {
       return absl::StrCat("lines[", index, "].", field);
@@ -355,8 +371,8 @@ absl::Status OrderDecoder::DecodeLines(value v) {
     for (auto field_result : object) {
       simdjson::ondemand::field field;
       if (auto error = std::move(field_result).get(field)) {
-        return Bad(absl::StrCat("invalid JSON in lines[", index, "]: ",
-                                ShortJsonError(error)));
+        return Bad(absl::StrCat("invalid JSON in lines[", index,
+                                "]: ", ShortJsonError(error)));
       }
       std::string_view std_key;
       if (field.unescaped_key().get(std_key)) {
@@ -380,7 +396,8 @@ absl::Status OrderDecoder::DecodeLines(value v) {
             fv.get_int64().get(line.qty)) {
           status = Bad(absl::StrCat(name("qty"), " must be an integer"));
         } else if (line.qty <= 0) {
-          status = Bad(absl::StrCat(name("qty"), " must be > 0, got ", line.qty));
+          status =
+              Bad(absl::StrCat(name("qty"), " must be > 0, got ", line.qty));
         }
       } else if (key == "unit_price") {
         bit = kUnitPrice;
@@ -396,7 +413,8 @@ absl::Status OrderDecoder::DecodeLines(value v) {
         }
       } else {
         const char* where = nullptr;
-        if (auto error = ValidateIgnored(fv, &where)) return JsonError(error, where);
+        if (auto error = ValidateIgnored(fv, &where))
+          return JsonError(error, where);
       }
       if (bit != 0) {
         if (seen & bit) return Bad(absl::StrCat("duplicate field ", name(key)));

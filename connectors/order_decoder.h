@@ -2,17 +2,18 @@
 #define TILLSTREAM_CONNECTORS_ORDER_DECODER_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "engine/order_event.h"
 #include "simdjson.h"
 
 namespace tillstream {
 
 struct OrderDecoderOptions {
-  // Currency of an event that names none (DESIGN.md: "default from the pipeline").
+  // Currency of an event that names none (DESIGN.md: "default from the
+  // pipeline").
   std::string default_currency = "USD";
 };
 
@@ -23,7 +24,8 @@ struct OrderDecoderOptions {
 //   OrderDecoder decoder({});
 //   OrderEvent event;
 //   absl::Status s = decoder.Decode(payload, &event);
-//   if (!s.ok()) dead_letter(payload, s.message());  // "missing field lines[0].qty"
+//   if (!s.ok()) dead_letter(payload, s.message());  // "missing field
+//   lines[0].qty"
 //
 // On success `event` holds views into this decoder's scratch (and into
 // `payload`), valid until the next Decode call. The error message is the
@@ -35,16 +37,18 @@ class OrderDecoder {
   OrderDecoder(const OrderDecoder&) = delete;
   OrderDecoder& operator=(const OrderDecoder&) = delete;
 
-  [[nodiscard]] absl::Status Decode(absl::string_view payload, OrderEvent* event);
+  [[nodiscard]] absl::Status Decode(absl::string_view payload,
+                                    OrderEvent* event);
 
  private:
   absl::Status DecodeLines(simdjson::ondemand::value value);
-  absl::Status JsonError(simdjson::error_code error, const char* location) const;
+  absl::Status JsonError(simdjson::error_code error,
+                         const char* location) const;
 
   OrderDecoderOptions options_;
   simdjson::ondemand::parser parser_;
   simdjson::dom::parser dom_parser_;  // only to classify non-object records
-  std::vector<char> padded_;  // payload copy with simdjson's padding
+  std::vector<char> padded_;          // payload copy with simdjson's padding
   std::vector<OrderLine> lines_;
 };
 

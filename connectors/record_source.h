@@ -2,10 +2,10 @@
 #define TILLSTREAM_CONNECTORS_RECORD_SOURCE_H_
 
 #include <span>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/order_event.h"
 #include "engine/timestamp.h"
@@ -29,7 +29,8 @@ struct RecordBatch {
 class PartitionListener {
  public:
   virtual ~PartitionListener() = default;
-  virtual void OnPartitionsAssigned(std::span<const PartitionId> partitions) = 0;
+  virtual void OnPartitionsAssigned(
+      std::span<const PartitionId> partitions) = 0;
   virtual void OnPartitionsRevoked(std::span<const PartitionId> partitions) = 0;
   // A bounded partition delivered its last record.
   virtual void OnPartitionEnd(PartitionId partition) = 0;
@@ -47,9 +48,11 @@ class RecordSource {
   // (an empty batch is fine). kEndOfInput once a bounded source is exhausted.
   // An error is fatal for the source.
   [[nodiscard]] virtual absl::StatusOr<PollResult> Poll(
-      PartitionListener* listener, absl::Duration timeout, RecordBatch* batch) = 0;
+      PartitionListener* listener, absl::Duration timeout,
+      RecordBatch* batch) = 0;
 
-  // How records of this source name their origin in dead letters and late records.
+  // How records of this source name their origin in dead letters and late
+  // records.
   virtual SourceKind kind() const = 0;
   virtual absl::string_view name() const = 0;
 };

@@ -27,7 +27,7 @@ ABSL_DECLARE_FLAG(double, bad_rate);
 ABSL_DECLARE_FLAG(double, late_rate);
 ABSL_DECLARE_FLAG(std::vector<std::string>, drop);
 ABSL_DECLARE_FLAG(int32_t, idle_exit_ms);
-ABSL_DECLARE_FLAG(bool, quiet);
+ABSL_DECLARE_FLAG(std::vector<std::string>, kpis);
 
 namespace tillstream {
 

@@ -36,7 +36,8 @@ absl::StatusOr<TrafficOptions> OptionsFromFlags() {
 // Sleeps as needed to hold `rate` records per second on average.
 class Pacer {
  public:
-  explicit Pacer(double rate) : rate_(rate), start_(std::chrono::steady_clock::now()) {}
+  explicit Pacer(double rate)
+      : rate_(rate), start_(std::chrono::steady_clock::now()) {}
   void Wait(int64_t sent) {
     if (rate_ <= 0 || sent % 64 != 0) return;
     auto due = start_ + std::chrono::duration<double>(sent / rate_);
@@ -51,7 +52,8 @@ class Pacer {
 int GenerateToFile(TrafficGenerator& generator, const std::string& path) {
   std::FILE* out = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
   if (out == nullptr) {
-    std::fprintf(stderr, "tillstream: %s: cannot open for writing\n", path.c_str());
+    std::fprintf(stderr, "tillstream: %s: cannot open for writing\n",
+                 path.c_str());
     return kExitFailure;
   }
   std::setvbuf(out, nullptr, _IOFBF, 1 << 20);
@@ -80,25 +82,30 @@ int GenerateToKafka(TrafficGenerator& generator, const std::string& brokers,
                              {"enable.idempotence", "true"}},
                             {});
   if (!conf.ok()) {
-    std::fprintf(stderr, "tillstream: %s\n", std::string(conf.status().message()).c_str());
+    std::fprintf(stderr, "tillstream: %s\n",
+                 std::string(conf.status().message()).c_str());
     return kExitUsage;
   }
   char error[512];
-  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, error, sizeof(error));
+  rd_kafka_t* producer =
+      rd_kafka_new(RD_KAFKA_PRODUCER, *conf, error, sizeof(error));
   if (producer == nullptr) {
     std::fprintf(stderr, "tillstream: kafka producer: %s\n", error);
     return kExitFailure;
   }
-  rd_kafka_topic_t* topic = rd_kafka_topic_new(producer, topic_name.c_str(), nullptr);
+  rd_kafka_topic_t* topic =
+      rd_kafka_topic_new(producer, topic_name.c_str(), nullptr);
   Pacer pacer(absl::GetFlag(FLAGS_rate));
   std::string record, key;
   int64_t sent = 0;
   int rc = kExitOk;
   while (!StopRequested().load() && generator.Next(&record, &key)) {
-    while (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, record.data(),
-                            record.size(), key.data(), key.size(), nullptr) != 0) {
+    while (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                            record.data(), record.size(), key.data(),
+                            key.size(), nullptr) != 0) {
       if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        std::fprintf(stderr, "tillstream: produce: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
+        std::fprintf(stderr, "tillstream: produce: %s\n",
+                     rd_kafka_err2str(rd_kafka_last_error()));
         rc = kExitFailure;
         break;
       }
@@ -109,7 +116,8 @@ int GenerateToKafka(TrafficGenerator& generator, const std::string& brokers,
     pacer.Wait(++sent);
   }
   if (rd_kafka_flush(producer, 60'000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    std::fprintf(stderr, "tillstream: flush to %s timed out\n", topic_name.c_str());
+    std::fprintf(stderr, "tillstream: flush to %s timed out\n",
+                 topic_name.c_str());
     rc = kExitFailure;
   }
   rd_kafka_topic_destroy(topic);
@@ -123,18 +131,21 @@ int GenCommand(const std::vector<std::string>& args) {
   const std::string out = absl::GetFlag(FLAGS_out);
   const std::string brokers = absl::GetFlag(FLAGS_brokers);
   if (!args.empty() || out.empty() == brokers.empty()) {
-    std::fprintf(stderr, "usage: tillstream gen [--orders N] [--rate R] [--seed S] "
-                         "(--out F.ndjson | --brokers H:P --topic T)\n");
+    std::fprintf(stderr,
+                 "usage: tillstream gen [--orders N] [--rate R] [--seed S] "
+                 "(--out F.ndjson | --brokers H:P --topic T)\n");
     return kExitUsage;
   }
   absl::StatusOr<TrafficOptions> options = OptionsFromFlags();
   if (!options.ok()) {
-    std::fprintf(stderr, "tillstream: %s\n", std::string(options.status().message()).c_str());
+    std::fprintf(stderr, "tillstream: %s\n",
+                 std::string(options.status().message()).c_str());
     return kExitUsage;
   }
   TrafficGenerator generator(*options);
-  int rc = out.empty() ? GenerateToKafka(generator, brokers, absl::GetFlag(FLAGS_topic))
-                       : GenerateToFile(generator, out);
+  int rc = out.empty()
+               ? GenerateToKafka(generator, brokers, absl::GetFlag(FLAGS_topic))
+               : GenerateToFile(generator, out);
   std::fprintf(stderr, "tillstream gen: %lld orders, %lld malformed records\n",
                static_cast<long long>(generator.valid_produced()),
                static_cast<long long>(generator.bad_produced()));

@@ -23,7 +23,8 @@ size_t Utf8SequenceLength(absl::string_view text, size_t i) {
     return 3;
   }
   if (lead >= 0xF0 && lead <= 0xF4) {
-    if (!continuation(i + 1) || !continuation(i + 2) || !continuation(i + 3)) return 0;
+    if (!continuation(i + 1) || !continuation(i + 2) || !continuation(i + 3))
+      return 0;
     uint8_t second = byte(i + 1);
     if (lead == 0xF0 && second < 0x90) return 0;
     if (lead == 0xF4 && second > 0x8F) return 0;

@@ -2,8 +2,8 @@
 #define TILLSTREAM_ENGINE_JSON_WRITER_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "engine/order_event.h"
 
 namespace tillstream {

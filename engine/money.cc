@@ -7,7 +7,8 @@
 
 namespace tillstream {
 
-absl::StatusOr<int64_t> ParseCents(absl::string_view text, absl::string_view field) {
+absl::StatusOr<int64_t> ParseCents(absl::string_view text,
+                                   absl::string_view field) {
   auto not_decimal = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, " \"", text.substr(0, 40), "\" is not a decimal", why));

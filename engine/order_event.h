@@ -3,8 +3,8 @@
 
 #include <cstdint>
 #include <span>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "engine/timestamp.h"
 
 namespace tillstream {
@@ -46,10 +46,12 @@ struct OrderEvent {
   std::span<const OrderLine> lines;
   // Totals over `lines`, before the status sign, computed once by the decoder
   // with overflow checks so every KPI rule adds four numbers, not N lines.
-  int64_t amount_cents = 0;             // sum of qty x unit_price
-  int64_t units = 0;                    // sum of qty
-  int64_t costed_amount_cents = 0;      // sum of qty x unit_price, lines with a cost
-  int64_t margin_cents = 0;             // sum of qty x (unit_price - unit_cost), same lines
+  int64_t amount_cents = 0;  // sum of qty x unit_price
+  int64_t units = 0;         // sum of qty
+  int64_t costed_amount_cents =
+      0;  // sum of qty x unit_price, lines with a cost
+  int64_t margin_cents =
+      0;  // sum of qty x (unit_price - unit_cost), same lines
   absl::string_view payload;  // the original bytes
   SourcePosition source;
 };

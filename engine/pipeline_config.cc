@@ -33,8 +33,8 @@ namespace {
 
 // Sections DESIGN.md names that this version does not run yet. They are
 // refused rather than ignored, so that nobody believes they are in effect.
-constexpr absl::string_view kNotYetSupported[] = {"rolling", "anomalies", "state",
-                                                 "processing_guarantee"};
+constexpr absl::string_view kNotYetSupported[] = {
+    "rolling", "anomalies", "state", "processing_guarantee"};
 
 // Walks the YAML tree; every error carries file, line and the key path.
 class ConfigReader {
@@ -49,8 +49,9 @@ class ConfigReader {
   }
 
   // Checks that `node` is a map whose keys are all in `allowed`, once each.
-  absl::Status CheckMap(const YAML::Node& node, absl::string_view path,
-                        std::initializer_list<absl::string_view> allowed) const {
+  absl::Status CheckMap(
+      const YAML::Node& node, absl::string_view path,
+      std::initializer_list<absl::string_view> allowed) const {
     if (!node.IsMap()) return Error(node, path, "expected a mapping");
     absl::flat_hash_set<std::string> seen;
     for (const auto& entry : node) {
@@ -63,12 +64,14 @@ class ConfigReader {
                          "(see README, Roadmap); remove it");
           }
         }
-        return Error(entry.first, absl::StrCat(path, path.empty() ? "" : ".", key),
+        return Error(entry.first,
+                     absl::StrCat(path, path.empty() ? "" : ".", key),
                      absl::StrCat("unknown key; expected one of: ",
                                   absl::StrJoin(allowed, ", ")));
       }
       if (!seen.insert(key).second) {
-        return Error(entry.first, absl::StrCat(path, path.empty() ? "" : ".", key),
+        return Error(entry.first,
+                     absl::StrCat(path, path.empty() ? "" : ".", key),
                      "duplicate key");
       }
     }
@@ -99,9 +102,9 @@ absl::StatusOr<GroupField> ParseGroupField(const ConfigReader& reader,
                                            absl::string_view path) {
   std::string name;
   TS_ASSIGN_OR_RETURN(name, reader.String(node, path));
-  for (GroupField f : {GroupField::kStoreId, GroupField::kRegion,
-                       GroupField::kChannel, GroupField::kCurrency,
-                       GroupField::kCustomerId}) {
+  for (GroupField f :
+       {GroupField::kStoreId, GroupField::kRegion, GroupField::kChannel,
+        GroupField::kCurrency, GroupField::kCustomerId}) {
     if (GroupFieldName(f) == name) return f;
   }
   return reader.Error(node, path,
@@ -115,7 +118,8 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
   PipelineConfig config;
   TS_RETURN_IF_ERROR(reader.CheckMap(
       root, "", {"pipeline", "source", "kpis", "outputs", "kafka"}));
-  if (!root["pipeline"]) return reader.Error(root, "pipeline", "missing (the pipeline's name)");
+  if (!root["pipeline"])
+    return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
 
   if (const YAML::Node source = root["source"]) {
@@ -132,18 +136,20 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                           "source.max_out_of_orderness"));
     }
     if (source["idle_timeout"]) {
-      TS_ASSIGN_OR_RETURN(config.source.idle_timeout_ms,
-                          reader.Duration(source["idle_timeout"], "source.idle_timeout"));
+      TS_ASSIGN_OR_RETURN(
+          config.source.idle_timeout_ms,
+          reader.Duration(source["idle_timeout"], "source.idle_timeout"));
     }
     if (source["default_currency"]) {
-      TS_ASSIGN_OR_RETURN(config.source.default_currency,
-                          reader.String(source["default_currency"],
-                                        "source.default_currency"));
+      TS_ASSIGN_OR_RETURN(
+          config.source.default_currency,
+          reader.String(source["default_currency"], "source.default_currency"));
     }
   }
 
   const YAML::Node kpis = root["kpis"];
-  if (!kpis) return reader.Error(root, "kpis", "missing (at least one KPI rule)");
+  if (!kpis)
+    return reader.Error(root, "kpis", "missing (at least one KPI rule)");
   if (!kpis.IsSequence() || kpis.size() == 0) {
     return reader.Error(kpis, "kpis", "expected a non-empty list of KPI rules");
   }
@@ -154,23 +160,29 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     TS_RETURN_IF_ERROR(reader.CheckMap(
         rule_node, path, {"name", "group_by", "window", "allowed_lateness"}));
     KpiRuleConfig rule;
-    if (!rule_node["name"]) return reader.Error(rule_node, path, "KPI rule has no name");
-    TS_ASSIGN_OR_RETURN(rule.name, reader.String(rule_node["name"], path + ".name"));
+    if (!rule_node["name"])
+      return reader.Error(rule_node, path, "KPI rule has no name");
+    TS_ASSIGN_OR_RETURN(rule.name,
+                        reader.String(rule_node["name"], path + ".name"));
     if (!names.insert(rule.name).second) {
-      return reader.Error(rule_node["name"], path + ".name",
-                          absl::StrCat("duplicate KPI rule name \"", rule.name, "\""));
+      return reader.Error(
+          rule_node["name"], path + ".name",
+          absl::StrCat("duplicate KPI rule name \"", rule.name, "\""));
     }
     if (const YAML::Node group_by = rule_node["group_by"]) {
       if (!group_by.IsSequence()) {
-        return reader.Error(group_by, path + ".group_by", "expected a list of fields");
+        return reader.Error(group_by, path + ".group_by",
+                            "expected a list of fields");
       }
       for (size_t g = 0; g < group_by.size(); ++g) {
         GroupField field;
-        TS_ASSIGN_OR_RETURN(field, ParseGroupField(reader, group_by[g],
-                                                   absl::StrCat(path, ".group_by[", g, "]")));
+        TS_ASSIGN_OR_RETURN(
+            field, ParseGroupField(reader, group_by[g],
+                                   absl::StrCat(path, ".group_by[", g, "]")));
         if (std::find(rule.group_by.begin(), rule.group_by.end(), field) !=
             rule.group_by.end()) {
-          return reader.Error(group_by[g], absl::StrCat(path, ".group_by[", g, "]"),
+          return reader.Error(group_by[g],
+                              absl::StrCat(path, ".group_by[", g, "]"),
                               "field listed twice");
         }
         rule.group_by.push_back(field);
@@ -178,17 +190,21 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     }
     const YAML::Node window = rule_node["window"];
     if (!window) return reader.Error(rule_node, path + ".window", "missing");
-    TS_RETURN_IF_ERROR(reader.CheckMap(window, path + ".window", {"type", "size"}));
+    TS_RETURN_IF_ERROR(
+        reader.CheckMap(window, path + ".window", {"type", "size"}));
     std::string type = "tumbling";
     if (window["type"]) {
-      TS_ASSIGN_OR_RETURN(type, reader.String(window["type"], path + ".window.type"));
+      TS_ASSIGN_OR_RETURN(type,
+                          reader.String(window["type"], path + ".window.type"));
     }
     if (type != "tumbling") {
-      return reader.Error(window["type"], path + ".window.type",
-                          absl::StrCat("window type \"", type,
-                                       "\" is not supported; expected tumbling"));
+      return reader.Error(
+          window["type"], path + ".window.type",
+          absl::StrCat("window type \"", type,
+                       "\" is not supported; expected tumbling"));
     }
-    if (!window["size"]) return reader.Error(window, path + ".window.size", "missing");
+    if (!window["size"])
+      return reader.Error(window, path + ".window.size", "missing");
     TS_ASSIGN_OR_RETURN(rule.window_size_ms,
                         reader.Duration(window["size"], path + ".window.size"));
     if (rule.window_size_ms <= 0) {
@@ -204,8 +220,8 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
 
   const YAML::Node outputs = root["outputs"];
   if (!outputs) return reader.Error(root, "outputs", "missing");
-  TS_RETURN_IF_ERROR(reader.CheckMap(outputs, "outputs",
-                                     {"kpis", "deadletter", "late", "rolling", "alerts"}));
+  TS_RETURN_IF_ERROR(reader.CheckMap(
+      outputs, "outputs", {"kpis", "deadletter", "late", "rolling", "alerts"}));
   struct Required {
     absl::string_view key;
     std::string* target;
@@ -216,13 +232,16 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     std::string path = absl::StrCat("outputs.", r.key);
     if (!outputs[std::string(r.key)]) {
       return reader.Error(outputs, path,
-                          "missing: every pipeline names its kpis, deadletter and late outputs");
+                          "missing: every pipeline names its kpis, deadletter "
+                          "and late outputs");
     }
-    TS_ASSIGN_OR_RETURN(*r.target, reader.String(outputs[std::string(r.key)], path));
+    TS_ASSIGN_OR_RETURN(*r.target,
+                        reader.String(outputs[std::string(r.key)], path));
   }
 
   if (const YAML::Node kafka = root["kafka"]) {
-    TS_RETURN_IF_ERROR(reader.CheckMap(kafka, "kafka", {"brokers", "group_id", "properties"}));
+    TS_RETURN_IF_ERROR(
+        reader.CheckMap(kafka, "kafka", {"brokers", "group_id", "properties"}));
     if (kafka["brokers"]) {
       TS_ASSIGN_OR_RETURN(config.kafka.brokers,
                           reader.String(kafka["brokers"], "kafka.brokers"));
@@ -233,12 +252,16 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     }
     if (const YAML::Node properties = kafka["properties"]) {
       if (!properties.IsMap()) {
-        return reader.Error(properties, "kafka.properties", "expected a mapping");
+        return reader.Error(properties, "kafka.properties",
+                            "expected a mapping");
       }
       for (const auto& entry : properties) {
-        std::string path = absl::StrCat("kafka.properties.", entry.first.Scalar());
-        if (!entry.second.IsScalar()) return reader.Error(entry.second, path, "expected a value");
-        config.kafka.properties.emplace_back(entry.first.Scalar(), entry.second.Scalar());
+        std::string path =
+            absl::StrCat("kafka.properties.", entry.first.Scalar());
+        if (!entry.second.IsScalar())
+          return reader.Error(entry.second, path, "expected a value");
+        config.kafka.properties.emplace_back(entry.first.Scalar(),
+                                             entry.second.Scalar());
       }
     }
   }
@@ -262,7 +285,8 @@ absl::StatusOr<PipelineConfig> ParsePipelineConfig(absl::string_view yaml,
         absl::StrCat(file, ":", e.mark.line + 1, ": invalid YAML: ", e.msg));
   }
   if (!root.IsDefined() || root.IsNull()) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ":1: the pipeline file is empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ":1: the pipeline file is empty"));
   }
   try {
     absl::StatusOr<PipelineConfig> config = Parse(root, reader);
@@ -277,7 +301,8 @@ absl::StatusOr<PipelineConfig> ParsePipelineConfig(absl::string_view yaml,
 absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read the pipeline file"));
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot read the pipeline file"));
   }
   std::stringstream text;
   text << in.rdbuf();

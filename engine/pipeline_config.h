@@ -3,24 +3,31 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace tillstream {
 
 // An order-level field a KPI rule can group by.
-enum class GroupField : uint8_t { kStoreId, kRegion, kChannel, kCurrency, kCustomerId };
+enum class GroupField : uint8_t {
+  kStoreId,
+  kRegion,
+  kChannel,
+  kCurrency,
+  kCustomerId
+};
 absl::string_view GroupFieldName(GroupField field);
 
 // source: where orders come from and how event time is tracked.
 struct SourceConfig {
   std::string topic = "pos.orders";     // input topic (Kafka mode)
   int64_t max_out_of_orderness_ms = 0;  // watermark = max ts seen - this
-  int64_t idle_timeout_ms = 30'000;     // a silent partition stops holding the watermark back
-  std::string default_currency = "USD"; // currency of events that name none
+  int64_t idle_timeout_ms =
+      30'000;  // a silent partition stops holding the watermark back
+  std::string default_currency = "USD";  // currency of events that name none
 };
 
 // One windowed KPI rule (DESIGN.md "KPI semantics").
@@ -31,7 +38,8 @@ struct KpiRuleConfig {
   int64_t allowed_lateness_ms = 0;   // updates accepted until end + this
 };
 
-// outputs: topic names in Kafka mode, file names (DIR/<key>.ndjson) in file mode.
+// outputs: topic names in Kafka mode, file names (DIR/<key>.ndjson) in file
+// mode.
 struct OutputsConfig {
   std::string kpis;
   std::string deadletter;

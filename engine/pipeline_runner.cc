@@ -6,8 +6,9 @@
 
 namespace tillstream {
 
-PipelineRunner::PipelineRunner(const PipelineConfig& config, RecordSource* source,
-                               OutputSink* sink, Clock* clock, RunnerOptions options)
+PipelineRunner::PipelineRunner(const PipelineConfig& config,
+                               RecordSource* source, OutputSink* sink,
+                               Clock* clock, RunnerOptions options)
     : config_(config),
       source_(source),
       sink_(sink),
@@ -22,12 +23,14 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config, RecordSource* sourc
   }
 }
 
-void PipelineRunner::OnPartitionsAssigned(std::span<const PartitionId> partitions) {
+void PipelineRunner::OnPartitionsAssigned(
+    std::span<const PartitionId> partitions) {
   const int64_t now = clock_->NowMillis();
   for (PartitionId p : partitions) watermarks_.AddPartition(p, now);
 }
 
-void PipelineRunner::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
+void PipelineRunner::OnPartitionsRevoked(
+    std::span<const PartitionId> partitions) {
   for (PartitionId p : partitions) watermarks_.RemovePartition(p);
 }
 
@@ -38,11 +41,13 @@ void PipelineRunner::OnPartitionEnd(PartitionId partition) {
 absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
   RecordBatch batch;
   while (!stop.load(std::memory_order_relaxed)) {
-    absl::StatusOr<PollResult> polled = source_->Poll(this, options_.poll_timeout, &batch);
+    absl::StatusOr<PollResult> polled =
+        source_->Poll(this, options_.poll_timeout, &batch);
     if (!polled.ok()) return polled.status();
     const int64_t now = clock_->NowMillis();
     if (*polled == PollResult::kEndOfInput) {
-      // A bounded input ends with a watermark of +infinity: every window closes.
+      // A bounded input ends with a watermark of +infinity: every window
+      // closes.
       AdvanceWatermark(Timestamp::Max());
       TS_RETURN_IF_ERROR(WriteOutputs());
       return sink_->Flush();
@@ -64,7 +69,8 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
     if (partition == nullptr || record.partition != cached_id) {
       cached_id = record.partition;
       partition = watermarks_.Find(record.partition);
-      if (partition == nullptr) partition = watermarks_.AddPartition(record.partition, now_ms);
+      if (partition == nullptr)
+        partition = watermarks_.AddPartition(record.partition, now_ms);
       watermarks_.MarkActive(partition, now_ms);
     }
     ++summary_.records;
@@ -74,16 +80,20 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
       continue;
     }
     ++summary_.events;
-    event.source = {source_->kind(), source_->name(), record.partition, record.offset};
+    event.source = {source_->kind(), source_->name(), record.partition,
+                    record.offset};
     partition->Observe(event.ts);
-    for (WindowKpiOperator& op : kpi_operators_) op.Process(event, watermark, &outputs_);
+    for (WindowKpiOperator& op : kpi_operators_)
+      op.Process(event, watermark, &outputs_);
   }
 }
 
-void PipelineRunner::WriteDeadLetter(const SourceRecord& record, absl::string_view reason) {
+void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
+                                     absl::string_view reason) {
   ++summary_.bad_records;
   ++summary_.bad_by_reason[reason];
-  SourcePosition source{source_->kind(), source_->name(), record.partition, record.offset};
+  SourcePosition source{source_->kind(), source_->name(), record.partition,
+                        record.offset};
   std::string key = absl::StrCat(source.topic, "/", source.partition.value, "/",
                                  source.offset.value);
   outputs_.BeginRecord(OutputKind::kDeadLetter, key);
@@ -102,7 +112,8 @@ void PipelineRunner::WriteDeadLetter(const SourceRecord& record, absl::string_vi
 
 void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
   summary_.watermark = watermark;
-  for (WindowKpiOperator& op : kpi_operators_) op.AdvanceWatermark(watermark, &outputs_);
+  for (WindowKpiOperator& op : kpi_operators_)
+    op.AdvanceWatermark(watermark, &outputs_);
 }
 
 absl::Status PipelineRunner::WriteOutputs() {

@@ -36,8 +36,10 @@ struct RunSummary {
 };
 
 struct RunnerOptions {
-  absl::Duration poll_timeout = absl::Milliseconds(100);  // wait for input per poll
-  // Called after each batch with the running totals (progress, demo); may be empty.
+  absl::Duration poll_timeout =
+      absl::Milliseconds(100);  // wait for input per poll
+  // Called after each batch with the running totals (progress, demo); may be
+  // empty.
   std::function<void(const RunSummary&)> on_batch;
 };
 
@@ -54,8 +56,8 @@ struct RunnerOptions {
 // `config`, `source`, `sink` and `clock` must outlive the runner. One thread.
 class PipelineRunner final : private PartitionListener {
  public:
-  PipelineRunner(const PipelineConfig& config, RecordSource* source, OutputSink* sink,
-                 Clock* clock, RunnerOptions options = {});
+  PipelineRunner(const PipelineConfig& config, RecordSource* source,
+                 OutputSink* sink, Clock* clock, RunnerOptions options = {});
 
   // Runs until a bounded source ends (then every window is closed and all
   // outputs flushed) or `stop` becomes true (outputs so far are flushed; open

@@ -18,21 +18,26 @@
 namespace tillstream {
 namespace {
 
-void PrintSummary(const PipelineConfig& config, const RunSummary& s, double seconds) {
-  std::fprintf(stderr,
-               "tillstream: pipeline %s: %lld records, %lld events, %lld dead letters, "
-               "%lld late, %lld windows emitted (+%lld corrections), watermark %s, "
-               "%.2f s (%.0f records/s)\n",
-               config.name.c_str(), static_cast<long long>(s.records),
-               static_cast<long long>(s.events), static_cast<long long>(s.bad_records),
-               static_cast<long long>(s.late_events), static_cast<long long>(s.snapshots),
-               static_cast<long long>(s.corrections), FormatRfc3339(s.watermark).c_str(),
-               seconds, seconds > 0 ? s.records / seconds : 0.0);
+void PrintSummary(const PipelineConfig& config, const RunSummary& s,
+                  double seconds) {
+  std::fprintf(
+      stderr,
+      "tillstream: pipeline %s: %lld records, %lld events, %lld dead letters, "
+      "%lld late, %lld windows emitted (+%lld corrections), watermark %s, "
+      "%.2f s (%.0f records/s)\n",
+      config.name.c_str(), static_cast<long long>(s.records),
+      static_cast<long long>(s.events), static_cast<long long>(s.bad_records),
+      static_cast<long long>(s.late_events),
+      static_cast<long long>(s.snapshots),
+      static_cast<long long>(s.corrections), FormatRfc3339(s.watermark).c_str(),
+      seconds, seconds > 0 ? s.records / seconds : 0.0);
   std::vector<std::pair<int64_t, std::string>> reasons;
-  for (const auto& [reason, count] : s.bad_by_reason) reasons.emplace_back(count, reason);
+  for (const auto& [reason, count] : s.bad_by_reason)
+    reasons.emplace_back(count, reason);
   std::sort(reasons.rbegin(), reasons.rend());
   for (size_t i = 0; i < reasons.size() && i < 8; ++i) {
-    std::fprintf(stderr, "  dead letter x%lld: %s\n", static_cast<long long>(reasons[i].first),
+    std::fprintf(stderr, "  dead letter x%lld: %s\n",
+                 static_cast<long long>(reasons[i].first),
                  reasons[i].second.c_str());
   }
 }
@@ -41,13 +46,16 @@ void PrintSummary(const PipelineConfig& config, const RunSummary& s, double seco
 
 int RunCommand(const std::vector<std::string>& args) {
   if (args.size() != 1) {
-    std::fprintf(stderr, "usage: tillstream run PIPELINE.yaml [--brokers H:P] [--bounded] "
-                         "[--input F.ndjson --output-dir DIR]\n");
+    std::fprintf(
+        stderr,
+        "usage: tillstream run PIPELINE.yaml [--brokers H:P] [--bounded] "
+        "[--input F.ndjson --output-dir DIR]\n");
     return kExitUsage;
   }
   absl::StatusOr<PipelineConfig> config = LoadPipelineConfig(args[0]);
   if (!config.ok()) {
-    std::fprintf(stderr, "tillstream: %s\n", std::string(config.status().message()).c_str());
+    std::fprintf(stderr, "tillstream: %s\n",
+                 std::string(config.status().message()).c_str());
     return kExitUsage;
   }
 
@@ -76,39 +84,50 @@ int RunCommand(const std::vector<std::string>& args) {
     if (embedded) {
       auto started = EmbeddedBroker::Start();
       if (!started.ok()) {
-        std::fprintf(stderr, "tillstream: %s\n", std::string(started.status().message()).c_str());
+        std::fprintf(stderr, "tillstream: %s\n",
+                     std::string(started.status().message()).c_str());
         return kExitFailure;
       }
       broker = *std::move(started);
-      for (const std::string& topic : {config->source.topic, config->outputs.kpis,
-                                       config->outputs.deadletter, config->outputs.late}) {
-        status.Update(broker->CreateTopic(topic, absl::GetFlag(FLAGS_partitions)));
+      for (const std::string& topic :
+           {config->source.topic, config->outputs.kpis,
+            config->outputs.deadletter, config->outputs.late}) {
+        status.Update(
+            broker->CreateTopic(topic, absl::GetFlag(FLAGS_partitions)));
       }
       brokers = broker->bootstrap();
-      std::fprintf(stderr, "tillstream: embedded broker bootstrap=%s\n", brokers.c_str());
+      std::fprintf(stderr, "tillstream: embedded broker bootstrap=%s\n",
+                   brokers.c_str());
     }
-    auto kafka_source = KafkaSource::Create({.brokers = brokers,
-                                             .topic = config->source.topic,
-                                             .group_id = config->kafka.group_id,
-                                             .properties = config->kafka.properties,
-                                             .bounded = absl::GetFlag(FLAGS_bounded),
-                                             .embedded_broker = embedded});
+    auto kafka_source =
+        KafkaSource::Create({.brokers = brokers,
+                             .topic = config->source.topic,
+                             .group_id = config->kafka.group_id,
+                             .properties = config->kafka.properties,
+                             .bounded = absl::GetFlag(FLAGS_bounded),
+                             .embedded_broker = embedded});
     KafkaSinkOptions sink_options;
     sink_options.brokers = brokers;
     sink_options.properties = config->kafka.properties;
-    sink_options.topics[static_cast<int>(OutputKind::kKpis)] = config->outputs.kpis;
-    sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] = config->outputs.deadletter;
-    sink_options.topics[static_cast<int>(OutputKind::kLate)] = config->outputs.late;
+    sink_options.topics[static_cast<int>(OutputKind::kKpis)] =
+        config->outputs.kpis;
+    sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] =
+        config->outputs.deadletter;
+    sink_options.topics[static_cast<int>(OutputKind::kLate)] =
+        config->outputs.late;
     auto kafka_sink = KafkaSink::Create(std::move(sink_options));
-    if (status.ok()) status = !kafka_source.ok() ? kafka_source.status() : kafka_sink.status();
+    if (status.ok())
+      status = !kafka_source.ok() ? kafka_source.status() : kafka_sink.status();
     if (status.ok()) {
       source = *std::move(kafka_source);
       sink = *std::move(kafka_sink);
     }
   }
   if (!status.ok()) {
-    std::fprintf(stderr, "tillstream: %s\n", std::string(status.message()).c_str());
-    return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    std::fprintf(stderr, "tillstream: %s\n",
+                 std::string(status.message()).c_str());
+    return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                               : kExitFailure;
   }
 
   SteadyClock clock;
@@ -116,10 +135,12 @@ int RunCommand(const std::vector<std::string>& args) {
   auto started = std::chrono::steady_clock::now();
   status = runner.Run(StopRequested());
   double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
   PrintSummary(*config, runner.summary(), seconds);
   if (!status.ok()) {
-    std::fprintf(stderr, "tillstream: stopped: %s\n", std::string(status.message()).c_str());
+    std::fprintf(stderr, "tillstream: stopped: %s\n",
+                 std::string(status.message()).c_str());
     return kExitFailure;
   }
   return kExitOk;

@@ -5,10 +5,10 @@
 #include "absl/status/statusor.h"
 
 // Returns from the enclosing function when `expr` (an absl::Status) fails.
-#define TS_RETURN_IF_ERROR(expr)                \
-  do {                                          \
-    ::absl::Status ts_status_ = (expr);         \
-    if (!ts_status_.ok()) return ts_status_;    \
+#define TS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status ts_status_ = (expr);      \
+    if (!ts_status_.ok()) return ts_status_; \
   } while (0)
 
 #define TS_CONCAT_INNER_(a, b) a##b

@@ -76,8 +76,8 @@ void CivilFromDays(int64_t z, int64_t* year, unsigned* month, unsigned* day) {
 
 absl::StatusOr<Timestamp> ParseRfc3339(absl::string_view text) {
   auto bad = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ts \"", text.substr(0, 64), "\" is not RFC 3339: ", what));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ts \"", text.substr(0, 64), "\" is not RFC 3339: ", what));
   };
   size_t pos = 0;
   int year, month, day, hour, minute, second;
@@ -86,8 +86,8 @@ absl::StatusOr<Timestamp> ParseRfc3339(absl::string_view text) {
       !ReadDigits(text, &pos, 2, &day)) {
     return bad("expected YYYY-MM-DD");
   }
-  if (pos >= text.size() || (text[pos] != 'T' && text[pos] != 't' &&
-                             text[pos] != ' ')) {
+  if (pos >= text.size() ||
+      (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ')) {
     return bad("expected 'T' after the date");
   }
   ++pos;
@@ -148,7 +148,8 @@ void AppendRfc3339(Timestamp t, std::string* out) {
     return;
   }
   int64_t ms = t.millis();
-  int64_t days = ms >= 0 ? ms / kMillisPerDay : (ms - kMillisPerDay + 1) / kMillisPerDay;
+  int64_t days =
+      ms >= 0 ? ms / kMillisPerDay : (ms - kMillisPerDay + 1) / kMillisPerDay;
   int64_t in_day = ms - days * kMillisPerDay;
   int64_t year;
   unsigned month, day;
@@ -180,9 +181,9 @@ std::string FormatRfc3339(Timestamp t) {
 
 absl::StatusOr<int64_t> ParseDurationMs(absl::string_view text) {
   auto bad = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad duration \"", text, "\": ", what,
-        " (expected e.g. 500ms, 5s, 15m, 1h, 1d, 1h30m)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad duration \"", text, "\": ", what,
+                     " (expected e.g. 500ms, 5s, 15m, 1h, 1d, 1h30m)"));
   };
   if (text == "0") return 0;
   if (text.empty()) return bad("empty");

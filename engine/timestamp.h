@@ -8,10 +8,11 @@
 namespace tillstream {
 
 // A point in event time: milliseconds since the Unix epoch, UTC.
-// Min() and Max() stand for -infinity and +infinity; arithmetic saturates there,
-// so "max seen - out-of-orderness" never wraps around.
+// Min() and Max() stand for -infinity and +infinity; arithmetic saturates
+// there, so "max seen - out-of-orderness" never wraps around.
 //
-//   Timestamp t = Timestamp::FromMillis(1704067200000);  // 2024-01-01T00:00:00Z
+//   Timestamp t = Timestamp::FromMillis(1704067200000);  //
+//   2024-01-01T00:00:00Z
 class Timestamp {
  public:
   constexpr Timestamp() = default;

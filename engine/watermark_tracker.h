@@ -10,7 +10,8 @@ namespace tillstream {
 
 struct WatermarkOptions {
   int64_t max_out_of_orderness_ms = 0;  // partition watermark = max ts - this
-  int64_t idle_timeout_ms = 30'000;     // silent this long (processing time) = idle
+  int64_t idle_timeout_ms =
+      30'000;  // silent this long (processing time) = idle
 };
 
 // Event-time progress of one source partition.

@@ -10,8 +10,8 @@ void KpiAccumulator::AppendJsonFields(std::string* out) const {
   AppendCents(revenue_cents, out);
   absl::StrAppend(out, "\",\"orders\":", orders,
                   ",\"refunded_orders\":", refunded_orders,
-                  ",\"cancelled_orders\":", cancelled_orders, ",\"units\":", units,
-                  ",\"margin\":\"");
+                  ",\"cancelled_orders\":", cancelled_orders,
+                  ",\"units\":", units, ",\"margin\":\"");
   AppendCents(margin_cents, out);
   out->append("\",\"margin_pct\":");
   if (costed_revenue_cents == 0) {
@@ -23,9 +23,11 @@ void KpiAccumulator::AppendJsonFields(std::string* out) const {
     __int128 q = scaled / costed_revenue_cents;
     __int128 r = scaled % costed_revenue_cents;
     __int128 abs_r = r < 0 ? -r : r;
-    __int128 abs_d = costed_revenue_cents < 0 ? -static_cast<__int128>(costed_revenue_cents)
-                                              : costed_revenue_cents;
-    if (2 * abs_r >= abs_d) q += (scaled < 0) != (costed_revenue_cents < 0) ? -1 : 1;
+    __int128 abs_d = costed_revenue_cents < 0
+                         ? -static_cast<__int128>(costed_revenue_cents)
+                         : costed_revenue_cents;
+    if (2 * abs_r >= abs_d)
+      q += (scaled < 0) != (costed_revenue_cents < 0) ? -1 : 1;
     out->push_back('"');
     AppendCents(static_cast<int64_t>(q), out);
     out->push_back('"');
@@ -35,8 +37,10 @@ void KpiAccumulator::AppendJsonFields(std::string* out) const {
     out->append("null");
   } else {
     out->push_back('"');
-    // Gross completed revenue is never negative: half-up equals half away from zero.
-    AppendCents(DivideRoundHalfAwayFromZero(completed_gross_cents, orders), out);
+    // Gross completed revenue is never negative: half-up equals half away from
+    // zero.
+    AppendCents(DivideRoundHalfAwayFromZero(completed_gross_cents, orders),
+                out);
     out->push_back('"');
   }
   absl::StrAppend(out, ",\"distinct_customers\":", customers.size());

@@ -13,15 +13,17 @@ namespace tillstream {
 // integer cents. A completed event counts +1, a refunded one -1, a cancelled
 // one only in cancelled_orders.
 struct KpiAccumulator {
-  int64_t revenue_cents = 0;          // sign x qty x unit_price
-  int64_t completed_gross_cents = 0;  // qty x unit_price of completed events (for aov)
-  int64_t costed_revenue_cents = 0;   // revenue of lines with a known cost
-  int64_t margin_cents = 0;           // sign x qty x (price - cost), known costs
-  int64_t units = 0;                  // sign x qty
-  int64_t orders = 0;                 // completed events
+  int64_t revenue_cents = 0;  // sign x qty x unit_price
+  int64_t completed_gross_cents =
+      0;  // qty x unit_price of completed events (for aov)
+  int64_t costed_revenue_cents = 0;  // revenue of lines with a known cost
+  int64_t margin_cents = 0;          // sign x qty x (price - cost), known costs
+  int64_t units = 0;                 // sign x qty
+  int64_t orders = 0;                // completed events
   int64_t refunded_orders = 0;
   int64_t cancelled_orders = 0;
-  absl::flat_hash_set<uint32_t> customers;  // interned non-anonymous ids, completed events
+  absl::flat_hash_set<uint32_t>
+      customers;  // interned non-anonymous ids, completed events
 
   // `customer` is the interned customer id, or kAnonymous.
   static constexpr uint32_t kAnonymous = UINT32_MAX;

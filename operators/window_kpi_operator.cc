@@ -108,7 +108,8 @@ void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
   }
 }
 
-void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out) {
+void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
+                                         OutputBatch* out) {
   EmitSorted(&pending_, out);
 
   for (auto it = groups_by_start_.lower_bound(first_unclosed_start_);
@@ -116,7 +117,8 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out) 
        Timestamp::FromMillis(it->first).Plus(rule_.window_size_ms) <= watermark;
        ++it) {
     closing_scratch_.clear();
-    for (uint32_t group : it->second) closing_scratch_.push_back({it->first, group});
+    for (uint32_t group : it->second)
+      closing_scratch_.push_back({it->first, group});
     EmitSorted(&closing_scratch_, out);
   }
   // Every start whose window ends at or before the watermark is now closed,
@@ -124,8 +126,9 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out) 
   if (watermark.is_max()) {
     first_unclosed_start_ = INT64_MAX;
   } else if (!watermark.is_min()) {
-    first_unclosed_start_ = std::max(
-        first_unclosed_start_, watermark.Minus(rule_.window_size_ms - 1).millis());
+    first_unclosed_start_ =
+        std::max(first_unclosed_start_,
+                 watermark.Minus(rule_.window_size_ms - 1).millis());
   }
 
   while (!groups_by_start_.empty()) {
@@ -134,16 +137,19 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out) 
                            .Plus(rule_.window_size_ms)
                            .Plus(rule_.allowed_lateness_ms);
     if (expiry > watermark) break;
-    for (uint32_t group : first->second) windows_.erase(WindowKey{first->first, group});
+    for (uint32_t group : first->second)
+      windows_.erase(WindowKey{first->first, group});
     groups_by_start_.erase(first);
   }
 }
 
-void WindowKpiOperator::EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out) {
-  std::sort(keys->begin(), keys->end(), [this](const WindowKey& a, const WindowKey& b) {
-    if (a.start != b.start) return a.start < b.start;
-    return groups_[a.group].key < groups_[b.group].key;
-  });
+void WindowKpiOperator::EmitSorted(std::vector<WindowKey>* keys,
+                                   OutputBatch* out) {
+  std::sort(keys->begin(), keys->end(),
+            [this](const WindowKey& a, const WindowKey& b) {
+              if (a.start != b.start) return a.start < b.start;
+              return groups_[a.group].key < groups_[b.group].key;
+            });
   for (const WindowKey& key : *keys) {
     auto it = windows_.find(key);
     if (it == windows_.end()) continue;
@@ -153,7 +159,8 @@ void WindowKpiOperator::EmitSorted(std::vector<WindowKey>* keys, OutputBatch* ou
   keys->clear();
 }
 
-void WindowKpiOperator::AppendWindowJson(int64_t start, std::string* out) const {
+void WindowKpiOperator::AppendWindowJson(int64_t start,
+                                         std::string* out) const {
   out->append(",\"window\":{\"start\":\"");
   AppendRfc3339(Timestamp::FromMillis(start), out);
   out->append("\",\"end\":\"");

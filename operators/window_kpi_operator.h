@@ -19,9 +19,10 @@ namespace tillstream {
 
 // Counters of one KPI rule; read by the runtime for the summary and metrics.
 struct WindowKpiProbe {
-  int64_t events = 0;       // events added to a window
-  int64_t late_events = 0;  // events past end + allowed_lateness, sent to `late`
-  int64_t snapshots = 0;    // first emissions (revision 0)
+  int64_t events = 0;  // events added to a window
+  int64_t late_events =
+      0;                  // events past end + allowed_lateness, sent to `late`
+  int64_t snapshots = 0;  // first emissions (revision 0)
   int64_t corrections = 0;  // re-emissions (revision > 0)
 };
 

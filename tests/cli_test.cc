@@ -34,8 +34,9 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("tillstream-cli-", getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           absl::StrCat(
+               "tillstream-cli-", getpid(), "-",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
@@ -44,7 +45,8 @@ class CliTest : public ::testing::Test {
   // Runs `tillstream ARGS` from the source directory.
   Result Run(const std::string& args) {
     std::string err = (dir_ / "stderr.txt").string();
-    std::string command = absl::StrCat("cd '", kSource, "' && '", kBinary, "' ", args, " 2>'", err, "'");
+    std::string command = absl::StrCat("cd '", kSource, "' && '", kBinary, "' ",
+                                       args, " 2>'", err, "'");
     int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(err)};
   }
@@ -63,11 +65,13 @@ TEST_F(CliTest, BadPipelineFileIsRefusedWithFileLineAndExitCode2) {
                                "kpis:\n"
                                "  - {name: d, window: {size: 1 day}}\n"
                                "outputs: {kpis: k, deadletter: d, late: l}\n");
-  Result result = Run(absl::StrCat("run ", path, " --input /dev/null --output-dir ", dir_.string()));
+  Result result = Run(absl::StrCat(
+      "run ", path, " --input /dev/null --output-dir ", dir_.string()));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.stderr_text,
             absl::StrCat("tillstream: ", path,
-                         ":3: kpis[0].window.size: bad duration \"1 day\": unknown unit \" day\" "
+                         ":3: kpis[0].window.size: bad duration \"1 day\": "
+                         "unknown unit \" day\" "
                          "(expected e.g. 500ms, 5s, 15m, 1h, 1d, 1h30m)\n"));
   // Nothing was read or written.
   EXPECT_FALSE(std::filesystem::exists(dir_ / "kpis.ndjson"));
@@ -78,50 +82,68 @@ TEST_F(CliTest, MissingOutputAndUnknownKey) {
                                   "pipeline: p\n"
                                   "kpis: [{name: d, window: {size: 1d}}]\n"
                                   "outputs: {kpis: k, late: l}\n");
-  Result result = Run(absl::StrCat("run ", missing, " --input /dev/null --output-dir ", dir_.string()));
+  Result result = Run(absl::StrCat(
+      "run ", missing, " --input /dev/null --output-dir ", dir_.string()));
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_text, ::testing::HasSubstr(":3: outputs.deadletter: missing"));
+  EXPECT_THAT(result.stderr_text,
+              ::testing::HasSubstr(":3: outputs.deadletter: missing"));
   std::string unknown = WriteFile("unknown.yaml",
                                   "pipeline: p\n"
                                   "kpis: [{name: d, window: {size: 1d}}]\n"
                                   "outputs: {kpis: k, deadletter: d, late: l}\n"
                                   "sauce: {topic: x}\n");
-  result = Run(absl::StrCat("run ", unknown, " --input /dev/null --output-dir ", dir_.string()));
+  result = Run(absl::StrCat("run ", unknown, " --input /dev/null --output-dir ",
+                            dir_.string()));
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_text, ::testing::HasSubstr(":4: sauce: unknown key"));
+  EXPECT_THAT(result.stderr_text,
+              ::testing::HasSubstr(":4: sauce: unknown key"));
 }
 
 TEST_F(CliTest, FileReplayMatchesGoldenFilesByteForByte) {
-  Result result = Run(absl::StrCat("run tests/golden/small.yaml --input tests/golden/small_orders.ndjson"
-                                   " --output-dir ", dir_.string()));
+  Result result = Run(absl::StrCat(
+      "run tests/golden/small.yaml --input tests/golden/small_orders.ndjson"
+      " --output-dir ",
+      dir_.string()));
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_EQ(ReadFile((dir_ / "kpis.ndjson").string()),
             ReadFile(kSource + "/tests/golden/small_kpis.ndjson"));
   EXPECT_EQ(ReadFile((dir_ / "deadletter.ndjson").string()),
             ReadFile(kSource + "/tests/golden/small_deadletter.ndjson"));
   EXPECT_EQ(ReadFile((dir_ / "late.ndjson").string()), "");
-  EXPECT_THAT(result.stderr_text, ::testing::HasSubstr("13 records, 11 events, 2 dead letters"));
+  EXPECT_THAT(result.stderr_text,
+              ::testing::HasSubstr("13 records, 11 events, 2 dead letters"));
 }
 
 TEST_F(CliTest, StdinInput) {
-  Result result = Run(absl::StrCat("run tests/golden/small.yaml --input - --output-dir ",
-                                   dir_.string(), " < tests/golden/small_orders.ndjson"));
+  Result result =
+      Run(absl::StrCat("run tests/golden/small.yaml --input - --output-dir ",
+                       dir_.string(), " < tests/golden/small_orders.ndjson"));
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_EQ(ReadFile((dir_ / "kpis.ndjson").string()),
             ReadFile(kSource + "/tests/golden/small_kpis.ndjson"));
 }
 
 TEST_F(CliTest, GeneratorIsSeeded) {
-  std::string a = (dir_ / "a.ndjson").string(), b = (dir_ / "b.ndjson").string(),
+  std::string a = (dir_ / "a.ndjson").string(),
+              b = (dir_ / "b.ndjson").string(),
               c = (dir_ / "c.ndjson").string();
-  ASSERT_EQ(Run(absl::StrCat("gen --orders 2000 --seed 7 --bad-rate 0.01 --out ", a)).exit_code, 0);
-  ASSERT_EQ(Run(absl::StrCat("gen --orders 2000 --seed 7 --bad-rate 0.01 --out ", b)).exit_code, 0);
-  ASSERT_EQ(Run(absl::StrCat("gen --orders 2000 --seed 8 --bad-rate 0.01 --out ", c)).exit_code, 0);
+  ASSERT_EQ(
+      Run(absl::StrCat("gen --orders 2000 --seed 7 --bad-rate 0.01 --out ", a))
+          .exit_code,
+      0);
+  ASSERT_EQ(
+      Run(absl::StrCat("gen --orders 2000 --seed 7 --bad-rate 0.01 --out ", b))
+          .exit_code,
+      0);
+  ASSERT_EQ(
+      Run(absl::StrCat("gen --orders 2000 --seed 8 --bad-rate 0.01 --out ", c))
+          .exit_code,
+      0);
   EXPECT_EQ(ReadFile(a), ReadFile(b));
   EXPECT_NE(ReadFile(a), ReadFile(c));
   // Every generated valid order decodes; the malformed ones are dead letters.
-  Result result = Run(absl::StrCat("run examples/pos-analytics.yaml --input ", a, " --output-dir ",
-                                   dir_.string()));
+  Result result = Run(absl::StrCat("run examples/pos-analytics.yaml --input ",
+                                   a, " --output-dir ", dir_.string()));
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_THAT(result.stderr_text, ::testing::HasSubstr(" 2000 events,"));
 }
@@ -133,15 +155,16 @@ TEST_F(CliTest, BrokerPrintsBootstrapAndStopsOnSignal) {
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
-    execl(kBinary.c_str(), kBinary.c_str(), "broker", "--partitions", "2", "--topics", "a,b",
-          static_cast<char*>(nullptr));
+    execl(kBinary.c_str(), kBinary.c_str(), "broker", "--partitions", "2",
+          "--topics", "a,b", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);
   FILE* stream = fdopen(out[0], "r");
   char line[256] = {};
   ASSERT_NE(fgets(line, sizeof(line), stream), nullptr);
-  EXPECT_THAT(std::string(line), ::testing::MatchesRegex("bootstrap=127\\.0\\.0\\.1:[0-9]+\n"));
+  EXPECT_THAT(std::string(line),
+              ::testing::MatchesRegex("bootstrap=127\\.0\\.0\\.1:[0-9]+\n"));
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -153,7 +176,8 @@ TEST_F(CliTest, BrokerPrintsBootstrapAndStopsOnSignal) {
 TEST_F(CliTest, UnknownCommandIsUsageError) {
   EXPECT_EQ(Run("frobnicate").exit_code, 2);
   EXPECT_EQ(Run("run").exit_code, 2);
-  EXPECT_EQ(Run("run examples/pos-analytics.yaml --input x.ndjson").exit_code, 2);
+  EXPECT_EQ(Run("run examples/pos-analytics.yaml --input x.ndjson").exit_code,
+            2);
 }
 
 }  // namespace

@@ -13,7 +13,9 @@ namespace {
 
 class RecordingListener final : public PartitionListener {
  public:
-  void OnPartitionsAssigned(std::span<const PartitionId> p) override { assigned += p.size(); }
+  void OnPartitionsAssigned(std::span<const PartitionId> p) override {
+    assigned += p.size();
+  }
   void OnPartitionsRevoked(std::span<const PartitionId>) override {}
   void OnPartitionEnd(PartitionId) override { ++ended; }
   size_t assigned = 0;
@@ -21,20 +23,25 @@ class RecordingListener final : public PartitionListener {
 };
 
 // Reads the whole file with the given read size; returns "line:text" items.
-std::vector<std::string> ReadAll(const std::string& content, size_t read_size, size_t batch) {
-  std::string path = std::filesystem::temp_directory_path() / "tillstream-file-source.ndjson";
+std::vector<std::string> ReadAll(const std::string& content, size_t read_size,
+                                 size_t batch) {
+  std::string path =
+      std::filesystem::temp_directory_path() / "tillstream-file-source.ndjson";
   std::ofstream(path, std::ios::binary) << content;
-  auto source = FileSource::Open({.path = path, .max_batch_records = batch, .read_size = read_size});
+  auto source = FileSource::Open(
+      {.path = path, .max_batch_records = batch, .read_size = read_size});
   EXPECT_TRUE(source.ok());
   RecordingListener listener;
   RecordBatch records;
   std::vector<std::string> out;
   while (true) {
-    absl::StatusOr<PollResult> result = (*source)->Poll(&listener, absl::ZeroDuration(), &records);
+    absl::StatusOr<PollResult> result =
+        (*source)->Poll(&listener, absl::ZeroDuration(), &records);
     EXPECT_TRUE(result.ok());
     if (*result == PollResult::kEndOfInput) break;
     for (const SourceRecord& r : records.records) {
-      out.push_back(std::to_string(r.offset.value) + ":" + std::string(r.payload));
+      out.push_back(std::to_string(r.offset.value) + ":" +
+                    std::string(r.payload));
     }
   }
   EXPECT_EQ(listener.assigned, 1u);
@@ -44,17 +51,22 @@ std::vector<std::string> ReadAll(const std::string& content, size_t read_size, s
 }
 
 TEST(FileSourceTest, LinesAcrossReadBoundariesBlankLinesAndCrLf) {
-  std::string content = "{\"a\":1}\r\n\n  \n{\"b\":22}\n" + std::string(100, 'x') + "\n{\"c\":3}";
-  std::vector<std::string> expected = {"1:{\"a\":1}", "4:{\"b\":22}", "5:" + std::string(100, 'x'),
+  std::string content =
+      "{\"a\":1}\r\n\n  \n{\"b\":22}\n" + std::string(100, 'x') + "\n{\"c\":3}";
+  std::vector<std::string> expected = {"1:{\"a\":1}", "4:{\"b\":22}",
+                                       "5:" + std::string(100, 'x'),
                                        "6:{\"c\":3}"};
   for (size_t read_size : {1u, 3u, 7u, 64u, 1u << 20}) {
     for (size_t batch : {1u, 2u, 1024u}) {
-      EXPECT_EQ(ReadAll(content, read_size, batch), expected) << read_size << "/" << batch;
+      EXPECT_EQ(ReadAll(content, read_size, batch), expected)
+          << read_size << "/" << batch;
     }
   }
 }
 
-TEST(FileSourceTest, EmptyFileEndsAtOnce) { EXPECT_TRUE(ReadAll("", 16, 4).empty()); }
+TEST(FileSourceTest, EmptyFileEndsAtOnce) {
+  EXPECT_TRUE(ReadAll("", 16, 4).empty());
+}
 
 TEST(FileSourceTest, MissingFileIsAnError) {
   EXPECT_EQ(FileSource::Open({.path = "/nonexistent.ndjson"}).status().code(),

@@ -42,19 +42,25 @@ class KafkaIntegrationTest : public ::testing::Test {
   }
 
   // Produces `records` keyed as given, and waits until all are acknowledged.
-  void Produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& records) {
+  void Produce(
+      const std::string& topic,
+      const std::vector<std::pair<std::string, std::string>>& records) {
     char error[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(), error, sizeof(error));
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(),
+                      error, sizeof(error));
     rd_kafka_conf_set(conf, "linger.ms", "1", error, sizeof(error));
-    rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    rd_kafka_t* producer =
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
     ASSERT_NE(producer, nullptr) << error;
     for (const auto& [key, value] : records) {
-      ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()),
-                                  RD_KAFKA_V_KEY(key.data(), key.size()),
-                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
+      ASSERT_EQ(
+          rd_kafka_producev(
+              producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+              RD_KAFKA_V_KEY(key.data(), key.size()),
+              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+          RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     EXPECT_EQ(rd_kafka_flush(producer, 30'000), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(producer);
@@ -65,18 +71,23 @@ class KafkaIntegrationTest : public ::testing::Test {
   std::vector<Message> ConsumeAll(const std::string& topic, int partitions) {
     char error[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(), error, sizeof(error));
-    rd_kafka_conf_set(conf, "group.id", "integration-reader", error, sizeof(error));
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(),
+                      error, sizeof(error));
+    rd_kafka_conf_set(conf, "group.id", "integration-reader", error,
+                      sizeof(error));
     rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", error, sizeof(error));
-    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+    rd_kafka_t* consumer =
+        rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
     EXPECT_NE(consumer, nullptr) << error;
     std::vector<Message> messages;
     for (int p = 0; p < partitions; ++p) {
       int64_t low = 0, high = 0;
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p, &low, &high, 10'000),
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p,
+                                                 &low, &high, 10'000),
                 RD_KAFKA_RESP_ERR_NO_ERROR);
       if (high <= low) continue;
-      rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_t* list =
+          rd_kafka_topic_partition_list_new(1);
       rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = low;
       rd_kafka_assign(consumer, list);
       rd_kafka_topic_partition_list_destroy(list);
@@ -86,14 +97,16 @@ class KafkaIntegrationTest : public ::testing::Test {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 1000);
         if (m == nullptr) continue;
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          messages.push_back({std::string(static_cast<const char*>(m->key), m->key_len),
-                              std::string(static_cast<const char*>(m->payload), m->len),
-                              m->partition, m->offset});
+          messages.push_back(
+              {std::string(static_cast<const char*>(m->key), m->key_len),
+               std::string(static_cast<const char*>(m->payload), m->len),
+               m->partition, m->offset});
           next = m->offset + 1;
         }
         rd_kafka_message_destroy(m);
       }
-      EXPECT_EQ(next, high) << "could not read " << topic << "/" << p << " to its end";
+      EXPECT_EQ(next, high)
+          << "could not read " << topic << "/" << p << " to its end";
     }
     rd_kafka_assign(consumer, nullptr);
     rd_kafka_destroy(consumer);
@@ -111,9 +124,12 @@ class KafkaIntegrationTest : public ::testing::Test {
     EXPECT_TRUE(source.ok()) << source.status();
     KafkaSinkOptions sink_options;
     sink_options.brokers = broker_->bootstrap();
-    sink_options.topics[static_cast<int>(OutputKind::kKpis)] = config.outputs.kpis;
-    sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] = config.outputs.deadletter;
-    sink_options.topics[static_cast<int>(OutputKind::kLate)] = config.outputs.late;
+    sink_options.topics[static_cast<int>(OutputKind::kKpis)] =
+        config.outputs.kpis;
+    sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] =
+        config.outputs.deadletter;
+    sink_options.topics[static_cast<int>(OutputKind::kLate)] =
+        config.outputs.late;
     auto sink = KafkaSink::Create(sink_options);
     EXPECT_TRUE(sink.ok()) << sink.status();
     SteadyClock clock;
@@ -133,8 +149,9 @@ class KafkaIntegrationTest : public ::testing::Test {
     config->outputs.deadletter = prefix + ".deadletter";
     config->outputs.late = prefix + ".late";
     config->kafka.group_id = prefix + "-group";
-    for (const std::string& topic : {config->source.topic, config->outputs.kpis,
-                                     config->outputs.deadletter, config->outputs.late}) {
+    for (const std::string& topic :
+         {config->source.topic, config->outputs.kpis,
+          config->outputs.deadletter, config->outputs.late}) {
       EXPECT_TRUE(broker_->CreateTopic(topic, kPartitions).ok());
     }
     return *config;
@@ -148,13 +165,17 @@ EmbeddedBroker* KafkaIntegrationTest::broker_ = nullptr;
 
 std::string StoreOf(const std::string& record) {
   size_t at = record.find("\"store_id\":\"");
-  return at == std::string::npos ? "" : record.substr(at + 12, record.find('"', at + 12) - at - 12);
+  return at == std::string::npos
+             ? ""
+             : record.substr(at + 12, record.find('"', at + 12) - at - 12);
 }
 
 TEST_F(KafkaIntegrationTest, GoldenSnapshotsThroughKafka) {
-  PipelineConfig config = ConfigFor("golden", TILLSTREAM_SOURCE_DIR "/tests/golden/small.yaml");
+  PipelineConfig config =
+      ConfigFor("golden", TILLSTREAM_SOURCE_DIR "/tests/golden/small.yaml");
   std::vector<std::pair<std::string, std::string>> records;
-  for (const std::string& line : ReadLines(TILLSTREAM_SOURCE_DIR "/tests/golden/small_orders.ndjson")) {
+  for (const std::string& line :
+       ReadLines(TILLSTREAM_SOURCE_DIR "/tests/golden/small_orders.ndjson")) {
     records.emplace_back(StoreOf(line), line);
   }
   Produce(config.source.topic, records);
@@ -169,22 +190,29 @@ TEST_F(KafkaIntegrationTest, GoldenSnapshotsThroughKafka) {
     // The message key is the group rendered k=v.
     EXPECT_THAT(m.value, ::testing::HasSubstr(
                              m.key.substr(0, m.key.find('=')) == "store_id"
-                                 ? absl::StrCat(R"("group":{"store_id":")", m.key.substr(9), "\"}")
-                                 : absl::StrCat(R"("group":{"region":")", m.key.substr(7), "\"}")));
+                                 ? absl::StrCat(R"("group":{"store_id":")",
+                                                m.key.substr(9), "\"}")
+                                 : absl::StrCat(R"("group":{"region":")",
+                                                m.key.substr(7), "\"}")));
   }
   EXPECT_EQ(FinalSnapshots(values),
-            FinalSnapshots(ReadLines(TILLSTREAM_SOURCE_DIR "/tests/golden/small_kpis.ndjson")));
+            FinalSnapshots(ReadLines(TILLSTREAM_SOURCE_DIR
+                                     "/tests/golden/small_kpis.ndjson")));
 
-  std::vector<Message> dead = ConsumeAll(config.outputs.deadletter, kPartitions);
+  std::vector<Message> dead =
+      ConsumeAll(config.outputs.deadletter, kPartitions);
   ASSERT_EQ(dead.size(), 2u);
   for (const Message& m : dead) {
-    EXPECT_THAT(m.value, ::testing::MatchesRegex(
-                             R"(\{"type":"deadletter","pipeline":"golden","reason":".+","source":\{"topic":"golden.orders","partition":[0-3],"offset":[0-9]+\},"payload":".+"\})"));
+    EXPECT_THAT(
+        m.value,
+        ::testing::MatchesRegex(
+            R"(\{"type":"deadletter","pipeline":"golden","reason":".+","source":\{"topic":"golden.orders","partition":[0-3],"offset":[0-9]+\},"payload":".+"\})"));
   }
 }
 
 TEST_F(KafkaIntegrationTest, KafkaModeEqualsFileMode) {
-  PipelineConfig config = ConfigFor("equal", TILLSTREAM_SOURCE_DIR "/examples/pos-analytics.yaml");
+  PipelineConfig config =
+      ConfigFor("equal", TILLSTREAM_SOURCE_DIR "/examples/pos-analytics.yaml");
   TrafficOptions options;
   options.orders = 8000;
   options.days = 10;

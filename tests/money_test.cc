@@ -18,8 +18,9 @@ TEST(ParseCentsTest, ExactCents) {
 TEST(ParseCentsTest, RejectsWithReason) {
   EXPECT_EQ(ParseCents("3,49", "unit_price").status().message(),
             "unit_price \"3,49\" is not a decimal");
-  EXPECT_EQ(ParseCents("1.234", "unit_price").status().message(),
-            "unit_price \"1.234\" is not a decimal with at most 2 fraction digits");
+  EXPECT_EQ(
+      ParseCents("1.234", "unit_price").status().message(),
+      "unit_price \"1.234\" is not a decimal with at most 2 fraction digits");
   EXPECT_EQ(ParseCents("-1.00", "unit_cost").status().message(),
             "unit_cost must be >= 0, got -1.00");
   EXPECT_EQ(ParseCents("1e2", "unit_price").status().message(),

@@ -41,11 +41,13 @@ TEST(PipelineConfigTest, ReadsEverySetting) {
   EXPECT_EQ(config->source.idle_timeout_ms, 30000);
   ASSERT_EQ(config->kpis.size(), 2u);
   EXPECT_EQ(config->kpis[0].name, "store_day");
-  EXPECT_EQ(config->kpis[0].group_by, std::vector<GroupField>{GroupField::kStoreId});
+  EXPECT_EQ(config->kpis[0].group_by,
+            std::vector<GroupField>{GroupField::kStoreId});
   EXPECT_EQ(config->kpis[0].window_size_ms, 86400000);
   EXPECT_EQ(config->kpis[0].allowed_lateness_ms, 3600000);
-  EXPECT_EQ(config->kpis[1].group_by,
-            (std::vector<GroupField>{GroupField::kRegion, GroupField::kChannel}));
+  EXPECT_EQ(
+      config->kpis[1].group_by,
+      (std::vector<GroupField>{GroupField::kRegion, GroupField::kChannel}));
   EXPECT_EQ(config->kpis[1].allowed_lateness_ms, 0);
   EXPECT_EQ(config->outputs.kpis, "pos.kpis");
   EXPECT_EQ(config->outputs.deadletter, "pos.deadletter");
@@ -58,50 +60,65 @@ TEST(PipelineConfigTest, ReadsEverySetting) {
 }
 
 TEST(PipelineConfigTest, UnknownKeyNamesFileLineAndChoices) {
-  EXPECT_EQ(ErrorWith("idle_timeout: 30s", "idle_timout: 30s"),
-            "p.yaml:2: source.idle_timout: unknown key; expected one of: topic, "
-            "max_out_of_orderness, idle_timeout, default_currency");
-  EXPECT_EQ(ErrorWith("    window: {size: 1h}", "    window: {size: 1h}\n    colour: red"),
-            "p.yaml:8: kpis[1].colour: unknown key; expected one of: name, group_by, window, "
+  EXPECT_EQ(
+      ErrorWith("idle_timeout: 30s", "idle_timout: 30s"),
+      "p.yaml:2: source.idle_timout: unknown key; expected one of: topic, "
+      "max_out_of_orderness, idle_timeout, default_currency");
+  EXPECT_EQ(ErrorWith("    window: {size: 1h}",
+                      "    window: {size: 1h}\n    colour: red"),
+            "p.yaml:8: kpis[1].colour: unknown key; expected one of: name, "
+            "group_by, window, "
             "allowed_lateness");
 }
 
 TEST(PipelineConfigTest, BadDuration) {
   EXPECT_EQ(ErrorWith("size: 1h}", "size: 1hour}"),
-            "p.yaml:7: kpis[1].window.size: bad duration \"1hour\": unknown unit \"hour\" "
+            "p.yaml:7: kpis[1].window.size: bad duration \"1hour\": unknown "
+            "unit \"hour\" "
             "(expected e.g. 500ms, 5s, 15m, 1h, 1d, 1h30m)");
   EXPECT_EQ(ErrorWith("allowed_lateness: 1h}", "allowed_lateness: soon}"),
-            "p.yaml:4: kpis[0].allowed_lateness: bad duration \"soon\": expected a number "
+            "p.yaml:4: kpis[0].allowed_lateness: bad duration \"soon\": "
+            "expected a number "
             "(expected e.g. 500ms, 5s, 15m, 1h, 1d, 1h30m)");
-  EXPECT_EQ(ErrorWith("size: 1d}", "size: 0}"), "p.yaml:4: kpis[0].window.size: must be > 0");
+  EXPECT_EQ(ErrorWith("size: 1d}", "size: 0}"),
+            "p.yaml:4: kpis[0].window.size: must be > 0");
 }
 
 TEST(PipelineConfigTest, KpiRules) {
-  EXPECT_EQ(ErrorWith("  - name: region_channel_hour\n    group_by", "  - group_by"),
-            "p.yaml:5: kpis[1]: KPI rule has no name");
+  EXPECT_EQ(
+      ErrorWith("  - name: region_channel_hour\n    group_by", "  - group_by"),
+      "p.yaml:5: kpis[1]: KPI rule has no name");
   EXPECT_EQ(ErrorWith("name: region_channel_hour", "name: store_day"),
             "p.yaml:5: kpis[1].name: duplicate KPI rule name \"store_day\"");
   EXPECT_EQ(ErrorWith("[region, channel]", "[region, colour]"),
-            "p.yaml:6: kpis[1].group_by[1]: cannot group by \"colour\"; expected one of: "
+            "p.yaml:6: kpis[1].group_by[1]: cannot group by \"colour\"; "
+            "expected one of: "
             "store_id, region, channel, currency, customer_id");
-  EXPECT_EQ(ErrorWith("{type: tumbling, size: 1d}", "{type: sliding, size: 1d}"),
-            "p.yaml:4: kpis[0].window.type: window type \"sliding\" is not supported; expected "
-            "tumbling");
-  EXPECT_EQ(ErrorWith("    window: {size: 1h}\n", ""), "p.yaml:5: kpis[1].window: missing");
+  EXPECT_EQ(
+      ErrorWith("{type: tumbling, size: 1d}", "{type: sliding, size: 1d}"),
+      "p.yaml:4: kpis[0].window.type: window type \"sliding\" is not "
+      "supported; expected "
+      "tumbling");
+  EXPECT_EQ(ErrorWith("    window: {size: 1h}\n", ""),
+            "p.yaml:5: kpis[1].window: missing");
 }
 
 TEST(PipelineConfigTest, MissingOutputs) {
   EXPECT_EQ(ErrorWith(" late: pos.late}", "}"),
-            "p.yaml:8: outputs.late: missing: every pipeline names its kpis, deadletter and "
+            "p.yaml:8: outputs.late: missing: every pipeline names its kpis, "
+            "deadletter and "
             "late outputs");
-  EXPECT_EQ(ErrorWith("outputs: {kpis: pos.kpis, deadletter: pos.deadletter, late: pos.late}\n",
+  EXPECT_EQ(ErrorWith("outputs: {kpis: pos.kpis, deadletter: pos.deadletter, "
+                      "late: pos.late}\n",
                       ""),
             "p.yaml:1: outputs: missing");
 }
 
 TEST(PipelineConfigTest, RefusesSectionsThisVersionDoesNotRun) {
-  EXPECT_EQ(ErrorWith("kafka:\n", "rolling: [{name: store_7d, kpi: store_day}]\nkafka:\n"),
-            "p.yaml:9: rolling: not supported by this version of tillstream yet (see README, "
+  EXPECT_EQ(ErrorWith("kafka:\n",
+                      "rolling: [{name: store_7d, kpi: store_day}]\nkafka:\n"),
+            "p.yaml:9: rolling: not supported by this version of tillstream "
+            "yet (see README, "
             "Roadmap); remove it");
 }
 

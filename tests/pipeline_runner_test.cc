@@ -43,7 +43,8 @@ std::vector<std::string> ShuffleWithin(const std::vector<std::string>& records,
   for (size_t i = 0; i < records.size(); ++i) {
     OrderEvent event;
     EXPECT_TRUE(decoder.Decode(records[i], &event).ok());
-    int64_t delay = max_delay_ms > 0 ? static_cast<int64_t>(rng() % max_delay_ms) : 0;
+    int64_t delay =
+        max_delay_ms > 0 ? static_cast<int64_t>(rng() % max_delay_ms) : 0;
     keyed.emplace_back(event.ts.millis() + delay, i);
   }
   std::stable_sort(keyed.begin(), keyed.end());
@@ -57,11 +58,13 @@ TEST(PipelineRunnerTest, SampleMatchesIndependentlyComputedKpis) {
   if (!std::filesystem::exists(kSamples + "/orders-sample.ndjson")) {
     GTEST_SKIP() << "shared/samples is not beside the repository";
   }
-  auto run = RunPipeline(PosAnalyticsConfig(), ReadLines(kSamples + "/orders-sample.ndjson"));
+  auto run = RunPipeline(PosAnalyticsConfig(),
+                         ReadLines(kSamples + "/orders-sample.ndjson"));
   EXPECT_EQ(run->summary.events, 20000);
   EXPECT_EQ(run->summary.bad_records, 97);
   EXPECT_EQ(run->summary.late_events, 0);
-  std::map<std::string, std::string> snapshots = FinalSnapshots(run->sink.kpis());
+  std::map<std::string, std::string> snapshots =
+      FinalSnapshots(run->sink.kpis());
 
   simdjson::dom::parser parser;
   int compared = 0;
@@ -71,25 +74,31 @@ TEST(PipelineRunnerTest, SampleMatchesIndependentlyComputedKpis) {
     const char* group_field;
     const char* window_field;
   };
-  for (const Expected& x : {Expected{"store_day_kpis.ndjson", "store_day", "store_id", "day"},
-                            Expected{"region_hour_kpis.ndjson", "region_hour", "region", "hour"}}) {
-    for (const std::string& line : ReadLines(kSamples + "/expected/" + x.file)) {
+  for (const Expected& x :
+       {Expected{"store_day_kpis.ndjson", "store_day", "store_id", "day"},
+        Expected{"region_hour_kpis.ndjson", "region_hour", "region", "hour"}}) {
+    for (const std::string& line :
+         ReadLines(kSamples + "/expected/" + x.file)) {
       simdjson::dom::element e = parser.parse(line);
       std::string window(e[x.window_field].get_string().value());
       // "2024-01-01" or "2024-01-01T01:00Z" -> RFC 3339 with seconds
-      window = window.size() == 10 ? window + "T00:00:00Z"
-                                   : window.substr(0, window.size() - 1) + ":00Z";
-      std::string key = std::string(x.kpi) + "|" + window + "|{\"" + x.group_field + "\":\"" +
-                        std::string(e[x.group_field].get_string().value()) + "\"}";
+      window = window.size() == 10
+                   ? window + "T00:00:00Z"
+                   : window.substr(0, window.size() - 1) + ":00Z";
+      std::string key =
+          std::string(x.kpi) + "|" + window + "|{\"" + x.group_field + "\":\"" +
+          std::string(e[x.group_field].get_string().value()) + "\"}";
       auto it = snapshots.find(key);
       ASSERT_NE(it, snapshots.end()) << key;
       simdjson::dom::parser got_parser;
       simdjson::dom::element got = got_parser.parse(it->second + "}");
       for (const char* money : {"revenue", "aov", "margin"}) {
         // A decimal string, or null (aov of a window without completed orders).
-        EXPECT_EQ(simdjson::minify(got[money]), simdjson::minify(e[money])) << key << " " << money;
+        EXPECT_EQ(simdjson::minify(got[money]), simdjson::minify(e[money]))
+            << key << " " << money;
       }
-      for (const char* count : {"orders", "refunded_orders", "units", "distinct_customers"}) {
+      for (const char* count :
+           {"orders", "refunded_orders", "units", "distinct_customers"}) {
         EXPECT_EQ(got[count].get_int64().value(), e[count].get_int64().value())
             << key << " " << count;
       }
@@ -101,10 +110,11 @@ TEST(PipelineRunnerTest, SampleMatchesIndependentlyComputedKpis) {
 }
 
 TEST(PipelineRunnerTest, DeadLettersCarryReasonSourceAndPayload) {
-  auto run = RunPipeline(PosAnalyticsConfig(),
-                         {R"({"order_id":"o","ts":1,"store_id":"s","lines":[{"sku":"A","qty":0,)"
-                          R"("unit_price":"1.00"}]})",
-                          "not json"});
+  auto run = RunPipeline(
+      PosAnalyticsConfig(),
+      {R"({"order_id":"o","ts":1,"store_id":"s","lines":[{"sku":"A","qty":0,)"
+       R"("unit_price":"1.00"}]})",
+       "not json"});
   EXPECT_EQ(run->summary.bad_records, 2);
   EXPECT_THAT(
       run->sink.outputs[static_cast<int>(OutputKind::kDeadLetter)],
@@ -115,8 +125,10 @@ TEST(PipelineRunnerTest, DeadLettersCarryReasonSourceAndPayload) {
 
 TEST(PipelineRunnerTest, ShuffleWithinOutOfOrdernessGivesByteIdenticalOutput) {
   std::vector<std::string> records = Generate(20000);
-  auto in_order = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 0, 1));
-  auto shuffled = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 5000, 2));
+  auto in_order =
+      RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 0, 1));
+  auto shuffled =
+      RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 5000, 2));
   EXPECT_EQ(in_order->summary.corrections, 0);
   EXPECT_GT(in_order->sink.kpis().size(), 1000u);
   EXPECT_EQ(shuffled->sink.kpis(), in_order->sink.kpis());
@@ -124,18 +136,23 @@ TEST(PipelineRunnerTest, ShuffleWithinOutOfOrdernessGivesByteIdenticalOutput) {
 
 TEST(PipelineRunnerTest, ShuffleWithinLatenessGivesSameFinalSnapshots) {
   std::vector<std::string> records = Generate(20000);
-  auto in_order = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 0, 1));
+  auto in_order =
+      RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 0, 1));
   // Ten minutes is inside both rules' allowed lateness (1h and 15m).
-  auto shuffled = RunPipeline(PosAnalyticsConfig(), ShuffleWithin(records, 600'000, 3), 1, 64);
-  EXPECT_GT(shuffled->summary.corrections, 0);  // the shuffle did cause corrections
+  auto shuffled = RunPipeline(PosAnalyticsConfig(),
+                              ShuffleWithin(records, 600'000, 3), 1, 64);
+  EXPECT_GT(shuffled->summary.corrections,
+            0);  // the shuffle did cause corrections
   EXPECT_EQ(shuffled->summary.late_events, 0);
-  EXPECT_EQ(FinalSnapshots(shuffled->sink.kpis()), FinalSnapshots(in_order->sink.kpis()));
+  EXPECT_EQ(FinalSnapshots(shuffled->sink.kpis()),
+            FinalSnapshots(in_order->sink.kpis()));
 }
 
 TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
   std::vector<std::string> records = Generate(10000, /*bad_rate=*/0.01);
   auto reference = RunPipeline(PosAnalyticsConfig(), records, 1, 1024);
-  std::map<std::string, std::string> expected = FinalSnapshots(reference->sink.kpis());
+  std::map<std::string, std::string> expected =
+      FinalSnapshots(reference->sink.kpis());
   for (int partitions : {1, 3, 8}) {
     for (size_t batch : {1u, 7u, 1024u}) {
       auto run = RunPipeline(PosAnalyticsConfig(), records, partitions, batch);

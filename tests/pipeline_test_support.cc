@@ -8,37 +8,47 @@
 
 namespace tillstream::testing {
 
-VectorSource::VectorSource(std::vector<std::string> records, std::vector<int> partition_of,
-                           int partitions, size_t batch_size)
-    : records_(std::move(records)), queues_(partitions), next_(partitions, 0),
+VectorSource::VectorSource(std::vector<std::string> records,
+                           std::vector<int> partition_of, int partitions,
+                           size_t batch_size)
+    : records_(std::move(records)),
+      queues_(partitions),
+      next_(partitions, 0),
       batch_size_(batch_size) {
-  for (size_t i = 0; i < records_.size(); ++i) queues_[partition_of[i]].push_back(i);
+  for (size_t i = 0; i < records_.size(); ++i)
+    queues_[partition_of[i]].push_back(i);
 }
 
-absl::StatusOr<PollResult> VectorSource::Poll(PartitionListener* listener, absl::Duration,
+absl::StatusOr<PollResult> VectorSource::Poll(PartitionListener* listener,
+                                              absl::Duration,
                                               RecordBatch* batch) {
   if (!announced_) {
     announced_ = true;
     std::vector<PartitionId> ids;
-    for (size_t p = 0; p < queues_.size(); ++p) ids.push_back(PartitionId{static_cast<int32_t>(p)});
+    for (size_t p = 0; p < queues_.size(); ++p)
+      ids.push_back(PartitionId{static_cast<int32_t>(p)});
     listener->OnPartitionsAssigned(ids);
   }
   batch->records.clear();
   bool any = true;
   while (batch->records.size() < batch_size_ && any) {
     any = false;
-    for (size_t p = 0; p < queues_.size() && batch->records.size() < batch_size_; ++p) {
+    for (size_t p = 0;
+         p < queues_.size() && batch->records.size() < batch_size_; ++p) {
       if (next_[p] == queues_[p].size()) continue;
       size_t index = queues_[p][next_[p]++];
-      batch->records.push_back({records_[index], PartitionId{static_cast<int32_t>(p)},
+      batch->records.push_back({records_[index],
+                                PartitionId{static_cast<int32_t>(p)},
                                 Offset{static_cast<int64_t>(next_[p] - 1)}});
       any = true;
-      if (next_[p] == queues_[p].size()) listener->OnPartitionEnd(PartitionId{static_cast<int32_t>(p)});
+      if (next_[p] == queues_[p].size())
+        listener->OnPartitionEnd(PartitionId{static_cast<int32_t>(p)});
     }
   }
   if (batch->records.empty()) {
     for (size_t p = 0; p < queues_.size(); ++p) {
-      if (queues_[p].empty()) listener->OnPartitionEnd(PartitionId{static_cast<int32_t>(p)});
+      if (queues_[p].empty())
+        listener->OnPartitionEnd(PartitionId{static_cast<int32_t>(p)});
     }
     return PollResult::kEndOfInput;
   }
@@ -52,13 +62,14 @@ absl::Status CollectingSink::Write(const OutputBatch& batch) {
   return absl::OkStatus();
 }
 
-std::unique_ptr<PipelineRun> RunPipeline(const PipelineConfig& config,
-                                         const std::vector<std::string>& records,
-                                         int partitions, size_t batch_size) {
+std::unique_ptr<PipelineRun> RunPipeline(
+    const PipelineConfig& config, const std::vector<std::string>& records,
+    int partitions, size_t batch_size) {
   std::vector<int> partition_of(records.size());
   // Spread by a hash of the record, as Kafka does by key: stable across runs.
   for (size_t i = 0; i < records.size(); ++i) {
-    partition_of[i] = static_cast<int>(std::hash<std::string>()(records[i]) % partitions);
+    partition_of[i] =
+        static_cast<int>(std::hash<std::string>()(records[i]) % partitions);
   }
   VectorSource source(records, partition_of, partitions, batch_size);
   auto run = std::make_unique<PipelineRun>();
@@ -70,18 +81,20 @@ std::unique_ptr<PipelineRun> RunPipeline(const PipelineConfig& config,
   return run;
 }
 
-std::map<std::string, std::string> FinalSnapshots(const std::vector<std::string>& kpis) {
+std::map<std::string, std::string> FinalSnapshots(
+    const std::vector<std::string>& kpis) {
   std::map<std::string, std::string> final_snapshots;
   std::map<std::string, int64_t> revisions;
   simdjson::dom::parser parser;
   for (const std::string& line : kpis) {
     simdjson::dom::element e = parser.parse(line);
     std::string key = std::string(e["kpi"].get_string().value()) + "|" +
-                      std::string(e["window"]["start"].get_string().value()) + "|" +
-                      simdjson::minify(e["group"]);
+                      std::string(e["window"]["start"].get_string().value()) +
+                      "|" + simdjson::minify(e["group"]);
     int64_t revision = e["revision"].get_int64().value();
     auto [it, inserted] = revisions.emplace(key, revision);
-    EXPECT_TRUE(inserted || revision == it->second + 1) << "revisions out of order: " << line;
+    EXPECT_TRUE(inserted || revision == it->second + 1)
+        << "revisions out of order: " << line;
     it->second = revision;
     final_snapshots[key] = line.substr(0, line.rfind(",\"revision\":"));
   }

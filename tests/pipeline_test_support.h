@@ -19,9 +19,10 @@ namespace tillstream::testing {
 // time, interleaving the partitions round-robin.
 class VectorSource final : public RecordSource {
  public:
-  VectorSource(std::vector<std::string> records, std::vector<int> partition_of, int partitions,
-               size_t batch_size);
-  absl::StatusOr<PollResult> Poll(PartitionListener* listener, absl::Duration timeout,
+  VectorSource(std::vector<std::string> records, std::vector<int> partition_of,
+               int partitions, size_t batch_size);
+  absl::StatusOr<PollResult> Poll(PartitionListener* listener,
+                                  absl::Duration timeout,
                                   RecordBatch* batch) override;
   SourceKind kind() const override { return SourceKind::kKafka; }
   absl::string_view name() const override { return "orders"; }
@@ -50,13 +51,14 @@ struct PipelineRun {
   CollectingSink sink;
   RunSummary summary;
 };
-std::unique_ptr<PipelineRun> RunPipeline(const PipelineConfig& config,
-                                         const std::vector<std::string>& records,
-                                         int partitions = 1, size_t batch_size = 1024);
+std::unique_ptr<PipelineRun> RunPipeline(
+    const PipelineConfig& config, const std::vector<std::string>& records,
+    int partitions = 1, size_t batch_size = 1024);
 
 // The last revision of every KPI snapshot, keyed by kpi|window start|group,
 // with the revision field removed: what a compacted, corrected view holds.
-std::map<std::string, std::string> FinalSnapshots(const std::vector<std::string>& kpis);
+std::map<std::string, std::string> FinalSnapshots(
+    const std::vector<std::string>& kpis);
 
 // The pipeline of examples/pos-analytics.yaml.
 PipelineConfig PosAnalyticsConfig();

@@ -10,7 +10,8 @@ TEST(Rfc3339Test, ParsesUtcWithAndWithoutFraction) {
   EXPECT_EQ(ParseRfc3339("2024-01-01T00:01:54.112Z")->millis(), 1704067314112);
   EXPECT_EQ(ParseRfc3339("2024-01-01T00:00:00.5Z")->millis(), 1704067200500);
   // Digits past milliseconds are truncated, not rounded.
-  EXPECT_EQ(ParseRfc3339("2024-01-01T00:00:00.123999Z")->millis(), 1704067200123);
+  EXPECT_EQ(ParseRfc3339("2024-01-01T00:00:00.123999Z")->millis(),
+            1704067200123);
   EXPECT_EQ(ParseRfc3339("1969-12-31T23:59:59Z")->millis(), -1000);
 }
 
@@ -29,27 +30,33 @@ TEST(Rfc3339Test, RejectsWithReason) {
   EXPECT_EQ(ParseRfc3339("2023-02-29T00:00:00Z").status().message(),
             "ts \"2023-02-29T00:00:00Z\" is not RFC 3339: day out of range");
   EXPECT_EQ(ParseRfc3339("2024-01-01T00:00:00").status().message(),
-            "ts \"2024-01-01T00:00:00\" is not RFC 3339: missing time zone ('Z' or +hh:mm)");
+            "ts \"2024-01-01T00:00:00\" is not RFC 3339: missing time zone "
+            "('Z' or +hh:mm)");
   EXPECT_EQ(ParseRfc3339("2024-13-01T00:00:00Z").status().message(),
             "ts \"2024-13-01T00:00:00Z\" is not RFC 3339: month out of range");
   EXPECT_EQ(ParseRfc3339("2024-01-01").status().message(),
             "ts \"2024-01-01\" is not RFC 3339: expected 'T' after the date");
   EXPECT_EQ(ParseRfc3339("2024-01-01T24:00:00Z").status().message(),
             "ts \"2024-01-01T24:00:00Z\" is not RFC 3339: time out of range");
-  EXPECT_EQ(ParseRfc3339("2024-01-01T00:00:00Zjunk").status().message(),
-            "ts \"2024-01-01T00:00:00Zjunk\" is not RFC 3339: trailing characters");
+  EXPECT_EQ(
+      ParseRfc3339("2024-01-01T00:00:00Zjunk").status().message(),
+      "ts \"2024-01-01T00:00:00Zjunk\" is not RFC 3339: trailing characters");
   EXPECT_FALSE(ParseRfc3339("").ok());
   EXPECT_FALSE(ParseRfc3339("2024-01-01T00:00:00.Z").ok());
 }
 
 TEST(Rfc3339Test, FormatsUtcAndRoundTrips) {
-  EXPECT_EQ(FormatRfc3339(Timestamp::FromMillis(1704067200000)), "2024-01-01T00:00:00Z");
-  EXPECT_EQ(FormatRfc3339(Timestamp::FromMillis(1704067314112)), "2024-01-01T00:01:54.112Z");
-  EXPECT_EQ(FormatRfc3339(Timestamp::FromMillis(-1)), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(Timestamp::FromMillis(1704067200000)),
+            "2024-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(Timestamp::FromMillis(1704067314112)),
+            "2024-01-01T00:01:54.112Z");
+  EXPECT_EQ(FormatRfc3339(Timestamp::FromMillis(-1)),
+            "1969-12-31T23:59:59.999Z");
   EXPECT_EQ(FormatRfc3339(Timestamp::Max()), "+infinity");
   EXPECT_EQ(FormatRfc3339(Timestamp::Min()), "-infinity");
   for (int64_t ms : {0LL, 951782400000LL, 4102444799999LL, -86400000LL}) {
-    EXPECT_EQ(ParseRfc3339(FormatRfc3339(Timestamp::FromMillis(ms)))->millis(), ms);
+    EXPECT_EQ(ParseRfc3339(FormatRfc3339(Timestamp::FromMillis(ms)))->millis(),
+              ms);
   }
 }
 
@@ -66,9 +73,11 @@ TEST(DurationTest, ParsesUnitsAndSums) {
 
 TEST(DurationTest, RejectsWithReason) {
   EXPECT_EQ(ParseDurationMs("5").status().message(),
-            "bad duration \"5\": missing unit (expected e.g. 500ms, 5s, 15m, 1h, 1d, 1h30m)");
+            "bad duration \"5\": missing unit (expected e.g. 500ms, 5s, 15m, "
+            "1h, 1d, 1h30m)");
   EXPECT_EQ(ParseDurationMs("5x").status().message(),
-            "bad duration \"5x\": unknown unit \"x\" (expected e.g. 500ms, 5s, 15m, 1h, 1d, "
+            "bad duration \"5x\": unknown unit \"x\" (expected e.g. 500ms, 5s, "
+            "15m, 1h, 1d, "
             "1h30m)");
   EXPECT_FALSE(ParseDurationMs("").ok());
   EXPECT_FALSE(ParseDurationMs("-5s").ok());

@@ -22,10 +22,11 @@ const int64_t k10h = ParseRfc3339("2024-01-01T10:00:00Z")->millis();
 // An order as JSON: `lines` is the JSON array text.
 std::string Order(int64_t ts, absl::string_view store, absl::string_view status,
                   absl::string_view customer, absl::string_view lines) {
-  return absl::StrCat(R"({"order_id":"o","ts":)", ts, R"(,"store_id":")", store,
-                      R"(","status":")", status, R"(","customer_id":)",
-                      customer.empty() ? "null" : absl::StrCat("\"", customer, "\""),
-                      R"(,"lines":)", lines, "}");
+  return absl::StrCat(
+      R"({"order_id":"o","ts":)", ts, R"(,"store_id":")", store,
+      R"(","status":")", status, R"(","customer_id":)",
+      customer.empty() ? "null" : absl::StrCat("\"", customer, "\""),
+      R"(,"lines":)", lines, "}");
 }
 
 class WindowKpiOperatorTest : public ::testing::Test {
@@ -38,7 +39,8 @@ class WindowKpiOperatorTest : public ::testing::Test {
   }
 
   WindowKpiOperator& op() {
-    if (!op_) op_ = std::make_unique<WindowKpiOperator>(rule_, "p", &customers_);
+    if (!op_)
+      op_ = std::make_unique<WindowKpiOperator>(rule_, "p", &customers_);
     return *op_;
   }
   void Feed(const std::string& json, int64_t watermark_ms) {
@@ -47,7 +49,9 @@ class WindowKpiOperatorTest : public ::testing::Test {
     op().Process(event, Timestamp::FromMillis(watermark_ms), &out_);
   }
   void Advance(Timestamp watermark) { op().AdvanceWatermark(watermark, &out_); }
-  void Advance(int64_t watermark_ms) { Advance(Timestamp::FromMillis(watermark_ms)); }
+  void Advance(int64_t watermark_ms) {
+    Advance(Timestamp::FromMillis(watermark_ms));
+  }
   // Values of output records of `kind` since the last call.
   std::vector<std::string> Take(OutputKind kind) {
     std::vector<std::string> values;
@@ -90,16 +94,17 @@ TEST_F(WindowKpiOperatorTest, EveryKpiOfOneWindow) {
   Feed(Order(t + 2, "s-1", "refunded", "c-2",
              R"([{"sku":"A","qty":1,"unit_price":"3.49","unit_cost":"1.20"}])"),
        0);
-  Feed(Order(t + 3, "s-1", "cancelled", "c-3",
-             R"([{"sku":"A","qty":5,"unit_price":"100.00","unit_cost":"1.00"}])"),
+  Feed(Order(
+           t + 3, "s-1", "cancelled", "c-3",
+           R"([{"sku":"A","qty":5,"unit_price":"100.00","unit_cost":"1.00"}])"),
        0);
   Feed(Order(t + 4, "s-1", "completed", "",
              R"([{"sku":"C","qty":1,"unit_price":"5.00","unit_cost":"2.50"}])"),
        0);
   Advance(k10h + kHour);
-  // revenue 16.98 + 0.01 - 3.49 + 5.00; margin 4.58 + 0.01 - 2.29 + 2.50 over costed
-  // revenue 8.50 = 56.47%; aov = 21.99 / 3; one distinct customer (refunds,
-  // cancellations and anonymous orders do not count).
+  // revenue 16.98 + 0.01 - 3.49 + 5.00; margin 4.58 + 0.01 - 2.29 + 2.50 over
+  // costed revenue 8.50 = 56.47%; aov = 21.99 / 3; one distinct customer
+  // (refunds, cancellations and anonymous orders do not count).
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
       ElementsAre(
@@ -107,9 +112,15 @@ TEST_F(WindowKpiOperatorTest, EveryKpiOfOneWindow) {
 }
 
 TEST_F(WindowKpiOperatorTest, AovRoundsHalfUp) {
-  Feed(Order(k10h, "s-1", "completed", "a", R"([{"sku":"A","qty":1,"unit_price":"0.01"}])"), 0);
-  Feed(Order(k10h, "s-1", "completed", "b", R"([{"sku":"A","qty":1,"unit_price":"0.04"}])"), 0);
-  Feed(Order(k10h, "s-1", "refunded", "b", R"([{"sku":"A","qty":1,"unit_price":"0.04"}])"), 0);
+  Feed(Order(k10h, "s-1", "completed", "a",
+             R"([{"sku":"A","qty":1,"unit_price":"0.01"}])"),
+       0);
+  Feed(Order(k10h, "s-1", "completed", "b",
+             R"([{"sku":"A","qty":1,"unit_price":"0.04"}])"),
+       0);
+  Feed(Order(k10h, "s-1", "refunded", "b",
+             R"([{"sku":"A","qty":1,"unit_price":"0.04"}])"),
+       0);
   Advance(Timestamp::Max());
   std::vector<std::string> kpis = TakeAll(OutputKind::kKpis);
   ASSERT_EQ(kpis.size(), 1u);
@@ -117,12 +128,17 @@ TEST_F(WindowKpiOperatorTest, AovRoundsHalfUp) {
   EXPECT_THAT(kpis[0], ::testing::HasSubstr(R"("revenue":"0.01")"));
   EXPECT_THAT(kpis[0], ::testing::HasSubstr(R"("aov":"0.03")"));
   // No line has a cost: margin 0 and margin_pct unknown.
-  EXPECT_THAT(kpis[0], ::testing::HasSubstr(R"("margin":"0.00","margin_pct":null)"));
+  EXPECT_THAT(kpis[0],
+              ::testing::HasSubstr(R"("margin":"0.00","margin_pct":null)"));
 }
 
 TEST_F(WindowKpiOperatorTest, OnlyRefundsAndCancellations) {
-  Feed(Order(k10h, "s-1", "refunded", "a", R"([{"sku":"A","qty":2,"unit_price":"1.55"}])"), 0);
-  Feed(Order(k10h, "s-1", "cancelled", "a", R"([{"sku":"A","qty":1,"unit_price":"9.99"}])"), 0);
+  Feed(Order(k10h, "s-1", "refunded", "a",
+             R"([{"sku":"A","qty":2,"unit_price":"1.55"}])"),
+       0);
+  Feed(Order(k10h, "s-1", "cancelled", "a",
+             R"([{"sku":"A","qty":1,"unit_price":"9.99"}])"),
+       0);
   Advance(Timestamp::Max());
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
@@ -131,19 +147,27 @@ TEST_F(WindowKpiOperatorTest, OnlyRefundsAndCancellations) {
 }
 
 TEST_F(WindowKpiOperatorTest, EventAtWindowEndBelongsToTheNextWindow) {
-  Feed(Order(k10h + kHour - 1, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
-  Feed(Order(k10h + kHour, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"), 0);
+  Feed(Order(k10h + kHour - 1, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
+  Feed(Order(k10h + kHour, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
+       0);
   Advance(Timestamp::Max());
   std::vector<std::string> kpis = TakeAll(OutputKind::kKpis);
   ASSERT_EQ(kpis.size(), 2u);
-  EXPECT_THAT(kpis[0], ::testing::HasSubstr(R"("start":"2024-01-01T10:00:00Z")"));
+  EXPECT_THAT(kpis[0],
+              ::testing::HasSubstr(R"("start":"2024-01-01T10:00:00Z")"));
   EXPECT_THAT(kpis[0], ::testing::HasSubstr(R"("revenue":"1.00")"));
-  EXPECT_THAT(kpis[1], ::testing::HasSubstr(R"("start":"2024-01-01T11:00:00Z")"));
+  EXPECT_THAT(kpis[1],
+              ::testing::HasSubstr(R"("start":"2024-01-01T11:00:00Z")"));
   EXPECT_THAT(kpis[1], ::testing::HasSubstr(R"("revenue":"2.00")"));
 }
 
 TEST_F(WindowKpiOperatorTest, EmitsWhenWatermarkPassesEnd) {
-  Feed(Order(k10h, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
   Advance(k10h + kHour - 1);
   EXPECT_THAT(TakeAll(OutputKind::kKpis), IsEmpty());
   Advance(k10h + kHour);
@@ -154,67 +178,86 @@ TEST_F(WindowKpiOperatorTest, EmitsWhenWatermarkPassesEnd) {
 }
 
 TEST_F(WindowKpiOperatorTest, LateEventWithinLatenessReemitsWithNextRevision) {
-  Feed(Order(k10h, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
   Advance(k10h + kHour);
   ASSERT_EQ(TakeAll(OutputKind::kKpis).size(), 1u);
   // Two late events in one batch: one correction.
-  Feed(Order(k10h + 1, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
+  Feed(Order(k10h + 1, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
        k10h + kHour);
-  Feed(Order(k10h + 2, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"4.00"}])"),
+  Feed(Order(k10h + 2, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"4.00"}])"),
        k10h + kHour);
   Advance(k10h + kHour + kMinute);
   std::vector<std::string> kpis = TakeAll(OutputKind::kKpis);
   ASSERT_EQ(kpis.size(), 1u);
   EXPECT_THAT(kpis[0], ::testing::HasSubstr(R"("revenue":"7.00","orders":3)"));
   EXPECT_THAT(kpis[0], ::testing::HasSubstr(R"("revision":1})"));
-  Feed(Order(k10h + 3, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"8.00"}])"),
+  Feed(Order(k10h + 3, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"8.00"}])"),
        k10h + kHour + kMinute);
   Advance(k10h + kHour + 2 * kMinute);
-  EXPECT_THAT(TakeAll(OutputKind::kKpis),
-              ElementsAre(::testing::HasSubstr(R"("revenue":"15.00","orders":4)")));
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(::testing::HasSubstr(R"("revenue":"15.00","orders":4)")));
   EXPECT_EQ(op().probe().corrections, 2);
 }
 
 TEST_F(WindowKpiOperatorTest, EventPastLatenessGoesToLateOutput) {
-  Feed(Order(k10h, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
   const int64_t expiry = k10h + kHour + 10 * kMinute;
   Advance(expiry - 1);
   EXPECT_EQ(op().open_windows(), 1u);
   Advance(expiry);
-  EXPECT_EQ(op().open_windows(), 0u);  // state dropped at end + allowed_lateness
+  EXPECT_EQ(op().open_windows(),
+            0u);  // state dropped at end + allowed_lateness
   TakeAll(OutputKind::kKpis);
-  Feed(Order(k10h + 5, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
+  Feed(Order(k10h + 5, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
        expiry);
   Advance(expiry);
   EXPECT_THAT(Take(OutputKind::kKpis), IsEmpty());
   std::vector<std::string> late = TakeAll(OutputKind::kLate);
   ASSERT_EQ(late.size(), 1u);
-  EXPECT_THAT(late[0], ::testing::StartsWith(
-                           R"({"type":"late","pipeline":"p","kpi":"store_hour","window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"ts":"2024-01-01T10:00:00.005Z","watermark":"2024-01-01T11:10:00Z","source":)"));
+  EXPECT_THAT(
+      late[0],
+      ::testing::StartsWith(
+          R"({"type":"late","pipeline":"p","kpi":"store_hour","window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"ts":"2024-01-01T10:00:00.005Z","watermark":"2024-01-01T11:10:00Z","source":)"));
   EXPECT_EQ(op().probe().late_events, 1);
 }
 
 TEST_F(WindowKpiOperatorTest, FirstEventOfAnAlreadyClosedWindowIsEmittedOnce) {
-  Feed(Order(k10h, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
   Advance(k10h + 3 * kHour);
   TakeAll(OutputKind::kKpis);
-  // Window 12:00-13:00 had no events; it is within lateness of 13:00? No: its end
-  // 13:00 + 10 min > watermark 13:00, so the event is accepted.
+  // Window 12:00-13:00 had no events; it is within lateness of 13:00? No: its
+  // end 13:00 + 10 min > watermark 13:00, so the event is accepted.
   Feed(Order(k10h + 2 * kHour + 1, "s-2", "completed", "",
              R"([{"sku":"A","qty":1,"unit_price":"3.00"}])"),
        k10h + 3 * kHour);
   Advance(k10h + 3 * kHour + kMinute);
-  EXPECT_THAT(TakeAll(OutputKind::kKpis),
-              ElementsAre(::testing::AllOf(::testing::HasSubstr(R"("store_id":"s-2")"),
-                                           ::testing::HasSubstr(R"("revision":0})"))));
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(::testing::AllOf(::testing::HasSubstr(R"("store_id":"s-2")"),
+                                   ::testing::HasSubstr(R"("revision":0})"))));
   Advance(k10h + 4 * kHour);
   EXPECT_THAT(TakeAll(OutputKind::kKpis), IsEmpty());
 }
 
 TEST_F(WindowKpiOperatorTest, SnapshotsOrderedByWindowThenGroupKey) {
   for (const char* store : {"s-3", "s-1", "s-2"}) {
-    Feed(Order(k10h + kHour, store, "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
-    Feed(Order(k10h, store, "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
+    Feed(Order(k10h + kHour, store, "completed", "",
+               R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+         0);
+    Feed(Order(k10h, store, "completed", "",
+               R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+         0);
   }
   Advance(Timestamp::Max());
   std::vector<std::string> order;
@@ -222,29 +265,41 @@ TEST_F(WindowKpiOperatorTest, SnapshotsOrderedByWindowThenGroupKey) {
     order.push_back(kpi.substr(kpi.find("\"start\":") + 20, 2) + "/" +
                     kpi.substr(kpi.find("\"store_id\":") + 12, 3));
   }
-  EXPECT_THAT(order, ElementsAre("10/s-1", "10/s-2", "10/s-3", "11/s-1", "11/s-2", "11/s-3"));
+  EXPECT_THAT(order, ElementsAre("10/s-1", "10/s-2", "10/s-3", "11/s-1",
+                                 "11/s-2", "11/s-3"));
 }
 
 TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {
   rule_.group_by = {GroupField::kCustomerId, GroupField::kStoreId};
-  Feed(Order(k10h, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
-  Feed(Order(k10h, "s-1", "completed", "c-7", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
+  Feed(Order(k10h, "s-1", "completed", "c-7",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
   Advance(Timestamp::Max());
   out_.Clear();
-  Feed(Order(k10h, "s-1", "completed", "c-7", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), 0);
+  Feed(Order(k10h, "s-1", "completed", "c-7",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
   Advance(Timestamp::Max());
   // After +infinity everything is late; the keys of the first two:
   EXPECT_EQ(op().probe().snapshots, 2);
   OutputBatch fresh;
   WindowKpiOperator op2(rule_, "p", &customers_);
   OrderEvent event;
-  ASSERT_TRUE(decoder_.Decode(Order(k10h, "s-1", "completed", "", R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"), &event).ok());
+  ASSERT_TRUE(decoder_
+                  .Decode(Order(k10h, "s-1", "completed", "",
+                                R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+                          &event)
+                  .ok());
   op2.Process(event, Timestamp::Min(), &fresh);
   op2.AdvanceWatermark(Timestamp::Max(), &fresh);
   ASSERT_EQ(fresh.size(), 1u);
   EXPECT_EQ(fresh[0].key, "customer_id=,store_id=s-1");
-  EXPECT_THAT(std::string(fresh[0].value),
-              ::testing::HasSubstr(R"("group":{"customer_id":null,"store_id":"s-1"})"));
+  EXPECT_THAT(
+      std::string(fresh[0].value),
+      ::testing::HasSubstr(R"("group":{"customer_id":null,"store_id":"s-1"})"));
 }
 
 }  // namespace

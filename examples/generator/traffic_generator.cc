@@ -17,14 +17,16 @@ namespace {
 
 constexpr int64_t kMillisPerHour = 3'600'000;
 constexpr int64_t kMillisPerDay = 24 * kMillisPerHour;
-constexpr const char* kRegions[] = {"EU-West", "US-East", "US-West", "EU-North", "APAC", "LATAM"};
-constexpr const char* kCategories[] = {"grocery", "beverages", "household", "personal_care",
-                                       "electronics", "toys", "apparel", "home"};
+constexpr const char* kRegions[] = {"EU-West",  "US-East", "US-West",
+                                    "EU-North", "APAC",    "LATAM"};
+constexpr const char* kCategories[] = {
+    "grocery",     "beverages", "household", "personal_care",
+    "electronics", "toys",      "apparel",   "home"};
 // Relative traffic per hour of day (stores shut at night) and per weekday
 // (Monday first; weekends busier).
-constexpr double kHourWeight[24] = {0.02, 0.01, 0.01, 0.01, 0.02, 0.05, 0.2, 0.5,
-                                    0.8,  1.0,  1.1,  1.3,  1.5,  1.3,  1.1, 1.0,
-                                    1.2,  1.5,  1.6,  1.3,  0.9,  0.5,  0.2, 0.06};
+constexpr double kHourWeight[24] = {
+    0.02, 0.01, 0.01, 0.01, 0.02, 0.05, 0.2, 0.5, 0.8, 1.0, 1.1, 1.3,
+    1.5,  1.3,  1.1,  1.0,  1.2,  1.5,  1.6, 1.3, 0.9, 0.5, 0.2, 0.06};
 constexpr double kWeekdayWeight[7] = {0.9, 0.85, 0.9, 0.95, 1.15, 1.35, 1.0};
 
 uint64_t SplitMix64(uint64_t* x) {
@@ -53,15 +55,18 @@ absl::StatusOr<InjectedDrop> ParseInjectedDrop(absl::string_view text) {
   absl::string_view store = parts.size() == 3 ? parts[0] : "";
   if (store.substr(0, 2) == "s-") store.remove_prefix(2);
   if (parts.size() != 3 || !absl::SimpleAtoi(store, &drop.store) ||
-      !absl::SimpleAtoi(parts[1], &drop.day) || !absl::SimpleAtod(parts[2], &drop.fraction) ||
-      drop.fraction < 0 || drop.fraction > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad --drop \"", text, "\": expected STORE:DAY:FRACTION, e.g. s-003:30:0.6"));
+      !absl::SimpleAtoi(parts[1], &drop.day) ||
+      !absl::SimpleAtod(parts[2], &drop.fraction) || drop.fraction < 0 ||
+      drop.fraction > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad --drop \"", text,
+                     "\": expected STORE:DAY:FRACTION, e.g. s-003:30:0.6"));
   }
   return drop;
 }
 
-TrafficGenerator::TrafficGenerator(TrafficOptions options) : options_(std::move(options)) {
+TrafficGenerator::TrafficGenerator(TrafficOptions options)
+    : options_(std::move(options)) {
   uint64_t seed = options_.seed;
   for (uint64_t& s : state_) s = SplitMix64(&seed);
   options_.stores = std::max(1, options_.stores);
@@ -74,7 +79,8 @@ TrafficGenerator::TrafficGenerator(TrafficOptions options) : options_(std::move(
     int64_t price = static_cast<int64_t>(50 * std::pow(300.0, Uniform()));
     int64_t cost = static_cast<int64_t>(price * (0.4 + 0.4 * Uniform()));
     skus_.push_back({absl::StrFormat("SKU-%04d", i),
-                     kCategories[UniformInt(0, std::size(kCategories) - 1)], price, cost});
+                     kCategories[UniformInt(0, std::size(kCategories) - 1)],
+                     price, cost});
   }
   sku_cdf_ = ZipfCdf(options_.skus, 1.1);
   customer_cdf_ = ZipfCdf(options_.customers, 0.6);
@@ -96,8 +102,8 @@ TrafficGenerator::TrafficGenerator(TrafficOptions options) : options_(std::move(
     }
   }
   // Thinning: candidates at the peak rate, each kept with weight(t) / peak.
-  double orders_per_ms =
-      static_cast<double>(options_.orders) / (options_.days * static_cast<double>(kMillisPerDay));
+  double orders_per_ms = static_cast<double>(options_.orders) /
+                         (options_.days * static_cast<double>(kMillisPerDay));
   candidate_rate_per_ms_ = orders_per_ms / mean_weight * max_weight_;
   now_ms_ = static_cast<double>(options_.start.millis());
 }
@@ -117,7 +123,8 @@ uint64_t TrafficGenerator::NextU64() {  // xoshiro256**
 double TrafficGenerator::Uniform() { return (NextU64() >> 11) * 0x1.0p-53; }
 
 int64_t TrafficGenerator::UniformInt(int64_t lo, int64_t hi) {
-  return lo + static_cast<int64_t>(NextU64() % static_cast<uint64_t>(hi - lo + 1));
+  return lo +
+         static_cast<int64_t>(NextU64() % static_cast<uint64_t>(hi - lo + 1));
 }
 
 size_t TrafficGenerator::Pick(const std::vector<double>& cdf) {
@@ -126,16 +133,19 @@ size_t TrafficGenerator::Pick(const std::vector<double>& cdf) {
 }
 
 double TrafficGenerator::RateWeight(int64_t ts_ms) const {
-  int64_t days = ts_ms >= 0 ? ts_ms / kMillisPerDay : (ts_ms + 1) / kMillisPerDay - 1;
+  int64_t days =
+      ts_ms >= 0 ? ts_ms / kMillisPerDay : (ts_ms + 1) / kMillisPerDay - 1;
   int hour = static_cast<int>((ts_ms - days * kMillisPerDay) / kMillisPerHour);
-  int weekday = static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
+  int weekday =
+      static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
   return kHourWeight[hour] * kWeekdayWeight[weekday];
 }
 
 void TrafficGenerator::AdvanceTime() {
   while (true) {
     now_ms_ += -std::log(1.0 - Uniform()) / candidate_rate_per_ms_;
-    if (Uniform() * max_weight_ < RateWeight(static_cast<int64_t>(now_ms_))) return;
+    if (Uniform() * max_weight_ < RateWeight(static_cast<int64_t>(now_ms_)))
+      return;
   }
 }
 
@@ -157,7 +167,8 @@ bool TrafficGenerator::Next(std::string* record, std::string* key) {
     int64_t day = (ts - options_.start.millis()) / kMillisPerDay;
     bool dropped = false;
     for (const InjectedDrop& drop : options_.drops) {
-      if (drop.store == store && drop.day == day && Uniform() < drop.fraction) dropped = true;
+      if (drop.store == store && drop.day == day && Uniform() < drop.fraction)
+        dropped = true;
     }
     if (!dropped) break;
   }
@@ -177,7 +188,8 @@ bool TrafficGenerator::Next(std::string* record, std::string* key) {
     lines = original.lines_json;
     status = "refunded";
   } else {
-    if (roll < options_.refund_rate + options_.cancel_rate) status = "cancelled";
+    if (roll < options_.refund_rate + options_.cancel_rate)
+      status = "cancelled";
     if (Uniform() >= 0.2) {
       customer = absl::StrFormat("c-%06d", Pick(customer_cdf_));
     }
@@ -187,12 +199,13 @@ bool TrafficGenerator::Next(std::string* record, std::string* key) {
     for (int i = 0; i < line_count; ++i) {
       const Sku& sku = skus_[Pick(sku_cdf_)];
       int64_t qty = Uniform() < 0.7 ? 1 : UniformInt(2, 5);
-      absl::StrAppend(&lines, i > 0 ? "," : "", "{\"sku\":\"", sku.id, "\",\"category\":\"",
-                      sku.category, "\",\"qty\":", qty, ",\"unit_price\":\"",
-                      FormatCents(sku.price_cents), "\"");
+      absl::StrAppend(&lines, i > 0 ? "," : "", "{\"sku\":\"", sku.id,
+                      "\",\"category\":\"", sku.category, "\",\"qty\":", qty,
+                      ",\"unit_price\":\"", FormatCents(sku.price_cents), "\"");
       // 3% of lines carry no cost, as some POS systems do not know it.
       if (Uniform() >= 0.03) {
-        absl::StrAppend(&lines, ",\"unit_cost\":\"", FormatCents(sku.cost_cents), "\"");
+        absl::StrAppend(&lines, ",\"unit_cost\":\"",
+                        FormatCents(sku.cost_cents), "\"");
       }
       lines.push_back('}');
     }
@@ -204,18 +217,22 @@ bool TrafficGenerator::Next(std::string* record, std::string* key) {
   }
 
   key->assign(absl::StrFormat("s-%03d", store));
-  absl::StrAppend(record, "{\"order_id\":\"", absl::StrFormat("o-%09d", next_order_number_++),
+  absl::StrAppend(record, "{\"order_id\":\"",
+                  absl::StrFormat("o-%09d", next_order_number_++),
                   "\",\"ts\":");
   // One event in twenty names its time as RFC 3339, as some POS systems do.
   if (Uniform() < 0.05) {
-    absl::StrAppend(record, "\"", FormatRfc3339(Timestamp::FromMillis(ts)), "\"");
+    absl::StrAppend(record, "\"", FormatRfc3339(Timestamp::FromMillis(ts)),
+                    "\"");
   } else {
     absl::StrAppend(record, ts);
   }
-  absl::StrAppend(record, ",\"store_id\":\"", *key, "\",\"region\":\"", store_regions_[store],
-                  "\",\"customer_id\":", customer.empty() ? "null" : "\"" + customer + "\"",
+  absl::StrAppend(record, ",\"store_id\":\"", *key, "\",\"region\":\"",
+                  store_regions_[store], "\",\"customer_id\":",
+                  customer.empty() ? "null" : "\"" + customer + "\"",
                   ",\"channel\":\"", Uniform() < 0.85 ? "pos" : "kiosk",
-                  "\",\"currency\":\"USD\",\"status\":\"", status, "\",\"lines\":", lines, "}");
+                  "\",\"currency\":\"USD\",\"status\":\"", status,
+                  "\",\"lines\":", lines, "}");
   ++valid_;
   return true;
 }
@@ -225,22 +242,26 @@ void TrafficGenerator::WriteBad(std::string* record) {
   std::string order_id = absl::StrFormat("o-bad-%06d", bad_);
   switch (UniformInt(0, 5)) {
     case 0:  // truncated in flight
-      absl::StrAppend(record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,
-                      ",\"store_id\":\"s-000\",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":");
+      absl::StrAppend(
+          record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,
+          ",\"store_id\":\"s-000\",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":");
       break;
     case 1:  // a required field missing
       absl::StrAppend(record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,
-                      ",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":1,\"unit_price\":\"2.50\"}]}");
+                      ",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":1,\"unit_"
+                      "price\":\"2.50\"}]}");
       break;
     case 2:  // negative quantity
-      absl::StrAppend(record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,
-                      ",\"store_id\":\"s-000\",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":-2,"
-                      "\"unit_price\":\"2.50\"}]}");
+      absl::StrAppend(
+          record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,
+          ",\"store_id\":\"s-000\",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":-2,"
+          "\"unit_price\":\"2.50\"}]}");
       break;
     case 3:  // a locale-formatted price
-      absl::StrAppend(record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,
-                      ",\"store_id\":\"s-000\",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":1,"
-                      "\"unit_price\":\"3,49\"}]}");
+      absl::StrAppend(
+          record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,
+          ",\"store_id\":\"s-000\",\"lines\":[{\"sku\":\"SKU-0001\",\"qty\":1,"
+          "\"unit_price\":\"3,49\"}]}");
       break;
     case 4:  // no lines at all
       absl::StrAppend(record, "{\"order_id\":\"", order_id, "\",\"ts\":", ts,

@@ -14,8 +14,8 @@ namespace tillstream {
 // A sales drop injected for one store on one day: that day keeps only
 // (1 - fraction) of the store's orders.
 struct InjectedDrop {
-  int store = 0;       // store index: s-000 is 0
-  int64_t day = 0;     // days since the start
+  int store = 0;    // store index: s-000 is 0
+  int64_t day = 0;  // days since the start
   double fraction = 0.5;
 };
 // Parses "STORE:DAY:FRACTION", e.g. "s-003:30:0.6" or "3:30:0.6".
@@ -26,14 +26,15 @@ struct TrafficOptions {
   int64_t orders = 10'000;  // valid order events to produce
   int stores = 8;           // stores of different sizes (s-000 the largest)
   int days = 28;            // event-time span the orders are spread over
-  Timestamp start = Timestamp::FromMillis(1'704'067'200'000);  // 2024-01-01T00:00Z
-  int skus = 400;           // Zipf-like popularity
-  int customers = 20'000;   // returning customers, Zipf-like loyalty
-  double refund_rate = 0.05;     // refunds of recent orders
+  Timestamp start =
+      Timestamp::FromMillis(1'704'067'200'000);  // 2024-01-01T00:00Z
+  int skus = 400;                                // Zipf-like popularity
+  int customers = 20'000;     // returning customers, Zipf-like loyalty
+  double refund_rate = 0.05;  // refunds of recent orders
   double cancel_rate = 0.01;
-  double late_rate = 0.01;       // events whose ts is behind the stream
-  int64_t max_late_ms = 600'000; // ... by up to this (uniform from 1 s)
-  double bad_rate = 0.0;         // malformed records, on top of `orders`
+  double late_rate = 0.01;        // events whose ts is behind the stream
+  int64_t max_late_ms = 600'000;  // ... by up to this (uniform from 1 s)
+  double bad_rate = 0.0;          // malformed records, on top of `orders`
   std::vector<InjectedDrop> drops;
 };
 
@@ -67,7 +68,7 @@ class TrafficGenerator {
   };
 
   uint64_t NextU64();
-  double Uniform();  // [0, 1)
+  double Uniform();                            // [0, 1)
   int64_t UniformInt(int64_t lo, int64_t hi);  // [lo, hi]
   size_t Pick(const std::vector<double>& cdf);
   double RateWeight(int64_t ts_ms) const;

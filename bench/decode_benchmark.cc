@@ -1,0 +1,41 @@
+// Decoding order events with simdjson on-demand, exact cents.
+#include "bench/bench_events.h"
+#include "benchmark/benchmark.h"
+#include "connectors/order_decoder.h"
+
+namespace tillstream {
+namespace {
+
+void BM_DecodeOrder(benchmark::State& state) {
+  const std::vector<std::string> events = BenchEvents(10'000);
+  OrderDecoder decoder({});
+  OrderEvent event;
+  size_t i = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    const std::string& payload = events[i];
+    bytes += static_cast<int64_t>(payload.size());
+    benchmark::DoNotOptimize(decoder.Decode(payload, &event));
+    if (++i == events.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_DecodeOrder);
+
+void BM_DecodeBadRecord(benchmark::State& state) {
+  const std::string payload =
+      R"({"order_id":"o-1","ts":1704067200000,"store_id":"s-1","lines":[{"sku":"A","qty":1,)"
+      R"("unit_price":"3,49"}]})";
+  OrderDecoder decoder({});
+  OrderEvent event;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(decoder.Decode(payload, &event));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeBadRecord);
+
+}  // namespace
+}  // namespace tillstream
+
+BENCHMARK_MAIN();

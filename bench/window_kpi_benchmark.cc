@@ -1,0 +1,46 @@
+// Adding decoded events to tumbling KPI windows, and closing them.
+#include "bench/bench_events.h"
+#include "benchmark/benchmark.h"
+#include "connectors/order_decoder.h"
+#include "operators/window_kpi_operator.h"
+
+namespace tillstream {
+namespace {
+
+// Decodes once, then measures only the operator: events/s through one rule.
+void BM_WindowKpiProcess(benchmark::State& state) {
+  const std::vector<std::string> events =
+      BenchEvents(100'000, static_cast<int>(state.range(0)));
+  KpiRuleConfig rule{.name = "store_day",
+                     .group_by = {GroupField::kStoreId},
+                     .window_size_ms = 86'400'000,
+                     .allowed_lateness_ms = 3'600'000};
+  OrderDecoder decoder({});
+  StringInterner customers;
+  OutputBatch out;
+  int64_t processed = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    WindowKpiOperator op(rule, "bench", &customers);
+    state.ResumeTiming();
+    for (const std::string& payload : events) {
+      OrderEvent event;
+      if (!decoder.Decode(payload, &event).ok()) continue;
+      op.Process(event, Timestamp::Min(), &out);
+      ++processed;
+    }
+    op.AdvanceWatermark(Timestamp::Max(), &out);
+    out.Clear();
+  }
+  state.SetItemsProcessed(processed);
+  state.SetLabel("decode + window update, per event");
+}
+BENCHMARK(BM_WindowKpiProcess)
+    ->Arg(10)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace tillstream
+
+BENCHMARK_MAIN();

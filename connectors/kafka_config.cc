@@ -1,6 +1,7 @@
 #include "connectors/kafka_config.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace tillstream {
@@ -14,8 +15,15 @@ absl::StatusOr<rd_kafka_conf_t*> MakeKafkaConf(
       if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error,
                             sizeof(error)) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
+        // librdkafka's message quotes the value: keep it only when the
+        // property cannot hold a secret.
+        const bool secret = absl::StrContains(name, "password") ||
+                            absl::StrContains(name, "secret") ||
+                            absl::StrContains(name, "sasl.jaas") ||
+                            absl::StrContains(name, "oauthbearer.config");
         return absl::InvalidArgumentError(
-            absl::StrCat("kafka property \"", name, "\": ", error));
+            absl::StrCat("kafka property \"", name,
+                         "\": ", secret ? "invalid value (not shown)" : error));
       }
     }
   }

@@ -15,8 +15,8 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 // Builds a librdkafka configuration: `defaults` first, then the user's
 // `properties` (kafka.properties in the pipeline file) over them, unchanged,
 // so every librdkafka setting (SASL, TLS, tuning) passes through. An unknown
-// property or bad value is an error naming the property, never its value
-// (it may be a password). The caller owns the result.
+// property or bad value is an error naming the property; the value is shown
+// only for properties that cannot hold a secret. The caller owns the result.
 absl::StatusOr<rd_kafka_conf_t*> MakeKafkaConf(
     const KafkaProperties& defaults, const KafkaProperties& properties);
 

@@ -173,6 +173,22 @@ TEST_F(CliTest, BrokerPrintsBootstrapAndStopsOnSignal) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+TEST_F(CliTest, BadKafkaPropertyIsRefusedWithoutEchoingSecrets) {
+  std::string path =
+      WriteFile("kafka.yaml",
+                "pipeline: p\n"
+                "kpis: [{name: d, window: {size: 1d}}]\n"
+                "outputs: {kpis: k, deadletter: d, late: l}\n"
+                "kafka: {brokers: 127.0.0.1:9, properties: {ssl.key.password: "
+                "hunter2, no.such.property: x}}\n");
+  Result result = Run(absl::StrCat("run ", path, " --bounded"));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_text,
+              ::testing::HasSubstr("kafka property \"no.such.property\""));
+  EXPECT_THAT(result.stderr_text,
+              ::testing::Not(::testing::HasSubstr("hunter2")));
+}
+
 TEST_F(CliTest, UnknownCommandIsUsageError) {
   EXPECT_EQ(Run("frobnicate").exit_code, 2);
   EXPECT_EQ(Run("run").exit_code, 2);

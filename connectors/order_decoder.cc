@@ -169,6 +169,10 @@ OrderDecoder::OrderDecoder(OrderDecoderOptions options)
 
 absl::Status OrderDecoder::JsonError(simdjson::error_code error,
                                      const char* location) const {
+  // An unclosed object or array is noticed at its start; the fault is the end.
+  if (error == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
+    return Bad(absl::StrCat("invalid JSON at byte ", payload_size_, ": truncated document"));
+  }
   if (location != nullptr && location >= padded_.data() &&
       location < padded_.data() + padded_.size()) {
     return Bad(absl::StrCat("invalid JSON at byte ", location - padded_.data(),
@@ -180,6 +184,7 @@ absl::Status OrderDecoder::JsonError(simdjson::error_code error,
 absl::Status OrderDecoder::Decode(absl::string_view payload,
                                   OrderEvent* event) {
   if (payload.empty()) return Bad("empty record");
+  payload_size_ = payload.size();
   // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded
   // copy rather than trusting what follows the payload in librdkafka's buffer.
   const size_t capacity = payload.size() + simdjson::SIMDJSON_PADDING;

@@ -50,6 +50,7 @@ class OrderDecoder {
   simdjson::dom::parser dom_parser_;  // only to classify non-object records
   std::vector<char> padded_;          // payload copy with simdjson's padding
   std::vector<OrderLine> lines_;
+  size_t payload_size_ = 0;  // of the record being decoded, for messages
 };
 
 }  // namespace tillstream

@@ -168,7 +168,7 @@ TEST_F(OrderDecoderTest, InvalidJson) {
   EXPECT_EQ(Reason("nonsense"), "invalid JSON: bad literal");
   EXPECT_EQ(Reason("[1,2]"), "record is not a JSON object");
   EXPECT_EQ(Reason(R"({"order_id":"o-1","ts":17)"),
-            "invalid JSON at byte 0: truncated document");
+            "invalid JSON at byte 25: truncated document");
   EXPECT_EQ(Reason(R"({"order_id":"o-1)"), "invalid JSON: unclosed string");
   EXPECT_EQ(Reason(absl::StrCat(kValid, "{}")),
             "invalid JSON: trailing content after the object");

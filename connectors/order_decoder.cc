@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/money.h"
+#include "engine/pipeline_config.h"
 #include "engine/time_format.h"
 
 namespace tillstream {
@@ -36,7 +37,7 @@ absl::string_view ShortJsonError(simdjson::error_code error) {
     case simdjson::UNESCAPED_CHARS:
       return "control character in string";
     case simdjson::DEPTH_ERROR:
-      return "nesting too deep";
+      return "nested too deep (limits.max_depth)";
     case simdjson::CAPACITY:
       return "document too large";
     default:
@@ -44,54 +45,15 @@ absl::string_view ShortJsonError(simdjson::error_code error) {
   }
 }
 
-// Reads a required non-empty string.
-absl::Status ReadString(value v, absl::string_view name, absl::string_view* out,
-                        bool allow_empty = false) {
-  json_type type;
-  if (v.type().get(type) || type != json_type::string) {
-    return Bad(absl::StrCat(name, " must be a string"));
-  }
-  std::string_view text;
-  if (v.get_string().get(text)) {
-    return Bad(absl::StrCat(name, " is not a valid JSON string"));
-  }
-  *out = absl::string_view(text.data(), text.size());
-  if (!allow_empty && out->empty()) {
-    return Bad(absl::StrCat(name, " must not be empty"));
-  }
-  return absl::OkStatus();
-}
-
-// Reads a decimal money value given as a string or a JSON number.
-absl::Status ReadCents(value v, absl::string_view name, int64_t* cents) {
-  json_type type;
-  if (v.type().get(type)) return Bad(absl::StrCat(name, " is not valid JSON"));
-  std::string_view text;
-  if (type == json_type::string) {
-    if (v.get_string().get(text)) {
-      return Bad(absl::StrCat(name, " is not a valid JSON string"));
-    }
-  } else if (type == json_type::number) {
-    text = v.raw_json_token();
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' ||
-                             text.back() == '\r' || text.back() == '\t')) {
-      text.remove_suffix(1);
-    }
-  } else {
-    return Bad(absl::StrCat(name, " must be a decimal string or number"));
-  }
-  absl::StatusOr<int64_t> parsed =
-      ParseCents(absl::string_view(text.data(), text.size()), name);
-  if (!parsed.ok()) return parsed.status();
-  *cents = *parsed;
-  return absl::OkStatus();
-}
-
 // Walks a value the decoder does not use, so that invalid JSON inside an
 // ignored field is still a bad record (on-demand parsing would skip it).
 // On error, *where is the start of the innermost value that failed.
-simdjson::error_code ValidateIgnored(value v, const char** where) {
+// `depth` is the nesting of `v` (the root object is 1); deeper than
+// `max_depth` is an error, which also bounds this recursion.
+simdjson::error_code ValidateIgnored(value v, const char** where, int64_t depth,
+                                     int64_t max_depth) {
   *where = v.raw_json_token().data();
+  if (depth > max_depth) return simdjson::DEPTH_ERROR;
   json_type type;
   if (auto error = v.type().get(type)) return error;
   switch (type) {
@@ -103,7 +65,9 @@ simdjson::error_code ValidateIgnored(value v, const char** where) {
         if (auto error = std::move(field_result).get(field)) return error;
         std::string_view key;
         if (auto error = field.unescaped_key().get(key)) return error;
-        if (auto error = ValidateIgnored(field.value(), where)) return error;
+        if (auto error =
+                ValidateIgnored(field.value(), where, depth + 1, max_depth))
+          return error;
       }
       return simdjson::SUCCESS;
     }
@@ -113,7 +77,8 @@ simdjson::error_code ValidateIgnored(value v, const char** where) {
       for (auto element_result : array) {
         value element;
         if (auto error = std::move(element_result).get(element)) return error;
-        if (auto error = ValidateIgnored(element, where)) return error;
+        if (auto error = ValidateIgnored(element, where, depth + 1, max_depth))
+          return error;
       }
       return simdjson::SUCCESS;
     }
@@ -165,13 +130,84 @@ enum LineField : uint32_t {
 OrderDecoder::OrderDecoder(OrderDecoderOptions options)
     : options_(std::move(options)) {
   lines_.reserve(64);
+  // Deeper nesting than the limit fails in the parser, before any work.
+  if (parser_.allocate(static_cast<size_t>(options_.limits.max_record_bytes),
+                       static_cast<size_t>(options_.limits.max_depth)) !=
+      simdjson::SUCCESS) {
+    options_.limits.max_record_bytes =
+        0;  // every record will be refused as too large
+  }
+}
+
+void OrderDecoder::SetWallClock(int64_t epoch_ms) {
+  max_ts_ms_ = epoch_ms > INT64_MAX - options_.limits.max_future_ms
+                   ? INT64_MAX
+                   : epoch_ms + options_.limits.max_future_ms;
+}
+
+// Reads a required non-empty string of at most limits.max_string_bytes.
+absl::Status OrderDecoder::ReadString(value v, absl::string_view name,
+                                      absl::string_view* out,
+                                      bool allow_empty) const {
+  json_type type;
+  if (v.type().get(type) || type != json_type::string) {
+    return Bad(absl::StrCat(name, " must be a string"));
+  }
+  std::string_view text;
+  if (v.get_string().get(text)) {
+    return Bad(absl::StrCat(name, " is not a valid JSON string"));
+  }
+  if (static_cast<int64_t>(text.size()) > options_.limits.max_string_bytes) {
+    return Bad(absl::StrCat(
+        name, " is ", text.size(), " bytes, over the limit of ",
+        options_.limits.max_string_bytes, " (limits.max_string_bytes)"));
+  }
+  *out = absl::string_view(text.data(), text.size());
+  if (!allow_empty && out->empty()) {
+    return Bad(absl::StrCat(name, " must not be empty"));
+  }
+  return absl::OkStatus();
+}
+
+// Reads a decimal money value given as a string or a JSON number, at most
+// limits.max_unit_price.
+absl::Status OrderDecoder::ReadCents(value v, absl::string_view name,
+                                     int64_t* cents) const {
+  json_type type;
+  if (v.type().get(type)) return Bad(absl::StrCat(name, " is not valid JSON"));
+  std::string_view text;
+  if (type == json_type::string) {
+    if (v.get_string().get(text)) {
+      return Bad(absl::StrCat(name, " is not a valid JSON string"));
+    }
+  } else if (type == json_type::number) {
+    text = v.raw_json_token();
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' ||
+                             text.back() == '\r' || text.back() == '\t')) {
+      text.remove_suffix(1);
+    }
+  } else {
+    return Bad(absl::StrCat(name, " must be a decimal string or number"));
+  }
+  absl::StatusOr<int64_t> parsed =
+      ParseCents(absl::string_view(text.data(), text.size()), name);
+  if (!parsed.ok()) return parsed.status();
+  if (*parsed > options_.limits.max_unit_price_cents) {
+    return Bad(absl::StrCat(name, " ", FormatCents(*parsed),
+                            " is over the limit of ",
+                            FormatCents(options_.limits.max_unit_price_cents),
+                            " (limits.max_unit_price)"));
+  }
+  *cents = *parsed;
+  return absl::OkStatus();
 }
 
 absl::Status OrderDecoder::JsonError(simdjson::error_code error,
                                      const char* location) const {
   // An unclosed object or array is noticed at its start; the fault is the end.
   if (error == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
-    return Bad(absl::StrCat("invalid JSON at byte ", payload_size_, ": truncated document"));
+    return Bad(absl::StrCat("invalid JSON at byte ", payload_size_,
+                            ": truncated document"));
   }
   if (location != nullptr && location >= padded_.data() &&
       location < padded_.data() + padded_.size()) {
@@ -184,6 +220,11 @@ absl::Status OrderDecoder::JsonError(simdjson::error_code error,
 absl::Status OrderDecoder::Decode(absl::string_view payload,
                                   OrderEvent* event) {
   if (payload.empty()) return Bad("empty record");
+  if (static_cast<int64_t>(payload.size()) > options_.limits.max_record_bytes) {
+    return Bad(absl::StrCat(
+        "record is ", payload.size(), " bytes, over the limit of ",
+        options_.limits.max_record_bytes, " (limits.max_record_bytes)"));
+  }
   payload_size_ = payload.size();
   // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded
   // copy rather than trusting what follows the payload in librdkafka's buffer.
@@ -281,9 +322,13 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
       if (v.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
         event->customer_id = {};
       } else {
-        status = ReadString(v, "customer_id", &event->customer_id,
-                            /*allow_empty=*/true);
-        if (!status.ok()) status = Bad("customer_id must be a string or null");
+        json_type type;
+        if (v.type().get(type) || type != json_type::string) {
+          status = Bad("customer_id must be a string or null");
+        } else {
+          status = ReadString(v, "customer_id", &event->customer_id,
+                              /*allow_empty=*/true);
+        }
       }
     } else if (key == "channel") {
       bit = kChannel;
@@ -314,7 +359,7 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
     } else {
       // Unknown fields are ignored (DESIGN.md), but must still be valid JSON.
       const char* where = nullptr;
-      if (auto error = ValidateIgnored(v, &where))
+      if (auto error = ValidateIgnored(v, &where, 2, options_.limits.max_depth))
         return JsonError(error, where);
     }
     if (bit != 0) {
@@ -333,6 +378,16 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
   if (!(seen & kTs)) return Bad("missing field ts");
   if (!(seen & kStoreId)) return Bad("missing field store_id");
   if (!(seen & kLines)) return Bad("missing field lines");
+  if (event->ts.millis() < options_.limits.min_ts_ms) {
+    return Bad(absl::StrCat(
+        "ts ", FormatRfc3339(event->ts), " is before limits.min_ts ",
+        FormatRfc3339(Timestamp::FromMillis(options_.limits.min_ts_ms))));
+  }
+  if (event->ts.millis() > max_ts_ms_) {
+    return Bad(absl::StrCat(
+        "ts ", FormatRfc3339(event->ts),
+        " is further in the future than limits.max_future allows"));
+  }
   event->lines = lines_;
   for (const OrderLine& line : lines_) {
     int64_t amount =
@@ -403,6 +458,10 @@ absl::Status OrderDecoder::DecodeLines(value v) {
         } else if (line.qty <= 0) {
           status =
               Bad(absl::StrCat(name("qty"), " must be > 0, got ", line.qty));
+        } else if (line.qty > options_.limits.max_qty) {
+          status = Bad(
+              absl::StrCat(name("qty"), " ", line.qty, " is over the limit of ",
+                           options_.limits.max_qty, " (limits.max_qty)"));
         }
       } else if (key == "unit_price") {
         bit = kUnitPrice;
@@ -418,7 +477,8 @@ absl::Status OrderDecoder::DecodeLines(value v) {
         }
       } else {
         const char* where = nullptr;
-        if (auto error = ValidateIgnored(fv, &where))
+        if (auto error =
+                ValidateIgnored(fv, &where, 4, options_.limits.max_depth))
           return JsonError(error, where);
       }
       if (bit != 0) {
@@ -439,6 +499,10 @@ absl::Status OrderDecoder::DecodeLines(value v) {
         (line.has_cost &&
          __builtin_mul_overflow(line.qty, line.unit_cost_cents, &amount))) {
       return Bad(absl::StrCat("lines[", index, "] amount is out of range"));
+    }
+    if (static_cast<int64_t>(lines_.size()) >= options_.limits.max_lines) {
+      return Bad(absl::StrCat("order has more than ", options_.limits.max_lines,
+                              " lines (limits.max_lines)"));
     }
     lines_.push_back(line);
     ++index;

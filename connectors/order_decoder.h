@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "engine/order_event.h"
+#include "engine/pipeline_config.h"
 #include "simdjson.h"
 
 namespace tillstream {
@@ -15,6 +16,7 @@ struct OrderDecoderOptions {
   // Currency of an event that names none (DESIGN.md: "default from the
   // pipeline").
   std::string default_currency = "USD";
+  InputLimits limits;
 };
 
 // Decodes one order event (DESIGN.md "Input contract") from JSON bytes with
@@ -40,8 +42,16 @@ class OrderDecoder {
   [[nodiscard]] absl::Status Decode(absl::string_view payload,
                                     OrderEvent* event);
 
+  // The wall clock (epoch ms), for limits.max_future; set once per batch.
+  void SetWallClock(int64_t epoch_ms);
+
  private:
   absl::Status DecodeLines(simdjson::ondemand::value value);
+  absl::Status ReadString(simdjson::ondemand::value v, absl::string_view name,
+                          absl::string_view* out,
+                          bool allow_empty = false) const;
+  absl::Status ReadCents(simdjson::ondemand::value v, absl::string_view name,
+                         int64_t* cents) const;
   absl::Status JsonError(simdjson::error_code error,
                          const char* location) const;
 
@@ -50,7 +60,8 @@ class OrderDecoder {
   simdjson::dom::parser dom_parser_;  // only to classify non-object records
   std::vector<char> padded_;          // payload copy with simdjson's padding
   std::vector<OrderLine> lines_;
-  size_t payload_size_ = 0;  // of the record being decoded, for messages
+  size_t payload_size_ = 0;        // of the record being decoded, for messages
+  int64_t max_ts_ms_ = INT64_MAX;  // wall clock + limits.max_future
 };
 
 }  // namespace tillstream

@@ -55,32 +55,59 @@ absl::StatusOr<int64_t> ParseCents(absl::string_view text,
   return cents;
 }
 
-void AppendCents(int64_t cents, std::string* out) {
-  // Work in unsigned so that INT64_MIN prints correctly.
-  uint64_t magnitude = cents < 0 ? 0 - static_cast<uint64_t>(cents)
-                                 : static_cast<uint64_t>(cents);
-  if (cents < 0) out->push_back('-');
-  absl::StrAppend(out, magnitude / 100, ".");
-  out->push_back(static_cast<char>('0' + magnitude % 100 / 10));
-  out->push_back(static_cast<char>('0' + magnitude % 10));
+namespace {
+
+using Unsigned128 = unsigned __int128;
+
+// |value|, in unsigned so that the most negative value is right too.
+Unsigned128 Magnitude(CentsSum value) {
+  return value < 0 ? Unsigned128{0} - static_cast<Unsigned128>(value)
+                   : static_cast<Unsigned128>(value);
 }
 
-std::string FormatCents(int64_t cents) {
+void AppendDigits(Unsigned128 value, std::string* out) {
+  char digits[48];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + static_cast<int>(value % 10));
+    value /= 10;
+  } while (value > 0);
+  while (n > 0) out->push_back(digits[--n]);
+}
+
+}  // namespace
+
+void AppendWholeNumber(CentsSum value, std::string* out) {
+  if (value < 0) out->push_back('-');
+  AppendDigits(Magnitude(value), out);
+}
+
+void AppendCents(CentsSum cents, std::string* out) {
+  const Unsigned128 magnitude = Magnitude(cents);
+  if (cents < 0) out->push_back('-');
+  AppendDigits(magnitude / 100, out);
+  out->push_back('.');
+  out->push_back(
+      static_cast<char>('0' + static_cast<int>(magnitude % 100 / 10)));
+  out->push_back(static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+}
+
+std::string FormatCents(CentsSum cents) {
   std::string out;
   AppendCents(cents, &out);
   return out;
 }
 
-int64_t DivideRoundHalfAwayFromZero(int64_t numerator, int64_t denominator) {
+CentsSum DivideRoundHalfAwayFromZero(CentsSum numerator, CentsSum denominator) {
   if (denominator < 0) {
     numerator = -numerator;
     denominator = -denominator;
   }
-  int64_t quotient = numerator / denominator;
-  int64_t remainder = numerator % denominator;
-  // |remainder| * 2 >= denominator rounds away from zero; compare without
-  // doubling so that no intermediate overflows.
-  int64_t abs_remainder = remainder < 0 ? -remainder : remainder;
+  CentsSum quotient = numerator / denominator;
+  CentsSum remainder = numerator % denominator;
+  // |remainder| * 2 >= denominator rounds away from zero; compared without
+  // doubling so that nothing overflows.
+  CentsSum abs_remainder = remainder < 0 ? -remainder : remainder;
   if (abs_remainder >= denominator - abs_remainder) {
     quotient += numerator < 0 ? -1 : 1;
   }

@@ -16,13 +16,19 @@ namespace tillstream {
 absl::StatusOr<int64_t> ParseCents(absl::string_view text,
                                    absl::string_view field);
 
+// A sum of money in cents. Each event's amount is a checked 64-bit value;
+// sums of them are 128-bit, so no feasible number of events can overflow.
+using CentsSum = __int128;
+
 // Appends cents as a decimal with two fraction digits: 123450 -> "1234.50",
 // -310 -> "-3.10".
-void AppendCents(int64_t cents, std::string* out);
-std::string FormatCents(int64_t cents);
+void AppendCents(CentsSum cents, std::string* out);
+std::string FormatCents(CentsSum cents);
+// Appends a whole number (a 128-bit count or sum) in decimal.
+void AppendWholeNumber(CentsSum value, std::string* out);
 
 // numerator / denominator rounded half away from zero, for denominator != 0.
-int64_t DivideRoundHalfAwayFromZero(int64_t numerator, int64_t denominator);
+CentsSum DivideRoundHalfAwayFromZero(CentsSum numerator, CentsSum denominator);
 
 }  // namespace tillstream
 

@@ -5,8 +5,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/money.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
 #include "yaml-cpp/yaml.h"
@@ -85,6 +87,19 @@ class ConfigReader {
     return node.Scalar();
   }
 
+  absl::StatusOr<int64_t> Count(const YAML::Node& node, absl::string_view path,
+                                int64_t min, int64_t max) const {
+    int64_t value = 0;
+    if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
+      return Error(node, path, "expected a whole number");
+    }
+    if (value < min || value > max) {
+      return Error(node, path,
+                   absl::StrCat("must be between ", min, " and ", max));
+    }
+    return value;
+  }
+
   absl::StatusOr<int64_t> Duration(const YAML::Node& node,
                                    absl::string_view path) const {
     if (!node.IsScalar()) return Error(node, path, "expected a duration");
@@ -117,7 +132,7 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                      const ConfigReader& reader) {
   PipelineConfig config;
   TS_RETURN_IF_ERROR(reader.CheckMap(
-      root, "", {"pipeline", "source", "kpis", "outputs", "kafka"}));
+      root, "", {"pipeline", "source", "limits", "kpis", "outputs", "kafka"}));
   if (!root["pipeline"])
     return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
@@ -144,6 +159,54 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       TS_ASSIGN_OR_RETURN(
           config.source.default_currency,
           reader.String(source["default_currency"], "source.default_currency"));
+    }
+  }
+
+  if (const YAML::Node limits = root["limits"]) {
+    TS_RETURN_IF_ERROR(reader.CheckMap(
+        limits, "limits",
+        {"max_record_bytes", "max_lines", "max_depth", "max_string_bytes",
+         "max_qty", "max_unit_price", "min_ts", "max_future"}));
+    InputLimits& l = config.limits;
+    struct Count {
+      const char* key;
+      int64_t* target;
+      int64_t max;
+    } counts[] = {{"max_record_bytes", &l.max_record_bytes, int64_t{1} << 30},
+                  {"max_lines", &l.max_lines, 1'000'000},
+                  {"max_depth", &l.max_depth, 1024},
+                  {"max_string_bytes", &l.max_string_bytes, int64_t{1} << 20},
+                  {"max_qty", &l.max_qty, 1'000'000'000}};
+    for (const Count& c : counts) {
+      if (!limits[c.key]) continue;
+      std::string path = absl::StrCat("limits.", c.key);
+      TS_ASSIGN_OR_RETURN(*c.target,
+                          reader.Count(limits[c.key], path, 1, c.max));
+    }
+    if (limits["max_unit_price"]) {
+      const YAML::Node node = limits["max_unit_price"];
+      absl::StatusOr<int64_t> cents =
+          node.IsScalar() ? ParseCents(node.Scalar(), "limits.max_unit_price")
+                          : absl::InvalidArgumentError("expected a decimal");
+      if (!cents.ok())
+        return reader.Error(node, "limits.max_unit_price",
+                            cents.status().message());
+      l.max_unit_price_cents = *cents;
+    }
+    if (limits["min_ts"]) {
+      const YAML::Node node = limits["min_ts"];
+      absl::StatusOr<Timestamp> ts =
+          node.IsScalar()
+              ? ParseRfc3339(node.Scalar())
+              : absl::InvalidArgumentError("expected an RFC 3339 time");
+      if (!ts.ok())
+        return reader.Error(node, "limits.min_ts", ts.status().message());
+      l.min_ts_ms = ts->millis();
+    }
+    if (limits["max_future"]) {
+      TS_ASSIGN_OR_RETURN(
+          l.max_future_ms,
+          reader.Duration(limits["max_future"], "limits.max_future"));
     }
   }
 

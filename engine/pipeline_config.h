@@ -30,6 +30,22 @@ struct SourceConfig {
   std::string default_currency = "USD";  // currency of events that name none
 };
 
+// limits: what a single input record may hold. A record over any limit is a
+// bad record with a reason naming the limit; none of them can make the engine
+// use unbounded memory or time.
+struct InputLimits {
+  int64_t max_record_bytes = 1 << 20;  // 1 MiB per record
+  int64_t max_lines = 1000;            // lines per order
+  int64_t max_depth = 16;              // JSON nesting, ignored fields included
+  int64_t max_string_bytes = 256;  // order_id, ids, sku, category, region, ...
+  int64_t max_qty = 1'000'000;     // per line
+  int64_t max_unit_price_cents = 100'000'000;  // per unit: 1,000,000.00
+  // Event times outside [min_ts, wall clock + max_future] are refused, so one
+  // absurd timestamp cannot drag a partition's watermark years ahead.
+  int64_t min_ts_ms = 946'684'800'000;  // 2000-01-01T00:00:00Z
+  int64_t max_future_ms = 86'400'000;   // 1 day ahead of the wall clock
+};
+
 // One windowed KPI rule (DESIGN.md "KPI semantics").
 struct KpiRuleConfig {
   std::string name;
@@ -57,6 +73,7 @@ struct PipelineConfig {
   std::string file;  // where it was read from, for messages
   std::string name;
   SourceConfig source;
+  InputLimits limits;
   std::vector<KpiRuleConfig> kpis;
   OutputsConfig outputs;
   KafkaConfig kafka;

@@ -14,7 +14,8 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       sink_(sink),
       clock_(clock),
       options_(std::move(options)),
-      decoder_(OrderDecoderOptions{config.source.default_currency}),
+      decoder_(
+          OrderDecoderOptions{config.source.default_currency, config.limits}),
       watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
                                    config.source.idle_timeout_ms}) {
   kpi_operators_.reserve(config.kpis.size());
@@ -62,6 +63,7 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
 
 void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
   const Timestamp watermark = watermarks_.current();
+  decoder_.SetWallClock(clock_->EpochMillis());
   PartitionId cached_id{-1};
   PartitionWatermark* partition = nullptr;
   OrderEvent event;
@@ -91,7 +93,17 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
 void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
                                      absl::string_view reason) {
   ++summary_.bad_records;
-  ++summary_.bad_by_reason[reason];
+  // Reasons quote values, so a hostile producer could make them unbounded:
+  // count the first kMaxReasons distinct ones, the rest together.
+  constexpr size_t kMaxReasons = 1000;
+  auto it = summary_.bad_by_reason.find(reason);
+  if (it != summary_.bad_by_reason.end()) {
+    ++it->second;
+  } else if (summary_.bad_by_reason.size() < kMaxReasons) {
+    summary_.bad_by_reason.emplace(reason, 1);
+  } else {
+    ++summary_.bad_by_reason["(other reasons)"];
+  }
   SourcePosition source{source_->kind(), source_->name(), record.partition,
                         record.offset};
   std::string key = absl::StrCat(source.topic, "/", source.partition.value, "/",

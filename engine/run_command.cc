@@ -130,7 +130,7 @@ int RunCommand(const std::vector<std::string>& args) {
                                                                : kExitFailure;
   }
 
-  SteadyClock clock;
+  SystemClock clock;
   PipelineRunner runner(*config, source.get(), sink.get(), &clock);
   auto started = std::chrono::steady_clock::now();
   status = runner.Run(StopRequested());

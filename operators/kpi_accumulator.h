@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
+#include "engine/money.h"
 #include "engine/order_event.h"
 
 namespace tillstream {
@@ -13,13 +14,14 @@ namespace tillstream {
 // integer cents. A completed event counts +1, a refunded one -1, a cancelled
 // one only in cancelled_orders.
 struct KpiAccumulator {
-  int64_t revenue_cents = 0;  // sign x qty x unit_price
-  int64_t completed_gross_cents =
-      0;  // qty x unit_price of completed events (for aov)
-  int64_t costed_revenue_cents = 0;  // revenue of lines with a known cost
-  int64_t margin_cents = 0;          // sign x qty x (price - cost), known costs
-  int64_t units = 0;                 // sign x qty
-  int64_t orders = 0;                // completed events
+  // Money and unit sums are 128-bit: adding checked 64-bit event amounts
+  // cannot overflow them.
+  CentsSum revenue_cents = 0;          // sign x qty x unit_price
+  CentsSum completed_gross_cents = 0;  // qty x unit_price of completed events
+  CentsSum costed_revenue_cents = 0;   // revenue of lines with a known cost
+  CentsSum margin_cents = 0;  // sign x qty x (price - cost), known costs
+  CentsSum units = 0;         // sign x qty
+  int64_t orders = 0;         // completed events
   int64_t refunded_orders = 0;
   int64_t cancelled_orders = 0;
   absl::flat_hash_set<uint32_t>

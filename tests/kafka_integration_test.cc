@@ -132,7 +132,7 @@ class KafkaIntegrationTest : public ::testing::Test {
         config.outputs.late;
     auto sink = KafkaSink::Create(sink_options);
     EXPECT_TRUE(sink.ok()) << sink.status();
-    SteadyClock clock;
+    SystemClock clock;
     PipelineRunner runner(config, source->get(), sink->get(), &clock);
     std::atomic<bool> stop{false};
     absl::Status status = runner.Run(stop);

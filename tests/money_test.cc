@@ -39,6 +39,12 @@ TEST(FormatCentsTest, TwoFractionDigitsAndSign) {
   EXPECT_EQ(FormatCents(-5), "-0.05");
   EXPECT_EQ(FormatCents(0), "0.00");
   EXPECT_EQ(FormatCents(INT64_MIN), "-92233720368547758.08");
+  // Sums beyond 64 bits print exactly.
+  EXPECT_EQ(FormatCents(static_cast<CentsSum>(INT64_MAX) * 1000 + 7),
+            "92233720368547758070.07");
+  std::string whole;
+  AppendWholeNumber(-static_cast<CentsSum>(INT64_MAX) * 10, &whole);
+  EXPECT_EQ(whole, "-92233720368547758070");
 }
 
 TEST(RoundingTest, HalfAwayFromZero) {

@@ -29,7 +29,7 @@ class OrderDecoderTest : public ::testing::Test {
     return Reason(payload);
   }
 
-  OrderDecoder decoder_{OrderDecoderOptions{"USD"}};
+  OrderDecoder decoder_{OrderDecoderOptions{}};
   OrderEvent event_;
 };
 
@@ -63,7 +63,7 @@ TEST_F(OrderDecoderTest, DecodesEveryField) {
 TEST_F(OrderDecoderTest, AppliesDefaults) {
   ASSERT_EQ(
       Reason(
-          R"({"order_id":"o","ts":1,"store_id":"s","lines":[{"sku":"A","qty":1,)"
+          R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,)"
           R"("unit_price":"1.00"}]})"),
       "ok");
   EXPECT_EQ(event_.region, "unknown");
@@ -146,7 +146,8 @@ TEST_F(OrderDecoderTest, FieldRules) {
   EXPECT_EQ(ReasonFor(R"("lines":[)", R"("lines":[7,)"),
             "lines[0] must be an object");
   EXPECT_EQ(ReasonFor(R"("qty":2)", R"("qty":9223372036854775807)"),
-            "lines[0] amount is out of range");
+            "lines[0].qty 9223372036854775807 is over the limit of 1000000 "
+            "(limits.max_qty)");
   EXPECT_EQ(ReasonFor(R"("store_id":"s-1",)",
                       R"("store_id":"s-1","store_id":"s-2",)"),
             "duplicate field store_id");
@@ -180,6 +181,122 @@ TEST_F(OrderDecoderTest, InvalidJson) {
       "invalid JSON at byte 94: bad literal");
   EXPECT_EQ(ReasonFor(R"("sku":"A",)", R"("sku":"A","note":"\x",)"),
             "invalid JSON at byte 169: bad string escape");
+}
+
+// Every limit, set small so that the test records stay readable.
+class OrderDecoderLimitsTest : public OrderDecoderTest {
+ protected:
+  OrderDecoderLimitsTest() {
+    InputLimits limits;
+    limits.max_record_bytes = 300;
+    limits.max_lines = 2;
+    limits.max_depth = 4;
+    limits.max_string_bytes = 8;
+    limits.max_qty = 100;
+    limits.max_unit_price_cents = 50'000;
+    limits.min_ts_ms = 1'000'000'000'000;  // 2001-09-09T01:46:40Z
+    limits.max_future_ms = 3'600'000;
+    limited_ =
+        std::make_unique<OrderDecoder>(OrderDecoderOptions{"USD", limits});
+    limited_->SetWallClock(1'704'067'200'000);  // 2024-01-01T00:00:00Z
+  }
+  std::string Limited(absl::string_view payload) {
+    absl::Status status = limited_->Decode(payload, &event_);
+    return status.ok() ? "ok" : std::string(status.message());
+  }
+  static std::string Order(absl::string_view ts, absl::string_view store,
+                           absl::string_view lines) {
+    return absl::StrCat(R"({"order_id":"o","ts":)", ts, R"(,"store_id":")",
+                        store, R"(","lines":)", lines, "}");
+  }
+  std::unique_ptr<OrderDecoder> limited_;
+};
+
+TEST_F(OrderDecoderLimitsTest, WithinEveryLimit) {
+  EXPECT_EQ(
+      Limited(Order(
+          "1704067200000", "s-1",
+          R"([{"sku":"A","qty":100,"unit_price":"500.00"},{"sku":"B","qty":1,)"
+          R"("unit_price":"1"}])")),
+      "ok");
+}
+
+TEST_F(OrderDecoderLimitsTest, EachLimitHasItsReason) {
+  const std::string line = R"([{"sku":"A","qty":1,"unit_price":"1.00"}])";
+  EXPECT_EQ(
+      Limited(Order("1704067200000", std::string(400, 's'), line)),
+      "record is 499 bytes, over the limit of 300 (limits.max_record_bytes)");
+  EXPECT_EQ(
+      Limited(Order("1704067200000", "store-1234", line)),
+      "store_id is 10 bytes, over the limit of 8 (limits.max_string_bytes)");
+  EXPECT_EQ(Limited(Order("1704067200000", "s",
+                          R"([{"sku":"A","qty":1,"unit_price":"1"},)"
+                          R"({"sku":"A","qty":1,"unit_price":"1"},)"
+                          R"({"sku":"A","qty":1,"unit_price":"1"}])")),
+            "order has more than 2 lines (limits.max_lines)");
+  EXPECT_EQ(Limited(Order("1704067200000", "s",
+                          R"([{"sku":"A","qty":101,"unit_price":"1"}])")),
+            "lines[0].qty 101 is over the limit of 100 (limits.max_qty)");
+  EXPECT_EQ(Limited(Order("1704067200000", "s",
+                          R"([{"sku":"A","qty":1,"unit_price":"500.01"}])")),
+            "lines[0].unit_price 500.01 is over the limit of 500.00 "
+            "(limits.max_unit_price)");
+  EXPECT_EQ(
+      Limited(Order(
+          "1704067200000", "s",
+          R"([{"sku":"A","qty":1,"unit_price":"1","unit_cost":"999.00"}])")),
+      "lines[0].unit_cost 999.00 is over the limit of 500.00 "
+      "(limits.max_unit_price)");
+  EXPECT_EQ(Limited(Order("999999999999", "s", line)),
+            "ts 2001-09-09T01:46:39.999Z is before limits.min_ts "
+            "2001-09-09T01:46:40Z");
+  EXPECT_EQ(Limited(Order(R"("2024-01-01T01:00:00.001Z")", "s", line)),
+            "ts 2024-01-01T01:00:00.001Z is further in the future than "
+            "limits.max_future "
+            "allows");
+  EXPECT_EQ(Limited(Order("1704070800000", "s", line)),
+            "ok");  // exactly the bound
+  EXPECT_EQ(Limited(R"({"order_id":"o","x":{"a":{"b":{"c":{"d":1}}}}})"),
+            "invalid JSON at byte 35: nested too deep (limits.max_depth)");
+}
+
+// With limits raised as far as they go, checked arithmetic still refuses an
+// order whose amount does not fit in 64 bits.
+TEST(OrderDecoderOverflowTest, AmountsThatDoNotFitAreRefused) {
+  InputLimits limits;
+  limits.max_qty = 1'000'000'000;
+  limits.max_unit_price_cents = INT64_MAX;
+  OrderDecoder decoder(OrderDecoderOptions{"USD", limits});
+  OrderEvent event;
+  auto reason = [&](absl::string_view lines) {
+    absl::Status status = decoder.Decode(
+        absl::StrCat(
+            R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":)",
+            lines, "}"),
+        &event);
+    return status.ok() ? std::string("ok") : std::string(status.message());
+  };
+  EXPECT_EQ(
+      reason(
+          R"([{"sku":"A","qty":1000000000,"unit_price":"92233720368547758.07"}])"),
+      "lines[0] amount is out of range");
+  EXPECT_EQ(
+      reason(R"([{"sku":"A","qty":2,"unit_price":"40000000000000000.00"},)"
+             R"({"sku":"B","qty":2,"unit_price":"40000000000000000.00"}])"),
+      "order amount is out of range");
+}
+
+TEST_F(OrderDecoderTest, DefaultLimitsRefuseAbsurdValues) {
+  EXPECT_EQ(
+      ReasonFor("1704067200000", "0"),
+      "ts 1970-01-01T00:00:00Z is before limits.min_ts 2000-01-01T00:00:00Z");
+  EXPECT_EQ(
+      ReasonFor(R"("qty":2)", R"("qty":1000001)"),
+      "lines[0].qty 1000001 is over the limit of 1000000 (limits.max_qty)");
+  std::string deep = absl::StrCat(R"({"x":)", std::string(100, '['),
+                                  std::string(100, ']'), "}");
+  EXPECT_EQ(Reason(deep),
+            "invalid JSON at byte 20: nested too deep (limits.max_depth)");
 }
 
 TEST_F(OrderDecoderTest, ReusesItselfAcrossRecords) {

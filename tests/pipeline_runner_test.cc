@@ -182,7 +182,7 @@ TEST(PipelineRunnerTest, StopKeepsOpenWindowsOpen) {
    private:
     std::atomic<bool>* stop_;
     std::string record_ =
-        R"({"order_id":"o","ts":1,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1"}]})";
+        R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1"}]})";
   };
   std::atomic<bool> stop{false};
   OneBatchThenStop source(&stop);

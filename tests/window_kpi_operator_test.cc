@@ -269,6 +269,23 @@ TEST_F(WindowKpiOperatorTest, SnapshotsOrderedByWindowThenGroupKey) {
                                  "11/s-2", "11/s-3"));
 }
 
+TEST_F(WindowKpiOperatorTest, SumsBeyondSixtyFourBitsStayExact) {
+  // Each order is the largest the default limits allow per line; 200 of them
+  // sum past 2^63 cents without overflowing.
+  const std::string big =
+      R"([{"sku":"A","qty":1000000,"unit_price":"1000000.00","unit_cost":"0.00"},)"
+      R"({"sku":"A","qty":1000000,"unit_price":"1000000.00","unit_cost":"0.00"}])";
+  for (int i = 0; i < 50000; ++i)
+    Feed(Order(k10h, "s-1", "completed", "", big), 0);
+  Advance(Timestamp::Max());
+  // 50,000 orders x 2 lines x 1e6 x 1e8 cents = 1e19 cents =
+  // 100,000,000,000,000,000.00
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(::testing::HasSubstr(
+          R"("revenue":"100000000000000000.00","orders":50000,"refunded_orders":0,"cancelled_orders":0,"units":100000000000,"margin":"100000000000000000.00","margin_pct":"100.00","aov":"2000000000000.00")")));
+}
+
 TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {
   rule_.group_by = {GroupField::kCustomerId, GroupField::kStoreId};
   Feed(Order(k10h, "s-1", "completed", "",

@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test demo clean format
+.PHONY: all deps configure build test test-asan demo fuzz clean format
 
 all: build
 
@@ -17,12 +17,32 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan
+
+# The same suite once more under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+		-DTILLSTREAM_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure --timeout 900 -j $(JOBS)
 
 demo: build
 	@examples/demo.sh $(BUILD_DIR)/tillstream
+
+# libFuzzer over the decoder, pipeline file, time and money parsers:
+# FUZZ_SECONDS per target (default 60).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DTILLSTREAM_FUZZ=ON -DTILLSTREAM_SANITIZE=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target order_decoder_fuzzer pipeline_config_fuzzer \
+		time_format_fuzzer money_fuzzer
+	@scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

@@ -43,4 +43,9 @@ absl::Status EmbeddedBroker::CreateTopic(const std::string& topic,
   return absl::OkStatus();
 }
 
+void EmbeddedBroker::SetTopicError(const std::string& topic,
+                                   rd_kafka_resp_err_t error) {
+  rd_kafka_mock_topic_set_error(cluster_, topic.c_str(), error);
+}
+
 }  // namespace tillstream

@@ -28,6 +28,10 @@ class EmbeddedBroker {
   // Creates `topic` with `partitions` partitions; an existing topic is kept.
   absl::Status CreateTopic(const std::string& topic, int partitions);
 
+  // Fault injection for tests: every request on `topic` fails with `error`
+  // (RD_KAFKA_RESP_ERR_NO_ERROR clears it).
+  void SetTopicError(const std::string& topic, rd_kafka_resp_err_t error);
+
  private:
   EmbeddedBroker() = default;
   rd_kafka_t* host_ = nullptr;  // the mock cluster lives in a client handle

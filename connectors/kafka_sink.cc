@@ -14,6 +14,9 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
       {"enable.idempotence", "true"},
       {"linger.ms", "5"},
       {"compression.type", "lz4"},
+      // librdkafka retries a failing delivery until this, then reports it
+      // failed: the run stops with an error naming the topic.
+      {"message.timeout.ms", "60000"},
       {"log_level", "4"},
   };
   rd_kafka_conf_t* conf;
@@ -78,12 +81,16 @@ absl::Status KafkaSink::Write(const OutputBatch& batch) {
 }
 
 absl::Status KafkaSink::Flush() {
-  rd_kafka_resp_err_t err = rd_kafka_flush(producer_, 60'000);
+  // Every message is delivered or reported failed within message.timeout.ms,
+  // so this returns; the outer bound only guards against a stuck client.
+  rd_kafka_resp_err_t err = rd_kafka_flush(producer_, 15 * 60'000);
+  if (!delivery_error_.ok()) return delivery_error_;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::DeadlineExceededError(
-        absl::StrCat("kafka producer flush: ", rd_kafka_err2str(err)));
+        absl::StrCat("kafka producer flush: ", rd_kafka_outq_len(producer_),
+                     " outputs still undelivered: ", rd_kafka_err2str(err)));
   }
-  return delivery_error_;
+  return absl::OkStatus();
 }
 
 }  // namespace tillstream

@@ -1,10 +1,13 @@
 #include "engine/pipeline_config.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -80,32 +83,92 @@ class ConfigReader {
     return absl::OkStatus();
   }
 
+  // A scalar's text with every ${NAME} replaced by that environment
+  // variable, so that secrets need not be written in the file.
+  absl::StatusOr<std::string> Expand(const YAML::Node& node,
+                                     absl::string_view path) const {
+    if (!node.IsScalar()) return Error(node, path, "expected a value");
+    const std::string& raw = node.Scalar();
+    std::string out;
+    size_t pos = 0;
+    while (true) {
+      size_t open = raw.find("${", pos);
+      if (open == std::string::npos) break;
+      size_t close = raw.find('}', open);
+      std::string name = close == std::string::npos
+                             ? ""
+                             : raw.substr(open + 2, close - open - 2);
+      bool valid = !name.empty() && !absl::ascii_isdigit(name[0]) &&
+                   std::all_of(name.begin(), name.end(), [](char c) {
+                     return absl::ascii_isalnum(c) || c == '_';
+                   });
+      if (!valid)
+        return Error(node, path,
+                     "bad ${NAME} reference (NAME: letters, digits, _)");
+      const char* value = std::getenv(name.c_str());
+      if (value == nullptr) {
+        return Error(
+            node, path,
+            absl::StrCat("environment variable ", name, " is not set"));
+      }
+      out.append(raw, pos, open - pos).append(value);
+      pos = close + 1;
+    }
+    out.append(raw, pos, std::string::npos);
+    return out;
+  }
+
+  // Parses a scalar (after Expand) with `parse`. An error never quotes a
+  // value that came from the environment.
+  template <typename T, typename Parse>
+  absl::StatusOr<T> Value(const YAML::Node& node, absl::string_view path,
+                          absl::string_view kind, Parse parse) const {
+    if (!node.IsScalar())
+      return Error(node, path, absl::StrCat("expected ", kind));
+    TS_ASSIGN_OR_RETURN(std::string text, Expand(node, path));
+    absl::StatusOr<T> value = parse(text);
+    if (value.ok()) return value;
+    if (text != node.Scalar()) {
+      return Error(
+          node, path,
+          absl::StrCat("the value of ", node.Scalar(), " is not ", kind));
+    }
+    return Error(node, path, value.status().message());
+  }
+
   absl::StatusOr<std::string> String(const YAML::Node& node,
                                      absl::string_view path) const {
-    if (!node.IsScalar()) return Error(node, path, "expected a string");
-    if (node.Scalar().empty()) return Error(node, path, "must not be empty");
-    return node.Scalar();
+    return Value<std::string>(
+        node, path, "a string",
+        [](const std::string& text) -> absl::StatusOr<std::string> {
+          if (text.empty())
+            return absl::InvalidArgumentError("must not be empty");
+          return text;
+        });
   }
 
   absl::StatusOr<int64_t> Count(const YAML::Node& node, absl::string_view path,
                                 int64_t min, int64_t max) const {
-    int64_t value = 0;
-    if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
-      return Error(node, path, "expected a whole number");
-    }
-    if (value < min || value > max) {
-      return Error(node, path,
-                   absl::StrCat("must be between ", min, " and ", max));
-    }
-    return value;
+    return Value<int64_t>(
+        node, path, "a whole number",
+        [&](const std::string& text) -> absl::StatusOr<int64_t> {
+          int64_t value = 0;
+          if (!absl::SimpleAtoi(text, &value)) {
+            return absl::InvalidArgumentError("expected a whole number");
+          }
+          if (value < min || value > max) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("must be between ", min, " and ", max));
+          }
+          return value;
+        });
   }
 
   absl::StatusOr<int64_t> Duration(const YAML::Node& node,
                                    absl::string_view path) const {
-    if (!node.IsScalar()) return Error(node, path, "expected a duration");
-    absl::StatusOr<int64_t> ms = ParseDurationMs(node.Scalar());
-    if (!ms.ok()) return Error(node, path, ms.status().message());
-    return *ms;
+    return Value<int64_t>(
+        node, path, "a duration",
+        [](const std::string& text) { return ParseDurationMs(text); });
   }
 
  private:
@@ -184,24 +247,21 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                           reader.Count(limits[c.key], path, 1, c.max));
     }
     if (limits["max_unit_price"]) {
-      const YAML::Node node = limits["max_unit_price"];
-      absl::StatusOr<int64_t> cents =
-          node.IsScalar() ? ParseCents(node.Scalar(), "limits.max_unit_price")
-                          : absl::InvalidArgumentError("expected a decimal");
-      if (!cents.ok())
-        return reader.Error(node, "limits.max_unit_price",
-                            cents.status().message());
-      l.max_unit_price_cents = *cents;
+      TS_ASSIGN_OR_RETURN(l.max_unit_price_cents,
+                          reader.Value<int64_t>(
+                              limits["max_unit_price"], "limits.max_unit_price",
+                              "a decimal", [](const std::string& text) {
+                                return ParseCents(text, "value");
+                              }));
     }
     if (limits["min_ts"]) {
-      const YAML::Node node = limits["min_ts"];
-      absl::StatusOr<Timestamp> ts =
-          node.IsScalar()
-              ? ParseRfc3339(node.Scalar())
-              : absl::InvalidArgumentError("expected an RFC 3339 time");
-      if (!ts.ok())
-        return reader.Error(node, "limits.min_ts", ts.status().message());
-      l.min_ts_ms = ts->millis();
+      Timestamp min_ts;
+      TS_ASSIGN_OR_RETURN(
+          min_ts,
+          reader.Value<Timestamp>(
+              limits["min_ts"], "limits.min_ts", "an RFC 3339 time",
+              [](const std::string& text) { return ParseRfc3339(text); }));
+      l.min_ts_ms = min_ts.millis();
     }
     if (limits["max_future"]) {
       TS_ASSIGN_OR_RETURN(
@@ -321,10 +381,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       for (const auto& entry : properties) {
         std::string path =
             absl::StrCat("kafka.properties.", entry.first.Scalar());
-        if (!entry.second.IsScalar())
-          return reader.Error(entry.second, path, "expected a value");
+        std::string value;
+        TS_ASSIGN_OR_RETURN(value, reader.Expand(entry.second, path));
         config.kafka.properties.emplace_back(entry.first.Scalar(),
-                                             entry.second.Scalar());
+                                             std::move(value));
       }
     }
   }

@@ -189,6 +189,60 @@ TEST_F(CliTest, BadKafkaPropertyIsRefusedWithoutEchoingSecrets) {
               ::testing::Not(::testing::HasSubstr("hunter2")));
 }
 
+// A known secret, given through the environment, must not appear in logs,
+// error messages or summaries: not even with librdkafka's debug logs on.
+TEST_F(CliTest, SecretsNeverAppearInOutput) {
+  const std::string secret = "s3cr3t-P4ssw0rd";
+  setenv("TILLSTREAM_TEST_SECRET", secret.c_str(), 1);
+  const std::string kafka =
+      "kafka: {brokers: \"127.0.0.1:1\", properties: {security.protocol: "
+      "SASL_PLAINTEXT, "
+      "sasl.mechanism: PLAIN, sasl.username: u, sasl.password: "
+      "\"${TILLSTREAM_TEST_SECRET}\", "
+      "debug: all}}\n";
+  std::string pipeline =
+      WriteFile("sasl.yaml",
+                "pipeline: p\n"
+                "kpis: [{name: d, window: {size: 1d}}]\n"
+                "outputs: {kpis: k, deadletter: d, late: l}\n" +
+                    kafka);
+  // Kafka mode against a port nobody listens on: connection errors, debug logs.
+  Result kafka_run = Run(absl::StrCat("run ", pipeline, " --bounded"));
+  EXPECT_EQ(kafka_run.exit_code, 1);
+  EXPECT_THAT(kafka_run.stderr_text,
+              ::testing::HasSubstr("sasl.password = [redacted]"));
+  EXPECT_THAT(kafka_run.stderr_text,
+              ::testing::Not(::testing::HasSubstr(secret)));
+  // File mode: the summary.
+  Result file_run = Run(absl::StrCat("run ", pipeline,
+                                     " --input tests/golden/small_orders.ndjson"
+                                     " --output-dir ",
+                                     dir_.string()));
+  EXPECT_EQ(file_run.exit_code, 0);
+  EXPECT_THAT(file_run.stderr_text,
+              ::testing::Not(::testing::HasSubstr(secret)));
+  // A configuration error about a value that came from the environment.
+  std::string bad =
+      WriteFile("bad-secret.yaml",
+                "pipeline: p\n"
+                "source: {idle_timeout: \"${TILLSTREAM_TEST_SECRET}\"}\n"
+                "kpis: [{name: d, window: {size: 1d}}]\n"
+                "outputs: {kpis: k, deadletter: d, late: l}\n");
+  Result config_error = Run(absl::StrCat(
+      "run ", bad, " --input /dev/null --output-dir ", dir_.string()));
+  EXPECT_EQ(config_error.exit_code, 2);
+  EXPECT_THAT(config_error.stderr_text,
+              ::testing::HasSubstr(
+                  "the value of ${TILLSTREAM_TEST_SECRET} is not a duration"));
+  EXPECT_THAT(config_error.stderr_text,
+              ::testing::Not(::testing::HasSubstr(secret)));
+  // Nor in any output file.
+  for (const char* name : {"kpis.ndjson", "deadletter.ndjson", "late.ndjson"}) {
+    EXPECT_THAT(ReadFile((dir_ / name).string()),
+                ::testing::Not(::testing::HasSubstr(secret)));
+  }
+}
+
 TEST_F(CliTest, UnknownCommandIsUsageError) {
   EXPECT_EQ(Run("frobnicate").exit_code, 2);
   EXPECT_EQ(Run("run").exit_code, 2);

@@ -115,6 +115,12 @@ class KafkaIntegrationTest : public ::testing::Test {
 
   // Runs `config` against the embedded broker in --bounded mode.
   RunSummary RunBounded(const PipelineConfig& config) {
+    absl::Status status;
+    RunSummary summary = RunBounded(config, &status);
+    EXPECT_TRUE(status.ok()) << status;
+    return summary;
+  }
+  RunSummary RunBounded(const PipelineConfig& config, absl::Status* status) {
     auto source = KafkaSource::Create({.brokers = broker_->bootstrap(),
                                        .topic = config.source.topic,
                                        .group_id = config.kafka.group_id,
@@ -124,6 +130,7 @@ class KafkaIntegrationTest : public ::testing::Test {
     EXPECT_TRUE(source.ok()) << source.status();
     KafkaSinkOptions sink_options;
     sink_options.brokers = broker_->bootstrap();
+    sink_options.properties = config.kafka.properties;
     sink_options.topics[static_cast<int>(OutputKind::kKpis)] =
         config.outputs.kpis;
     sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] =
@@ -135,8 +142,7 @@ class KafkaIntegrationTest : public ::testing::Test {
     SystemClock clock;
     PipelineRunner runner(config, source->get(), sink->get(), &clock);
     std::atomic<bool> stop{false};
-    absl::Status status = runner.Run(stop);
-    EXPECT_TRUE(status.ok()) << status;
+    *status = runner.Run(stop);
     return runner.summary();
   }
 
@@ -239,6 +245,29 @@ TEST_F(KafkaIntegrationTest, KafkaModeEqualsFileMode) {
   EXPECT_EQ(FinalSnapshots(kafka_kpis), FinalSnapshots(file_run->sink.kpis()));
   EXPECT_EQ(ConsumeAll(config.outputs.deadletter, kPartitions).size(),
             static_cast<size_t>(generator.bad_produced()));
+}
+
+// A dead letter that cannot be written stops the engine with a clear error:
+// bad records are never lost silently. (No source offset is committed, so a
+// restart reads the bad record again.)
+TEST_F(KafkaIntegrationTest, UnwritableDeadLetterTopicStopsTheRun) {
+  PipelineConfig config = ConfigFor(
+      "unwritable", TILLSTREAM_SOURCE_DIR "/examples/pos-analytics.yaml");
+  Produce(
+      config.source.topic,
+      {{"s-1",
+        R"({"order_id":"o","ts":1704067200000,"store_id":"s-1","lines":[]})"}});
+  // librdkafka retries for message.timeout.ms, then reports the failure.
+  config.kafka.properties.emplace_back("message.timeout.ms", "2000");
+  broker_->SetTopicError(config.outputs.deadletter,
+                         RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  absl::Status status;
+  RunSummary summary = RunBounded(config, &status);
+  broker_->SetTopicError(config.outputs.deadletter, RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(summary.bad_records, 1);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr("delivery to unwritable.deadletter failed"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "engine/pipeline_config.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_replace.h"
@@ -127,6 +128,62 @@ TEST(PipelineConfigTest, YamlSyntaxAndEmptyFile) {
             "p.yaml:4: invalid YAML: illegal block entry");
   EXPECT_EQ(Error(""), "p.yaml:1: the pipeline file is empty");
   EXPECT_EQ(Error("- just\n- a list\n"), "p.yaml:1: expected a mapping");
+}
+
+TEST(PipelineConfigTest, Limits) {
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      absl::StrReplaceAll(
+          kGood, {{"kafka:\n",
+                   "limits: {max_lines: 50, max_unit_price: \"99.99\", "
+                   "min_ts: 2020-01-01T00:00:00Z, max_future: 1h}\nkafka:\n"}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->limits.max_lines, 50);
+  EXPECT_EQ(config->limits.max_unit_price_cents, 9999);
+  EXPECT_EQ(config->limits.min_ts_ms, 1577836800000);
+  EXPECT_EQ(config->limits.max_future_ms, 3600000);
+  EXPECT_EQ(config->limits.max_depth, 16);  // default kept
+  EXPECT_EQ(ErrorWith("kafka:\n", "limits: {max_lines: 0}\nkafka:\n"),
+            "p.yaml:9: limits.max_lines: must be between 1 and 1000000");
+  EXPECT_EQ(ErrorWith("kafka:\n", "limits: {max_depth: deep}\nkafka:\n"),
+            "p.yaml:9: limits.max_depth: expected a whole number");
+  EXPECT_EQ(ErrorWith("kafka:\n", "limits: {min_ts: yesterday}\nkafka:\n"),
+            "p.yaml:9: limits.min_ts: ts \"yesterday\" is not RFC 3339: "
+            "expected YYYY-MM-DD");
+}
+
+TEST(PipelineConfigTest, EnvironmentVariables) {
+  setenv("TS_TEST_USER", "tillstream", 1);
+  setenv("TS_TEST_SECRET", "hunter2", 1);
+  unsetenv("TS_TEST_UNSET");
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      absl::StrReplaceAll(
+          kGood, {{"sasl.mechanism: PLAIN}",
+                   "sasl.mechanism: PLAIN, sasl.username: \"${TS_TEST_USER}\", "
+                   "sasl.password: \"${TS_TEST_SECRET}\"}"},
+                  {"topic: pos.orders", "topic: \"${TS_TEST_USER}.orders\""}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->source.topic, "tillstream.orders");
+  EXPECT_EQ(config->kafka.properties[2].second, "tillstream");
+  EXPECT_EQ(config->kafka.properties[3].first, "sasl.password");
+  EXPECT_EQ(config->kafka.properties[3].second, "hunter2");
+
+  EXPECT_EQ(ErrorWith("sasl.mechanism: PLAIN}",
+                      "sasl.password: \"${TS_TEST_UNSET}\"}"),
+            "p.yaml:11: kafka.properties.sasl.password: environment variable "
+            "TS_TEST_UNSET is "
+            "not set");
+  EXPECT_EQ(
+      ErrorWith("sasl.mechanism: PLAIN}", "sasl.password: \"${TS TEST}\"}"),
+      "p.yaml:11: kafka.properties.sasl.password: bad ${NAME} reference (NAME: "
+      "letters, "
+      "digits, _)");
+  // A value from the environment that does not parse is not quoted back.
+  EXPECT_EQ(
+      ErrorWith("idle_timeout: 30s", "idle_timeout: \"${TS_TEST_SECRET}\""),
+      "p.yaml:2: source.idle_timeout: the value of ${TS_TEST_SECRET} is not a "
+      "duration");
 }
 
 TEST(PipelineConfigTest, MissingFileIsReported) {

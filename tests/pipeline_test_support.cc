@@ -64,7 +64,7 @@ absl::Status CollectingSink::Write(const OutputBatch& batch) {
 
 std::unique_ptr<PipelineRun> RunPipeline(
     const PipelineConfig& config, const std::vector<std::string>& records,
-    int partitions, size_t batch_size) {
+    int partitions, size_t batch_size, int64_t wall_clock_ms) {
   std::vector<int> partition_of(records.size());
   // Spread by a hash of the record, as Kafka does by key: stable across runs.
   for (size_t i = 0; i < records.size(); ++i) {
@@ -74,6 +74,7 @@ std::unique_ptr<PipelineRun> RunPipeline(
   VectorSource source(records, partition_of, partitions, batch_size);
   auto run = std::make_unique<PipelineRun>();
   ManualClock clock;  // never idle: results depend on the events only
+  clock.SetEpochMillis(wall_clock_ms);
   PipelineRunner runner(config, &source, &run->sink, &clock);
   std::atomic<bool> stop{false};
   EXPECT_TRUE(runner.Run(stop).ok());

@@ -51,9 +51,11 @@ struct PipelineRun {
   CollectingSink sink;
   RunSummary summary;
 };
+// `wall_clock_ms` is the processing-time clock's epoch (limits.max_future).
 std::unique_ptr<PipelineRun> RunPipeline(
     const PipelineConfig& config, const std::vector<std::string>& records,
-    int partitions = 1, size_t batch_size = 1024);
+    int partitions = 1, size_t batch_size = 1024,
+    int64_t wall_clock_ms = 4'102'444'800'000);
 
 // The last revision of every KPI snapshot, keyed by kpi|window start|group,
 // with the revision field removed: what a compacted, corrected view holds.

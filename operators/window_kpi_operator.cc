@@ -30,7 +30,16 @@ absl::string_view FieldValue(const OrderEvent& event, GroupField field) {
 WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
                                      absl::string_view pipeline,
                                      StringInterner* customers)
-    : rule_(rule), pipeline_(pipeline), customers_(customers) {}
+    : rule_(rule), customers_(customers) {
+  // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
+  for (auto [head, type] :
+       {std::pair{&snapshot_head_, "kpi"}, std::pair{&late_head_, "late"}}) {
+    absl::StrAppend(head, "{\"type\":\"", type, "\",\"pipeline\":");
+    AppendJsonString(pipeline, head);
+    head->append(",\"kpi\":");
+    AppendJsonString(rule_.name, head);
+  }
+}
 
 uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event) {
   key_scratch_.clear();
@@ -73,10 +82,7 @@ void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
     ++probe_.late_events;
     out->BeginRecord(OutputKind::kLate, event.order_id);
     std::string* json = out->value();
-    json->append("{\"type\":\"late\",\"pipeline\":");
-    AppendJsonString(pipeline_, json);
-    json->append(",\"kpi\":");
-    AppendJsonString(rule_.name, json);
+    json->append(late_head_);
     AppendWindowJson(start, json);
     json->append(",\"ts\":\"");
     AppendRfc3339(event.ts, json);
@@ -175,10 +181,7 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
   const Group& group = groups_[key.group];
   out->BeginRecord(OutputKind::kKpis, group.key);
   std::string* json = out->value();
-  json->append("{\"type\":\"kpi\",\"pipeline\":");
-  AppendJsonString(pipeline_, json);
-  json->append(",\"kpi\":");
-  AppendJsonString(rule_.name, json);
+  json->append(snapshot_head_);
   AppendWindowJson(key.start, json);
   json->append(",\"group\":");
   json->append(group.json);

@@ -80,7 +80,8 @@ class WindowKpiOperator {
   void AppendWindowJson(int64_t start, std::string* out) const;
 
   const KpiRuleConfig& rule_;
-  const std::string pipeline_;
+  std::string snapshot_head_;  // the JSON every snapshot starts with
+  std::string late_head_;      // ... and every late record
   StringInterner* customers_;
   WindowKpiProbe probe_;
 

@@ -1,8 +1,8 @@
 #include "connectors/kafka_config.h"
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/pipeline_config.h"
 
 namespace tillstream {
 
@@ -17,13 +17,9 @@ absl::StatusOr<rd_kafka_conf_t*> MakeKafkaConf(
         rd_kafka_conf_destroy(conf);
         // librdkafka's message quotes the value: keep it only when the
         // property cannot hold a secret.
-        const bool secret = absl::StrContains(name, "password") ||
-                            absl::StrContains(name, "secret") ||
-                            absl::StrContains(name, "sasl.jaas") ||
-                            absl::StrContains(name, "oauthbearer.config");
-        return absl::InvalidArgumentError(
-            absl::StrCat("kafka property \"", name,
-                         "\": ", secret ? "invalid value (not shown)" : error));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kafka property \"", name, "\": ",
+            IsSecretProperty(name) ? "invalid value (not shown)" : error));
       }
     }
   }

@@ -42,6 +42,7 @@ void InstallStopSignalHandlers();
 
 // `args` are the positional arguments after the subcommand name.
 int RunCommand(const std::vector<std::string>& args);
+int CheckCommand(const std::vector<std::string>& args);
 int BrokerCommand(const std::vector<std::string>& args);
 int GenCommand(const std::vector<std::string>& args);
 int TailCommand(const std::vector<std::string>& args);

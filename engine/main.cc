@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
       "streaming KPIs for retail orders\n\n"
       "  tillstream run PIPELINE.yaml [--brokers H:P] [--bounded]\n"
       "  tillstream run PIPELINE.yaml --input F.ndjson --output-dir DIR\n"
+      "  tillstream check PIPELINE.yaml\n"
       "  tillstream broker [--partitions N] [--topics a,b]\n"
       "  tillstream gen [--orders N] [--rate R] [--seed S] (--out F.ndjson | "
       "--brokers H:P "
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(positional.begin() + 2, positional.end());
   tillstream::InstallStopSignalHandlers();
   if (command == "run") return tillstream::RunCommand(rest);
+  if (command == "check") return tillstream::CheckCommand(rest);
   if (command == "broker") return tillstream::BrokerCommand(rest);
   if (command == "gen") return tillstream::GenCommand(rest);
   if (command == "tail") return tillstream::TailCommand(rest);

@@ -8,9 +8,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/json_writer.h"
 #include "engine/money.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
@@ -430,6 +432,67 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return ParsePipelineConfig(text.str(), path);
+}
+
+bool IsSecretProperty(absl::string_view name) {
+  return absl::StrContains(name, "password") ||
+         absl::StrContains(name, "secret") ||
+         absl::StrContains(name, "sasl.jaas") ||
+         absl::StrContains(name, "oauthbearer.config");
+}
+
+std::string EffectiveConfigJson(const PipelineConfig& config) {
+  std::string out = "{\"pipeline\":";
+  AppendJsonString(config.name, &out);
+  out.append(",\"source\":{\"topic\":");
+  AppendJsonString(config.source.topic, &out);
+  absl::StrAppend(&out, ",\"max_out_of_orderness_ms\":",
+                  config.source.max_out_of_orderness_ms,
+                  ",\"idle_timeout_ms\":", config.source.idle_timeout_ms,
+                  ",\"default_currency\":");
+  AppendJsonString(config.source.default_currency, &out);
+  const InputLimits& l = config.limits;
+  absl::StrAppend(
+      &out, "},\"limits\":{\"max_record_bytes\":", l.max_record_bytes,
+      ",\"max_lines\":", l.max_lines, ",\"max_depth\":", l.max_depth,
+      ",\"max_string_bytes\":", l.max_string_bytes, ",\"max_qty\":", l.max_qty,
+      ",\"max_unit_price\":\"", FormatCents(l.max_unit_price_cents),
+      "\",\"min_ts\":\"", FormatRfc3339(Timestamp::FromMillis(l.min_ts_ms)),
+      "\",\"max_future_ms\":", l.max_future_ms, "},\"kpis\":[");
+  for (size_t i = 0; i < config.kpis.size(); ++i) {
+    const KpiRuleConfig& rule = config.kpis[i];
+    out.append(i > 0 ? ",{\"name\":" : "{\"name\":");
+    AppendJsonString(rule.name, &out);
+    out.append(",\"group_by\":[");
+    for (size_t g = 0; g < rule.group_by.size(); ++g) {
+      if (g > 0) out.push_back(',');
+      AppendJsonString(GroupFieldName(rule.group_by[g]), &out);
+    }
+    absl::StrAppend(
+        &out,
+        "],\"window\":{\"type\":\"tumbling\",\"size_ms\":", rule.window_size_ms,
+        "},\"allowed_lateness_ms\":", rule.allowed_lateness_ms, "}");
+  }
+  out.append("],\"outputs\":{\"kpis\":");
+  AppendJsonString(config.outputs.kpis, &out);
+  out.append(",\"deadletter\":");
+  AppendJsonString(config.outputs.deadletter, &out);
+  out.append(",\"late\":");
+  AppendJsonString(config.outputs.late, &out);
+  out.append("},\"kafka\":{\"brokers\":");
+  AppendJsonString(config.kafka.brokers, &out);
+  out.append(",\"group_id\":");
+  AppendJsonString(config.kafka.group_id, &out);
+  out.append(",\"properties\":{");
+  for (size_t i = 0; i < config.kafka.properties.size(); ++i) {
+    const auto& [name, value] = config.kafka.properties[i];
+    if (i > 0) out.push_back(',');
+    AppendJsonString(name, &out);
+    out.push_back(':');
+    AppendJsonString(IsSecretProperty(name) ? "[redacted]" : value, &out);
+  }
+  out.append("}}}");
+  return out;
 }
 
 }  // namespace tillstream

@@ -79,6 +79,15 @@ struct PipelineConfig {
   KafkaConfig kafka;
 };
 
+// True for a librdkafka property that can hold a secret (passwords, SASL
+// JAAS and OAUTHBEARER settings): its value is never logged or shown.
+bool IsSecretProperty(absl::string_view name);
+
+// The effective configuration (defaults filled in, ${ENV} substituted) as one
+// JSON object, with secret property values replaced by "[redacted]": what
+// `tillstream check` prints and what operators may be shown.
+std::string EffectiveConfigJson(const PipelineConfig& config);
+
 // Reads and validates a pipeline file. The error message names the file, the
 // line and what is wrong: "bad.yaml:7: kpis[0].window.size: bad duration ...".
 absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path);

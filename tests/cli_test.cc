@@ -236,6 +236,16 @@ TEST_F(CliTest, SecretsNeverAppearInOutput) {
                   "the value of ${TILLSTREAM_TEST_SECRET} is not a duration"));
   EXPECT_THAT(config_error.stderr_text,
               ::testing::Not(::testing::HasSubstr(secret)));
+  // Nor in the effective configuration, which `check` prints (and #7's
+  // /pipeline will serve).
+  Result check = Run(
+      absl::StrCat("check ", pipeline, " > ", (dir_ / "check.json").string()));
+  EXPECT_EQ(check.exit_code, 0) << check.stderr_text;
+  std::string effective = ReadFile((dir_ / "check.json").string());
+  EXPECT_THAT(effective,
+              ::testing::HasSubstr(R"("sasl.password":"[redacted]")"));
+  EXPECT_THAT(effective, ::testing::HasSubstr(R"("sasl.username":"u")"));
+  EXPECT_THAT(effective, ::testing::Not(::testing::HasSubstr(secret)));
   // Nor in any output file.
   for (const char* name : {"kpis.ndjson", "deadletter.ndjson", "late.ndjson"}) {
     EXPECT_THAT(ReadFile((dir_ / name).string()),

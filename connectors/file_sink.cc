@@ -13,6 +13,8 @@ absl::string_view OutputFileStem(OutputKind kind) {
   switch (kind) {
     case OutputKind::kKpis:
       return "kpis";
+    case OutputKind::kRolling:
+      return "rolling";
     case OutputKind::kDeadLetter:
       return "deadletter";
     case OutputKind::kLate:

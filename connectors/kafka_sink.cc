@@ -6,6 +6,16 @@
 
 namespace tillstream {
 
+std::array<std::string, kOutputKindCount> OutputTopics(
+    const OutputsConfig& outputs) {
+  std::array<std::string, kOutputKindCount> topics;
+  topics[static_cast<int>(OutputKind::kKpis)] = outputs.kpis;
+  topics[static_cast<int>(OutputKind::kRolling)] = outputs.rolling;
+  topics[static_cast<int>(OutputKind::kDeadLetter)] = outputs.deadletter;
+  topics[static_cast<int>(OutputKind::kLate)] = outputs.late;
+  return topics;
+}
+
 absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
     KafkaSinkOptions options) {
   auto sink = std::unique_ptr<KafkaSink>(new KafkaSink());
@@ -30,6 +40,9 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
     return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
   }
   for (int k = 0; k < kOutputKindCount; ++k) {
+    // An output the pipeline does not use (rolling without rolling rules) has
+    // no topic.
+    if (options.topics[k].empty()) continue;
     sink->topics_[k] =
         rd_kafka_topic_new(sink->producer_, options.topics[k].c_str(), nullptr);
   }
@@ -61,6 +74,10 @@ absl::Status KafkaSink::Write(const OutputBatch& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     OutputBatch::Record record = batch[i];
     rd_kafka_topic_t* topic = topics_[static_cast<int>(record.kind)];
+    if (topic == nullptr) {
+      return absl::FailedPreconditionError(
+          "an output record for an output with no topic");
+    }
     while (true) {
       int rc = rd_kafka_produce(
           topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,

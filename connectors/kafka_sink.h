@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "connectors/kafka_config.h"
 #include "connectors/output_sink.h"
+#include "engine/pipeline_config.h"
 #include "librdkafka/rdkafka.h"
 
 namespace tillstream {
@@ -18,6 +19,10 @@ struct KafkaSinkOptions {
   // Topic per OutputKind (kpis, deadletter, late).
   std::array<std::string, kOutputKindCount> topics;
 };
+
+// The topic of each OutputKind, from the pipeline's `outputs:`.
+std::array<std::string, kOutputKindCount> OutputTopics(
+    const OutputsConfig& outputs);
 
 // Produces output records to Kafka with an idempotent producer (no duplicates
 // or reordering from producer retries). The message key is the record's key:

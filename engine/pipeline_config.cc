@@ -40,8 +40,8 @@ namespace {
 
 // Sections DESIGN.md names that this version does not run yet. They are
 // refused rather than ignored, so that nobody believes they are in effect.
-constexpr absl::string_view kNotYetSupported[] = {
-    "rolling", "anomalies", "state", "processing_guarantee"};
+constexpr absl::string_view kNotYetSupported[] = {"anomalies", "state",
+                                                  "processing_guarantee"};
 
 // Walks the YAML tree; every error carries file, line and the key path.
 class ConfigReader {
@@ -197,7 +197,8 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                      const ConfigReader& reader) {
   PipelineConfig config;
   TS_RETURN_IF_ERROR(reader.CheckMap(
-      root, "", {"pipeline", "source", "limits", "kpis", "outputs", "kafka"}));
+      root, "",
+      {"pipeline", "source", "limits", "kpis", "rolling", "outputs", "kafka"}));
   if (!root["pipeline"])
     return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
@@ -343,6 +344,79 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     config.kpis.push_back(std::move(rule));
   }
 
+  if (const YAML::Node rolling = root["rolling"]) {
+    if (!rolling.IsSequence()) {
+      return reader.Error(rolling, "rolling",
+                          "expected a list of rolling rules");
+    }
+    for (size_t i = 0; i < rolling.size(); ++i) {
+      const YAML::Node node = rolling[i];
+      std::string path = absl::StrCat("rolling[", i, "]");
+      TS_RETURN_IF_ERROR(reader.CheckMap(
+          node, path, {"name", "kpi", "span", "previous_span", "metrics"}));
+      RollingRuleConfig rule;
+      if (!node["name"])
+        return reader.Error(node, path, "rolling rule has no name");
+      TS_ASSIGN_OR_RETURN(rule.name,
+                          reader.String(node["name"], path + ".name"));
+      if (!names.insert(rule.name).second) {
+        return reader.Error(
+            node["name"], path + ".name",
+            absl::StrCat("duplicate rule name \"", rule.name, "\""));
+      }
+      if (!node["kpi"])
+        return reader.Error(node, path + ".kpi",
+                            "missing (the KPI rule to roll)");
+      TS_ASSIGN_OR_RETURN(rule.kpi, reader.String(node["kpi"], path + ".kpi"));
+      if (std::none_of(
+              config.kpis.begin(), config.kpis.end(),
+              [&](const KpiRuleConfig& k) { return k.name == rule.kpi; })) {
+        return reader.Error(
+            node["kpi"], path + ".kpi",
+            absl::StrCat("no KPI rule named \"", rule.kpi, "\""));
+      }
+      if (node["span"]) {
+        TS_ASSIGN_OR_RETURN(
+            rule.span, reader.Count(node["span"], path + ".span", 1, 1000));
+      }
+      rule.previous_span = rule.span;
+      if (node["previous_span"]) {
+        TS_ASSIGN_OR_RETURN(rule.previous_span,
+                            reader.Count(node["previous_span"],
+                                         path + ".previous_span", 1, 1000));
+      }
+      if (const YAML::Node metrics = node["metrics"]) {
+        if (!metrics.IsSequence() || metrics.size() == 0) {
+          return reader.Error(metrics, path + ".metrics",
+                              "expected a list of metrics");
+        }
+        rule.metrics.clear();
+        for (size_t m = 0; m < metrics.size(); ++m) {
+          std::string metric_path = absl::StrCat(path, ".metrics[", m, "]");
+          std::string metric;
+          TS_ASSIGN_OR_RETURN(metric, reader.String(metrics[m], metric_path));
+          bool known = false;
+          for (RollingMetric candidate :
+               {RollingMetric::kRevenue, RollingMetric::kOrders,
+                RollingMetric::kUnits, RollingMetric::kAov}) {
+            if (RollingMetricName(candidate) == metric) {
+              rule.metrics.push_back(candidate);
+              known = true;
+            }
+          }
+          if (!known) {
+            return reader.Error(
+                metrics[m], metric_path,
+                absl::StrCat(
+                    "unknown metric \"", metric,
+                    "\"; expected one of: revenue, orders, units, aov"));
+          }
+        }
+      }
+      config.rolling.push_back(std::move(rule));
+    }
+  }
+
   const YAML::Node outputs = root["outputs"];
   if (!outputs) return reader.Error(root, "outputs", "missing");
   TS_RETURN_IF_ERROR(reader.CheckMap(
@@ -390,6 +464,14 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       }
     }
   }
+  if (!config.rolling.empty()) {
+    if (!outputs["rolling"]) {
+      return reader.Error(outputs, "outputs.rolling",
+                          "missing: the rolling rules need an output");
+    }
+    TS_ASSIGN_OR_RETURN(config.outputs.rolling,
+                        reader.String(outputs["rolling"], "outputs.rolling"));
+  }
   if (config.kafka.group_id.empty()) {
     config.kafka.group_id = absl::StrCat("tillstream-", config.name);
   }
@@ -432,6 +514,20 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return ParsePipelineConfig(text.str(), path);
+}
+
+absl::string_view RollingMetricName(RollingMetric metric) {
+  switch (metric) {
+    case RollingMetric::kRevenue:
+      return "revenue";
+    case RollingMetric::kOrders:
+      return "orders";
+    case RollingMetric::kUnits:
+      return "units";
+    case RollingMetric::kAov:
+      return "aov";
+  }
+  return "?";
 }
 
 bool IsSecretProperty(absl::string_view name) {

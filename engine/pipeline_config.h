@@ -54,10 +54,26 @@ struct KpiRuleConfig {
   int64_t allowed_lateness_ms = 0;   // updates accepted until end + this
 };
 
+// A KPI metric a rolling rule can sum over its spans.
+enum class RollingMetric : uint8_t { kRevenue, kOrders, kUnits, kAov };
+absl::string_view RollingMetricName(RollingMetric metric);
+
+// One rolling rule over the periods (windows) of a tumbling KPI rule
+// (DESIGN.md "Rolling KPIs"): per group and period d, the sum over d-span+1..d
+// and over the previous_span periods before that, and their percent change.
+struct RollingRuleConfig {
+  std::string name;
+  std::string kpi;         // the KPI rule whose windows are the periods
+  int64_t span = 7;        // periods in the current span
+  int64_t previous_span = 7;  // periods in the span compared with
+  std::vector<RollingMetric> metrics = {RollingMetric::kRevenue};
+};
+
 // outputs: topic names in Kafka mode, file names (DIR/<key>.ndjson) in file
 // mode.
 struct OutputsConfig {
   std::string kpis;
+  std::string rolling;  // required when there are rolling rules
   std::string deadletter;
   std::string late;
 };
@@ -75,6 +91,7 @@ struct PipelineConfig {
   SourceConfig source;
   InputLimits limits;
   std::vector<KpiRuleConfig> kpis;
+  std::vector<RollingRuleConfig> rolling;
   OutputsConfig outputs;
   KafkaConfig kafka;
 };

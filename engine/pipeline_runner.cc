@@ -22,6 +22,15 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
   for (const KpiRuleConfig& rule : config.kpis) {
     kpi_operators_.emplace_back(rule, config.name, &customers_);
   }
+  // Reserved up front: the KPI operators hold pointers to these listeners.
+  rolling_operators_.reserve(config.rolling.size());
+  for (const RollingRuleConfig& rule : config.rolling) {
+    for (WindowKpiOperator& op : kpi_operators_) {
+      if (op.rule().name != rule.kpi) continue;
+      rolling_operators_.emplace_back(rule, op.rule(), config.name);
+      op.AddListener(&rolling_operators_.back());
+    }
+  }
 }
 
 void PipelineRunner::OnPartitionsAssigned(
@@ -142,6 +151,10 @@ const RunSummary& PipelineRunner::summary() {
     summary_.late_events += op.probe().late_events;
     summary_.snapshots += op.probe().snapshots;
     summary_.corrections += op.probe().corrections;
+  }
+  summary_.rolling = 0;
+  for (const RollingOperator& op : rolling_operators_) {
+    summary_.rolling += op.probe().snapshots + op.probe().corrections;
   }
   return summary_;
 }

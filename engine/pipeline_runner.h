@@ -18,6 +18,7 @@
 #include "engine/pipeline_config.h"
 #include "engine/watermark_tracker.h"
 #include "operators/string_interner.h"
+#include "operators/rolling_operator.h"
 #include "operators/window_kpi_operator.h"
 
 namespace tillstream {
@@ -30,6 +31,7 @@ struct RunSummary {
   int64_t late_events = 0;  // (event, rule) pairs past the lateness bound
   int64_t snapshots = 0;    // KPI windows emitted (revision 0)
   int64_t corrections = 0;  // KPI re-emissions (revision > 0)
+  int64_t rolling = 0;      // rolling snapshots (all revisions)
   int64_t outputs = 0;      // output records of every kind
   Timestamp watermark = Timestamp::Min();
   absl::flat_hash_map<std::string, int64_t> bad_by_reason;
@@ -86,6 +88,7 @@ class PipelineRunner final : private PartitionListener {
   WatermarkTracker watermarks_;
   StringInterner customers_;
   std::vector<WindowKpiOperator> kpi_operators_;
+  std::vector<RollingOperator> rolling_operators_;  // listen to kpi_operators_
   OutputBatch outputs_;
   RunSummary summary_;
 };

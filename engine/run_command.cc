@@ -23,14 +23,16 @@ void PrintSummary(const PipelineConfig& config, const RunSummary& s,
   std::fprintf(
       stderr,
       "tillstream: pipeline %s: %lld records, %lld events, %lld dead letters, "
-      "%lld late, %lld windows emitted (+%lld corrections), watermark %s, "
+      "%lld late, %lld windows emitted (+%lld corrections), %lld rolling, "
+      "watermark %s, "
       "%.2f s (%.0f records/s)\n",
       config.name.c_str(), static_cast<long long>(s.records),
       static_cast<long long>(s.events), static_cast<long long>(s.bad_records),
       static_cast<long long>(s.late_events),
       static_cast<long long>(s.snapshots),
-      static_cast<long long>(s.corrections), FormatRfc3339(s.watermark).c_str(),
-      seconds, seconds > 0 ? s.records / seconds : 0.0);
+      static_cast<long long>(s.corrections), static_cast<long long>(s.rolling),
+      FormatRfc3339(s.watermark).c_str(), seconds,
+      seconds > 0 ? s.records / seconds : 0.0);
   std::vector<std::pair<int64_t, std::string>> reasons;
   for (const auto& [reason, count] : s.bad_by_reason)
     reasons.emplace_back(count, reason);
@@ -90,8 +92,9 @@ int RunCommand(const std::vector<std::string>& args) {
       }
       broker = *std::move(started);
       for (const std::string& topic :
-           {config->source.topic, config->outputs.kpis,
+           {config->source.topic, config->outputs.kpis, config->outputs.rolling,
             config->outputs.deadletter, config->outputs.late}) {
+        if (topic.empty()) continue;
         status.Update(
             broker->CreateTopic(topic, absl::GetFlag(FLAGS_partitions)));
       }
@@ -109,12 +112,7 @@ int RunCommand(const std::vector<std::string>& args) {
     KafkaSinkOptions sink_options;
     sink_options.brokers = brokers;
     sink_options.properties = config->kafka.properties;
-    sink_options.topics[static_cast<int>(OutputKind::kKpis)] =
-        config->outputs.kpis;
-    sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] =
-        config->outputs.deadletter;
-    sink_options.topics[static_cast<int>(OutputKind::kLate)] =
-        config->outputs.late;
+    sink_options.topics = OutputTopics(config->outputs);
     auto kafka_sink = KafkaSink::Create(std::move(sink_options));
     if (status.ok())
       status = !kafka_source.ok() ? kafka_source.status() : kafka_sink.status();

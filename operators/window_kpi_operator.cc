@@ -54,7 +54,7 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event) {
   auto it = group_ids_.find(key_scratch_);
   if (it != group_ids_.end()) return it->second;
 
-  Group group{key_scratch_, "{"};
+  KpiGroup group{key_scratch_, "{"};
   for (size_t i = 0; i < rule_.group_by.size(); ++i) {
     if (i > 0) group.json.push_back(',');
     AppendJsonString(GroupFieldName(rule_.group_by[i]), &group.json);
@@ -100,6 +100,7 @@ void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
   const WindowKey key{start, InternGroup(event)};
   auto [it, inserted] = windows_.try_emplace(key);
   if (inserted) groups_by_start_[start].push_back(key.group);
+  max_start_seen_ = std::max(max_start_seen_, start);
   WindowState& state = it->second;
   uint32_t customer = KpiAccumulator::kAnonymous;
   if (!event.customer_id.empty() && event.status == OrderStatus::kCompleted) {
@@ -135,6 +136,17 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
     first_unclosed_start_ =
         std::max(first_unclosed_start_,
                  watermark.Minus(rule_.window_size_ms - 1).millis());
+  }
+
+  if (!listeners_.empty() && max_start_seen_ != INT64_MIN &&
+      first_unclosed_start_ != INT64_MIN) {
+    // The last window start that is closed and has been seen at all.
+    const int64_t closed_through =
+        std::min(max_start_seen_, first_unclosed_start_ == INT64_MAX
+                                      ? INT64_MAX
+                                      : first_unclosed_start_ - 1);
+    for (WindowListener* listener : listeners_)
+      listener->OnWindowsClosed(closed_through, out);
   }
 
   while (!groups_by_start_.empty()) {
@@ -178,7 +190,7 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
                              OutputBatch* out) {
   ++state->revision;
   ++(state->revision == 0 ? probe_.snapshots : probe_.corrections);
-  const Group& group = groups_[key.group];
+  const KpiGroup& group = groups_[key.group];
   out->BeginRecord(OutputKind::kKpis, group.key);
   std::string* json = out->value();
   json->append(snapshot_head_);
@@ -188,6 +200,10 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
   state->kpis.AppendJsonFields(json);
   absl::StrAppend(json, ",\"revision\":", state->revision, "}");
   out->EndRecord();
+  for (WindowListener* listener : listeners_) {
+    listener->OnWindowEmitted(key.group, group, key.start, state->kpis,
+                              state->revision, out);
+  }
 }
 
 }  // namespace tillstream

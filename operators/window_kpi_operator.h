@@ -14,6 +14,7 @@
 #include "engine/timestamp.h"
 #include "operators/kpi_accumulator.h"
 #include "operators/string_interner.h"
+#include "operators/window_listener.h"
 
 namespace tillstream {
 
@@ -50,6 +51,9 @@ class WindowKpiOperator {
   void Process(const OrderEvent& event, Timestamp watermark, OutputBatch* out);
   void AdvanceWatermark(Timestamp watermark, OutputBatch* out);
 
+  // `listener` (not owned, outlives the operator) hears of every emission.
+  void AddListener(WindowListener* listener) { listeners_.push_back(listener); }
+
   const KpiRuleConfig& rule() const { return rule_; }
   const WindowKpiProbe& probe() const { return probe_; }
   size_t open_windows() const { return windows_.size(); }
@@ -69,11 +73,6 @@ class WindowKpiOperator {
     int32_t revision = -1;  // -1: not emitted yet
     bool pending = false;   // in pending_, awaiting a (re-)emission
   };
-  struct Group {
-    std::string key;   // "store_id=s-000,region=EU"
-    std::string json;  // {"store_id":"s-000","region":"EU"}
-  };
-
   uint32_t InternGroup(const OrderEvent& event);
   void Emit(const WindowKey& key, WindowState* state, OutputBatch* out);
   void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);
@@ -85,7 +84,7 @@ class WindowKpiOperator {
   StringInterner* customers_;
   WindowKpiProbe probe_;
 
-  std::vector<Group> groups_;
+  std::vector<KpiGroup> groups_;
   absl::flat_hash_map<std::string, uint32_t> group_ids_;
   std::string key_scratch_;
 
@@ -94,6 +93,8 @@ class WindowKpiOperator {
   int64_t first_unclosed_start_ = INT64_MIN;  // starts below it were emitted
   std::vector<WindowKey> pending_;            // closed windows changed since
   std::vector<WindowKey> closing_scratch_;
+  int64_t max_start_seen_ = INT64_MIN;
+  std::vector<WindowListener*> listeners_;
 };
 
 // The window start of `ts` for windows of `size_ms`, aligned to the epoch.

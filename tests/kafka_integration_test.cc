@@ -131,12 +131,7 @@ class KafkaIntegrationTest : public ::testing::Test {
     KafkaSinkOptions sink_options;
     sink_options.brokers = broker_->bootstrap();
     sink_options.properties = config.kafka.properties;
-    sink_options.topics[static_cast<int>(OutputKind::kKpis)] =
-        config.outputs.kpis;
-    sink_options.topics[static_cast<int>(OutputKind::kDeadLetter)] =
-        config.outputs.deadletter;
-    sink_options.topics[static_cast<int>(OutputKind::kLate)] =
-        config.outputs.late;
+    sink_options.topics = OutputTopics(config.outputs);
     auto sink = KafkaSink::Create(sink_options);
     EXPECT_TRUE(sink.ok()) << sink.status();
     SystemClock clock;
@@ -154,10 +149,13 @@ class KafkaIntegrationTest : public ::testing::Test {
     config->outputs.kpis = prefix + ".kpis";
     config->outputs.deadletter = prefix + ".deadletter";
     config->outputs.late = prefix + ".late";
+    if (!config->outputs.rolling.empty())
+      config->outputs.rolling = prefix + ".rolling";
     config->kafka.group_id = prefix + "-group";
     for (const std::string& topic :
-         {config->source.topic, config->outputs.kpis,
+         {config->source.topic, config->outputs.kpis, config->outputs.rolling,
           config->outputs.deadletter, config->outputs.late}) {
+      if (topic.empty()) continue;
       EXPECT_TRUE(broker_->CreateTopic(topic, kPartitions).ok());
     }
     return *config;
@@ -243,6 +241,25 @@ TEST_F(KafkaIntegrationTest, KafkaModeEqualsFileMode) {
   }
   auto file_run = testing::RunPipeline(config, records);
   EXPECT_EQ(FinalSnapshots(kafka_kpis), FinalSnapshots(file_run->sink.kpis()));
+  // Rolling snapshots too: the same set of final values in both modes.
+  std::map<std::string, std::string> kafka_rolling, file_rolling;
+  auto final_rolling = [](const std::vector<std::string>& lines) {
+    std::map<std::string, std::string> last;
+    for (const std::string& line : lines) {
+      std::string key = line.substr(0, line.find(",\"revenue\""));
+      last[key] = line.substr(0, line.rfind(",\"revision\""));
+    }
+    return last;
+  };
+  std::vector<std::string> rolling_values;
+  for (const Message& m : ConsumeAll(config.outputs.rolling, kPartitions)) {
+    rolling_values.push_back(m.value);
+  }
+  EXPECT_FALSE(rolling_values.empty());
+  EXPECT_EQ(
+      final_rolling(rolling_values),
+      final_rolling(
+          file_run->sink.outputs[static_cast<int>(OutputKind::kRolling)]));
   EXPECT_EQ(ConsumeAll(config.outputs.deadletter, kPartitions).size(),
             static_cast<size_t>(generator.bad_produced()));
 }

@@ -117,10 +117,50 @@ TEST(PipelineConfigTest, MissingOutputs) {
 
 TEST(PipelineConfigTest, RefusesSectionsThisVersionDoesNotRun) {
   EXPECT_EQ(ErrorWith("kafka:\n",
-                      "rolling: [{name: store_7d, kpi: store_day}]\nkafka:\n"),
-            "p.yaml:9: rolling: not supported by this version of tillstream "
+                      "anomalies: [{name: drop, kpi: store_day}]\nkafka:\n"),
+            "p.yaml:9: anomalies: not supported by this version of tillstream "
             "yet (see README, "
             "Roadmap); remove it");
+}
+
+TEST(PipelineConfigTest, RollingRules) {
+  std::string rolling =
+      "rolling: [{name: store_7d, kpi: store_day, span: 28, previous_span: 7, "
+      "metrics: [revenue, aov]}]\n";
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      absl::StrReplaceAll(
+          kGood,
+          {{"outputs: {kpis: pos.kpis,",
+            rolling + "outputs: {kpis: pos.kpis, rolling: pos.rolling,"}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->rolling.size(), 1u);
+  EXPECT_EQ(config->rolling[0].kpi, "store_day");
+  EXPECT_EQ(config->rolling[0].span, 28);
+  EXPECT_EQ(config->rolling[0].previous_span, 7);
+  EXPECT_EQ(config->rolling[0].metrics,
+            (std::vector<RollingMetric>{RollingMetric::kRevenue,
+                                        RollingMetric::kAov}));
+  EXPECT_EQ(config->outputs.rolling, "pos.rolling");
+  EXPECT_EQ(
+      ErrorWith("outputs: {", rolling + "outputs: {"),
+      "p.yaml:9: outputs.rolling: missing: the rolling rules need an output");
+  EXPECT_EQ(
+      ErrorWith(
+          "outputs: {",
+          "rolling: [{name: r, kpi: store_week}]\noutputs: {rolling: r, "),
+      "p.yaml:8: rolling[0].kpi: no KPI rule named \"store_week\"");
+  EXPECT_EQ(
+      ErrorWith("outputs: {",
+                "rolling: [{name: r, kpi: store_day, metrics: [margin]}]\n"
+                "outputs: {rolling: r, "),
+      "p.yaml:8: rolling[0].metrics[0]: unknown metric \"margin\"; expected "
+      "one of: "
+      "revenue, orders, units, aov");
+  EXPECT_EQ(
+      ErrorWith("outputs: {",
+                "rolling: [{name: store_day, kpi: store_day}]\noutputs: {"),
+      "p.yaml:8: rolling[0].name: duplicate rule name \"store_day\"");
 }
 
 TEST(PipelineConfigTest, YamlSyntaxAndEmptyFile) {

@@ -4,7 +4,10 @@
 #include <filesystem>
 #include <random>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "connectors/order_decoder.h"
+#include "engine/time_format.h"
 #include "examples/generator/traffic_generator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -107,6 +110,125 @@ TEST(PipelineRunnerTest, SampleMatchesIndependentlyComputedKpis) {
   }
   EXPECT_EQ(compared, 239 + 3366);
   EXPECT_EQ(snapshots.size(), 239u + 3366u);  // no window the rules do not give
+
+  // Rolling: every store and day, days without events included.
+  std::map<std::string, std::string> rolling;
+  for (const std::string& line :
+       run->sink.outputs[static_cast<int>(OutputKind::kRolling)]) {
+    simdjson::dom::element e = parser.parse(line);
+    rolling[std::string(e["group"]["store_id"].get_string().value()) + "|" +
+            std::string(e["period"]["start"].get_string().value())
+                .substr(0, 10)] = line;
+  }
+  int rolling_compared = 0;
+  for (const std::string& line :
+       ReadLines(kSamples + "/expected/store_day_rolling.ndjson")) {
+    simdjson::dom::element e = parser.parse(line);
+    std::string key = std::string(e["store_id"].get_string().value()) + "|" +
+                      std::string(e["day"].get_string().value());
+    ASSERT_TRUE(rolling.count(key)) << key;
+    simdjson::dom::parser got_parser;
+    simdjson::dom::element got = got_parser.parse(rolling[key]);
+    for (auto [mine, theirs] :
+         {std::pair{"revenue", "revenue"}, std::pair{"revenue_7d", "rev_7d"},
+          std::pair{"revenue_prev_7d", "rev_prev_7d"},
+          std::pair{"pct_change_7d", "pct_change_7d"}}) {
+      EXPECT_EQ(simdjson::minify(got[mine]), simdjson::minify(e[theirs]))
+          << key << " " << mine;
+    }
+    ++rolling_compared;
+  }
+  EXPECT_EQ(rolling_compared, 240);
+  EXPECT_EQ(rolling.size(), 240u);
+}
+
+// Rolling revenue of generated traffic (with injected drops) against sums the
+// test computes itself from the raw events, independently of the engine.
+TEST(PipelineRunnerTest, GeneratedRollingMatchesIndependentSums) {
+  TrafficOptions options;
+  options.orders = 30000;
+  options.days = 35;
+  options.stores = 5;
+  options.drops = {{.store = 2, .day = 20, .fraction = 0.8},
+                   {.store = 4, .day = 3, .fraction = 1.0}};
+  TrafficGenerator generator(options);
+  std::vector<std::string> records;
+  std::string record, key;
+  // Revenue in cents per store and day index, from the events themselves.
+  std::map<std::string, std::map<int64_t, int64_t>> revenue;
+  simdjson::dom::parser parser;
+  int64_t last_day = 0;
+  while (generator.Next(&record, &key)) {
+    records.push_back(record);
+    simdjson::dom::element e = parser.parse(record);
+    simdjson::dom::element ts = e["ts"];
+    int64_t ms =
+        ts.is_int64()
+            ? ts.get_int64().value()
+            : ParseRfc3339(std::string(ts.get_string().value()))->millis();
+    int64_t day = ms / 86'400'000;
+    std::string_view status = e["status"].get_string().value();
+    int sign = status == "completed" ? 1 : status == "refunded" ? -1 : 0;
+    int64_t cents = 0;
+    for (simdjson::dom::element line : e["lines"].get_array()) {
+      std::string price(line["unit_price"].get_string().value());
+      size_t dot = price.find('.');
+      int64_t unit = std::stoll(price.substr(0, dot)) * 100 +
+                     std::stoll(price.substr(dot + 1));
+      cents += line["qty"].get_int64().value() * unit;
+    }
+    revenue[std::string(e["store_id"].get_string().value())][day] +=
+        sign * cents;
+    last_day = std::max(last_day, day);
+  }
+  auto run = RunPipeline(PosAnalyticsConfig(), records);
+  std::map<std::string, std::string> got;  // "store|day" -> "7d/prev/pct"
+  for (const std::string& line :
+       run->sink.outputs[static_cast<int>(OutputKind::kRolling)]) {
+    simdjson::dom::element e = parser.parse(line);
+    int64_t day =
+        ParseRfc3339(std::string(e["period"]["start"].get_string().value()))
+            ->millis() /
+        86'400'000;
+    got[absl::StrCat(std::string(e["group"]["store_id"].get_string().value()),
+                     "|", day)] =
+        absl::StrCat(std::string(e["revenue_7d"].get_string().value()), "/",
+                     std::string(e["revenue_prev_7d"].get_string().value()),
+                     "/", simdjson::minify(e["pct_change_7d"]));
+  }
+  size_t expected_rows = 0;
+  for (const auto& [store, days] : revenue) {
+    const int64_t first = days.begin()->first;
+    for (int64_t day = first; day <= last_day; ++day) {
+      int64_t current = 0, previous = 0;
+      for (int64_t d = day - 13; d <= day; ++d) {
+        auto it = days.find(d);
+        int64_t v = it == days.end() ? 0 : it->second;
+        (d > day - 7 ? current : previous) += v;
+      }
+      std::string pct = "null";
+      if (day - first + 1 >= 14 && previous > 0) {
+        // Half away from zero, in integers: basis points of the change.
+        __int128 scaled = static_cast<__int128>(current - previous) * 10000;
+        __int128 q = scaled / previous, r = scaled % previous;
+        if (2 * (r < 0 ? -r : r) >= previous) q += scaled < 0 ? -1 : 1;
+        int64_t bp = static_cast<int64_t>(q);
+        pct = absl::StrCat("\"", bp < 0 ? "-" : "", std::abs(bp) / 100, ".",
+                           absl::StrFormat("%02d", std::abs(bp) % 100), "\"");
+      }
+      auto cents = [](int64_t c) {
+        return absl::StrCat(c < 0 ? "-" : "", std::abs(c) / 100, ".",
+                            absl::StrFormat("%02d", std::abs(c) % 100));
+      };
+      std::string want =
+          absl::StrCat(cents(current), "/", cents(previous), "/", pct);
+      EXPECT_EQ(got[absl::StrCat(store, "|", day)], want)
+          << store << " day " << day;
+      ++expected_rows;
+    }
+  }
+  EXPECT_EQ(got.size(), expected_rows);
+  EXPECT_GE(expected_rows, 5u * 35u);  // 5 stores, 35+ days
 }
 
 TEST(PipelineRunnerTest, DeadLettersCarryReasonSourceAndPayload) {

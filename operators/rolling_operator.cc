@@ -1,0 +1,263 @@
+#include "operators/rolling_operator.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/json_writer.h"
+#include "engine/time_format.h"
+
+namespace tillstream {
+namespace {
+
+// "d" for daily periods, "h" hourly, "w" weekly, "p" (periods) otherwise.
+std::string PeriodUnit(int64_t size_ms) {
+  if (size_ms == 86'400'000) return "d";
+  if (size_ms == 3'600'000) return "h";
+  if (size_ms == 604'800'000) return "w";
+  return "p";
+}
+
+}  // namespace
+
+RollingOperator::RollingOperator(const RollingRuleConfig& rule,
+                                 const KpiRuleConfig& kpi,
+                                 absl::string_view pipeline)
+    : rule_(rule),
+      size_ms_(kpi.window_size_ms),
+      // Enough history to re-emit every period a correction within the
+      // lateness bound can feed.
+      keep_(static_cast<size_t>(2 * (rule.span + rule.previous_span) +
+                                kpi.allowed_lateness_ms / kpi.window_size_ms +
+                                2)) {
+  head_ = "{\"type\":\"rolling\",\"pipeline\":";
+  AppendJsonString(pipeline, &head_);
+  head_.append(",\"rule\":");
+  AppendJsonString(rule.name, &head_);
+  head_.append(",\"kpi\":");
+  AppendJsonString(kpi.name, &head_);
+  span_suffix_ = absl::StrCat("_", rule.span, PeriodUnit(size_ms_));
+  previous_suffix_ =
+      absl::StrCat("_prev_", rule.previous_span, PeriodUnit(size_ms_));
+}
+
+void RollingOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
+                                      int64_t start, const KpiAccumulator& kpis,
+                                      int32_t /*revision*/, OutputBatch* out) {
+  const Values values{kpis.revenue_cents, kpis.completed_gross_cents,
+                      kpis.orders, kpis.units};
+  auto [it, inserted] = groups_.try_emplace(group_id);
+  GroupState& state = it->second;
+  if (inserted) {
+    state.group = group;
+    state.first_start = start;
+    state.history_start = start;
+    order_.insert(std::upper_bound(order_.begin(), order_.end(), group_id,
+                                   [this](uint32_t a, uint32_t b) {
+                                     return groups_.at(a).group.key <
+                                            groups_.at(b).group.key;
+                                   }),
+                  group_id);
+    if (next_start_ == INT64_MIN) next_start_ = start;
+  }
+  if (state.history.empty()) {
+    // Nothing finalized for this group yet: its periods from the first on
+    // that others have already finalized are caught up at once.
+    state.pending[start] = values;
+    state.first_start = std::min(state.first_start, start);
+    state.history_start = state.first_start;
+    for (int64_t next = state.first_start; next < next_start_;
+         next += size_ms_) {
+      Finalize(state, next, out);
+    }
+    return;
+  }
+  const int64_t finalized_end =
+      state.history_start +
+      static_cast<int64_t>(state.history.size()) * size_ms_;
+  if (start >= finalized_end) {
+    state.pending[start] = values;
+    return;
+  }
+  // A correction of a finalized period, or a window before the group's first.
+  while (start < state.history_start) {
+    state.history.push_front(Period{});
+    state.history_start -= size_ms_;
+  }
+  state.first_start = std::min(state.first_start, start);
+  state.history[(start - state.history_start) / size_ms_].values = values;
+  SumsAt(state, state.history.size() - 1, &state.current, &state.previous);
+  Reemit(state, start, out);
+}
+
+void RollingOperator::OnWindowsClosed(int64_t closed_through,
+                                      OutputBatch* out) {
+  if (next_start_ == INT64_MIN) return;
+  while (next_start_ <= closed_through) {
+    for (uint32_t id : order_) {
+      GroupState& state = groups_.at(id);
+      if (state.first_start > next_start_) continue;
+      Finalize(state, next_start_, out);
+    }
+    next_start_ += size_ms_;
+  }
+}
+
+void RollingOperator::Finalize(GroupState& state, int64_t start,
+                               OutputBatch* out) {
+  if (!state.history.empty() &&
+      state.history_start +
+              static_cast<int64_t>(state.history.size()) * size_ms_ !=
+          start) {
+    return;  // already finalized (a group that caught up)
+  }
+  Period period;
+  auto pending = state.pending.find(start);
+  if (pending != state.pending.end()) {
+    period.values = pending->second;
+    state.pending.erase(pending);
+  }
+  if (state.history.empty()) state.history_start = start;
+  state.history.push_back(period);
+  // Slide: the new period enters the current span; the one leaving it enters
+  // the previous span, whose oldest leaves.
+  const size_t n = state.history.size();
+  const size_t span = static_cast<size_t>(rule_.span);
+  const size_t previous = static_cast<size_t>(rule_.previous_span);
+  state.current.Add(period.values, +1);
+  if (n > span) {
+    const Values& leaving = state.history[n - 1 - span].values;
+    state.current.Add(leaving, -1);
+    state.previous.Add(leaving, +1);
+  }
+  if (n > span + previous)
+    state.previous.Add(state.history[n - 1 - span - previous].values, -1);
+  Emit(state, n - 1, state.current, state.previous, out);
+  // Trim, keeping the sums' inputs: only whole periods older than both spans
+  // and the correction horizon leave.
+  while (state.history.size() > keep_) {
+    state.history.pop_front();
+    state.history_start += size_ms_;
+  }
+}
+
+void RollingOperator::Reemit(GroupState& state, int64_t start,
+                             OutputBatch* out) {
+  const size_t first =
+      static_cast<size_t>((start - state.history_start) / size_ms_);
+  const size_t last = std::min(
+      state.history.size() - 1,
+      first + static_cast<size_t>(rule_.span + rule_.previous_span) - 1);
+  for (size_t index = first; index <= last; ++index) {
+    if (state.history_start + static_cast<int64_t>(index) * size_ms_ <
+        state.first_start)
+      continue;
+    Values current, previous;
+    SumsAt(state, index, &current, &previous);
+    Emit(state, index, current, previous, out);
+  }
+}
+
+void RollingOperator::SumsAt(const GroupState& state, size_t index,
+                             Values* current, Values* previous) const {
+  *current = Values{};
+  *previous = Values{};
+  const int64_t span = rule_.span;
+  for (int64_t back = 0; back < span + rule_.previous_span; ++back) {
+    if (static_cast<int64_t>(index) - back < 0) break;
+    const Values& v = state.history[index - static_cast<size_t>(back)].values;
+    (back < span ? current : previous)->Add(v, +1);
+  }
+}
+
+void RollingOperator::Emit(GroupState& state, size_t index,
+                           const Values& current, const Values& previous,
+                           OutputBatch* out) {
+  Period& period = state.history[index];
+  ++period.revision;
+  ++(period.revision == 0 ? probe_.snapshots : probe_.corrections);
+  const int64_t start =
+      state.history_start + static_cast<int64_t>(index) * size_ms_;
+  // pct_change needs span + previous_span periods of the group's history.
+  const bool full_history = (start - state.first_start) / size_ms_ + 1 >=
+                            rule_.span + rule_.previous_span;
+  out->BeginRecord(OutputKind::kRolling, state.group.key);
+  std::string* json = out->value();
+  json->append(head_);
+  json->append(",\"group\":");
+  json->append(state.group.json);
+  json->append(",\"period\":{\"start\":\"");
+  AppendRfc3339(Timestamp::FromMillis(start), json);
+  json->append("\",\"end\":\"");
+  AppendRfc3339(Timestamp::FromMillis(start + size_ms_), json);
+  json->append("\"}");
+  for (RollingMetric metric : rule_.metrics) {
+    AppendMetric(metric, period.values, current, previous, full_history, json);
+  }
+  absl::StrAppend(json, ",\"revision\":", period.revision, "}");
+  out->EndRecord();
+}
+
+void RollingOperator::AppendMetric(RollingMetric metric, const Values& period,
+                                   const Values& current,
+                                   const Values& previous, bool full_history,
+                                   std::string* out) const {
+  // The metric's value in a Values, and whether it is money (cents).
+  auto value = [metric](const Values& v, bool* known) -> CentsSum {
+    *known = true;
+    switch (metric) {
+      case RollingMetric::kRevenue:
+        return v.revenue;
+      case RollingMetric::kOrders:
+        return v.orders;
+      case RollingMetric::kUnits:
+        return v.units;
+      case RollingMetric::kAov:
+        if (v.orders == 0) {
+          *known = false;
+          return 0;
+        }
+        return DivideRoundHalfAwayFromZero(v.gross, v.orders);
+    }
+    return 0;
+  };
+  const bool money =
+      metric == RollingMetric::kRevenue || metric == RollingMetric::kAov;
+  auto append = [&](const Values& v) {
+    bool known;
+    CentsSum x = value(v, &known);
+    if (!known) {
+      out->append("null");
+    } else if (money) {
+      out->push_back('"');
+      AppendCents(x, out);
+      out->push_back('"');
+    } else {
+      AppendWholeNumber(x, out);
+    }
+  };
+  const std::string name(RollingMetricName(metric));
+  absl::StrAppend(out, ",\"", name, "\":");
+  append(period);
+  absl::StrAppend(out, ",\"", name, span_suffix_, "\":");
+  append(current);
+  absl::StrAppend(out, ",\"", name, previous_suffix_, "\":");
+  append(previous);
+  // Revenue's change is "pct_change_7d" (DESIGN.md); the others are prefixed.
+  absl::StrAppend(out, ",\"",
+                  metric == RollingMetric::kRevenue ? "" : name + "_",
+                  "pct_change", span_suffix_, "\":");
+  bool known_current, known_previous;
+  CentsSum now = value(current, &known_current);
+  CentsSum before = value(previous, &known_previous);
+  if (!full_history || !known_current || !known_previous || before <= 0) {
+    out->append("null");
+  } else {
+    // 100 x (now - before) / before, rounded half away from zero to 2 decimals.
+    out->push_back('"');
+    AppendCents(DivideRoundHalfAwayFromZero((now - before) * 10'000, before),
+                out);
+    out->push_back('"');
+  }
+}
+
+}  // namespace tillstream

@@ -392,17 +392,18 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
   for (const OrderLine& line : lines_) {
     int64_t amount =
         line.qty * line.unit_price_cents;  // checked in DecodeLines
-    bool overflow =
-        __builtin_add_overflow(event->amount_cents, amount,
-                               &event->amount_cents) ||
-        __builtin_add_overflow(event->units, line.qty, &event->units);
+    bool overflow = __builtin_add_overflow(event->totals.amount_cents, amount,
+                                           &event->totals.amount_cents) ||
+                    __builtin_add_overflow(event->totals.units, line.qty,
+                                           &event->totals.units);
     if (line.has_cost) {
       int64_t margin = amount - line.qty * line.unit_cost_cents;
-      overflow = overflow ||
-                 __builtin_add_overflow(event->costed_amount_cents, amount,
-                                        &event->costed_amount_cents) ||
-                 __builtin_add_overflow(event->margin_cents, margin,
-                                        &event->margin_cents);
+      overflow =
+          overflow ||
+          __builtin_add_overflow(event->totals.costed_amount_cents, amount,
+                                 &event->totals.costed_amount_cents) ||
+          __builtin_add_overflow(event->totals.margin_cents, margin,
+                                 &event->totals.margin_cents);
     }
     if (overflow) return Bad("order amount is out of range");
   }

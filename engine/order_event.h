@@ -23,6 +23,25 @@ struct OrderLine {
 
 enum class SourceKind : uint8_t { kKafka, kFile };
 
+// Sums over some lines of an order, before the status sign.
+struct OrderTotals {
+  int64_t amount_cents = 0;  // sum of qty x unit_price
+  int64_t units = 0;         // sum of qty
+  int64_t costed_amount_cents =
+      0;  // sum of qty x unit_price, lines with a cost
+  int64_t margin_cents =
+      0;  // sum of qty x (unit_price - unit_cost), same lines
+  void AddLine(const OrderLine& line) {
+    const int64_t amount = line.qty * line.unit_price_cents;
+    amount_cents += amount;
+    units += line.qty;
+    if (line.has_cost) {
+      costed_amount_cents += amount;
+      margin_cents += amount - line.qty * line.unit_cost_cents;
+    }
+  }
+};
+
 // Where a record came from: enough to find it again and to report it.
 struct SourcePosition {
   SourceKind kind = SourceKind::kKafka;
@@ -44,14 +63,9 @@ struct OrderEvent {
   Timestamp ts;
   OrderStatus status = OrderStatus::kCompleted;
   std::span<const OrderLine> lines;
-  // Totals over `lines`, before the status sign, computed once by the decoder
-  // with overflow checks so every KPI rule adds four numbers, not N lines.
-  int64_t amount_cents = 0;  // sum of qty x unit_price
-  int64_t units = 0;         // sum of qty
-  int64_t costed_amount_cents =
-      0;  // sum of qty x unit_price, lines with a cost
-  int64_t margin_cents =
-      0;  // sum of qty x (unit_price - unit_cost), same lines
+  // Totals over all `lines`, computed once by the decoder with overflow
+  // checks, so that an order-level rule adds four numbers, not N lines.
+  OrderTotals totals;
   absl::string_view payload;  // the original bytes
   SourcePosition source;
 };

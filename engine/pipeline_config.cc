@@ -32,6 +32,10 @@ absl::string_view GroupFieldName(GroupField field) {
       return "currency";
     case GroupField::kCustomerId:
       return "customer_id";
+    case GroupField::kSku:
+      return "sku";
+    case GroupField::kCategory:
+      return "category";
   }
   return "?";
 }
@@ -184,13 +188,15 @@ absl::StatusOr<GroupField> ParseGroupField(const ConfigReader& reader,
   TS_ASSIGN_OR_RETURN(name, reader.String(node, path));
   for (GroupField f :
        {GroupField::kStoreId, GroupField::kRegion, GroupField::kChannel,
-        GroupField::kCurrency, GroupField::kCustomerId}) {
+        GroupField::kCurrency, GroupField::kCustomerId, GroupField::kSku,
+        GroupField::kCategory}) {
     if (GroupFieldName(f) == name) return f;
   }
-  return reader.Error(node, path,
-                      absl::StrCat("cannot group by \"", name,
-                                   "\"; expected one of: store_id, region, "
-                                   "channel, currency, customer_id"));
+  return reader.Error(
+      node, path,
+      absl::StrCat("cannot group by \"", name,
+                   "\"; expected one of: store_id, region, "
+                   "channel, currency, customer_id, sku, category"));
 }
 
 absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
@@ -284,7 +290,8 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     const YAML::Node rule_node = kpis[i];
     std::string path = absl::StrCat("kpis[", i, "]");
     TS_RETURN_IF_ERROR(reader.CheckMap(
-        rule_node, path, {"name", "group_by", "window", "allowed_lateness"}));
+        rule_node, path,
+        {"name", "group_by", "window", "allowed_lateness", "top_skus"}));
     KpiRuleConfig rule;
     if (!rule_node["name"])
       return reader.Error(rule_node, path, "KPI rule has no name");
@@ -340,6 +347,11 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       TS_ASSIGN_OR_RETURN(rule.allowed_lateness_ms,
                           reader.Duration(rule_node["allowed_lateness"],
                                           path + ".allowed_lateness"));
+    }
+    if (rule_node["top_skus"]) {
+      TS_ASSIGN_OR_RETURN(
+          rule.top_skus,
+          reader.Count(rule_node["top_skus"], path + ".top_skus", 1, 1000));
     }
     config.kpis.push_back(std::move(rule));
   }

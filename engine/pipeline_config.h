@@ -11,15 +11,21 @@
 
 namespace tillstream {
 
-// An order-level field a KPI rule can group by.
+// A field a KPI rule can group by: order-level, or line-level (sku,
+// category), in which case each line counts towards its own group.
 enum class GroupField : uint8_t {
   kStoreId,
   kRegion,
   kChannel,
   kCurrency,
-  kCustomerId
+  kCustomerId,
+  kSku,
+  kCategory,
 };
 absl::string_view GroupFieldName(GroupField field);
+inline bool IsLineField(GroupField field) {
+  return field == GroupField::kSku || field == GroupField::kCategory;
+}
 
 // source: where orders come from and how event time is tracked.
 struct SourceConfig {
@@ -52,6 +58,7 @@ struct KpiRuleConfig {
   std::vector<GroupField> group_by;  // empty = one group for everything
   int64_t window_size_ms = 0;        // tumbling, aligned to the UTC epoch
   int64_t allowed_lateness_ms = 0;   // updates accepted until end + this
+  int64_t top_skus = 0;  // > 0: the N SKUs with most revenue per window
 };
 
 // A KPI metric a rolling rule can sum over its spans.
@@ -63,8 +70,8 @@ absl::string_view RollingMetricName(RollingMetric metric);
 // and over the previous_span periods before that, and their percent change.
 struct RollingRuleConfig {
   std::string name;
-  std::string kpi;         // the KPI rule whose windows are the periods
-  int64_t span = 7;        // periods in the current span
+  std::string kpi;            // the KPI rule whose windows are the periods
+  int64_t span = 7;           // periods in the current span
   int64_t previous_span = 7;  // periods in the span compared with
   std::vector<RollingMetric> metrics = {RollingMetric::kRevenue};
 };

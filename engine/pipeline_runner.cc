@@ -18,12 +18,9 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
           OrderDecoderOptions{config.source.default_currency, config.limits}),
       watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
                                    config.source.idle_timeout_ms}) {
-  kpi_operators_.reserve(config.kpis.size());
   for (const KpiRuleConfig& rule : config.kpis) {
     kpi_operators_.emplace_back(rule, config.name, &customers_);
   }
-  // Reserved up front: the KPI operators hold pointers to these listeners.
-  rolling_operators_.reserve(config.rolling.size());
   for (const RollingRuleConfig& rule : config.rolling) {
     for (WindowKpiOperator& op : kpi_operators_) {
       if (op.rule().name != rule.kpi) continue;

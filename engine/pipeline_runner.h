@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -17,8 +18,8 @@
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
 #include "engine/watermark_tracker.h"
-#include "operators/string_interner.h"
 #include "operators/rolling_operator.h"
+#include "operators/string_interner.h"
 #include "operators/window_kpi_operator.h"
 
 namespace tillstream {
@@ -87,8 +88,9 @@ class PipelineRunner final : private PartitionListener {
   OrderDecoder decoder_;
   WatermarkTracker watermarks_;
   StringInterner customers_;
-  std::vector<WindowKpiOperator> kpi_operators_;
-  std::vector<RollingOperator> rolling_operators_;  // listen to kpi_operators_
+  // Deques: operators never move, so the pointers between them stay valid.
+  std::deque<WindowKpiOperator> kpi_operators_;
+  std::deque<RollingOperator> rolling_operators_;  // listen to kpi_operators_
   OutputBatch outputs_;
   RunSummary summary_;
 };

@@ -1,6 +1,10 @@
 #include "operators/kpi_accumulator.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "engine/json_writer.h"
 #include "engine/money.h"
 
 namespace tillstream {
@@ -37,6 +41,33 @@ void KpiAccumulator::AppendJsonFields(std::string* out) const {
     out->push_back('"');
   }
   absl::StrAppend(out, ",\"distinct_customers\":", customers.size());
+}
+
+void KpiAccumulator::AppendTopSkus(int64_t n, const StringInterner& names,
+                                   std::string* out) const {
+  out->append(",\"top_skus\":[");
+  if (skus) {
+    std::vector<std::pair<uint32_t, SkuTotals>> ranked(skus->begin(),
+                                                       skus->end());
+    auto higher = [&names](const auto& a, const auto& b) {
+      if (a.second.revenue != b.second.revenue)
+        return a.second.revenue > b.second.revenue;
+      return names.Lookup(a.first) < names.Lookup(b.first);
+    };
+    const size_t top = std::min(ranked.size(), static_cast<size_t>(n));
+    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(),
+                      higher);
+    for (size_t i = 0; i < top; ++i) {
+      out->append(i > 0 ? ",{\"sku\":" : "{\"sku\":");
+      AppendJsonString(names.Lookup(ranked[i].first), out);
+      out->append(",\"revenue\":\"");
+      AppendCents(ranked[i].second.revenue, out);
+      out->append("\",\"units\":");
+      AppendWholeNumber(ranked[i].second.units, out);
+      out->push_back('}');
+    }
+  }
+  out->push_back(']');
 }
 
 }  // namespace tillstream

@@ -2,11 +2,14 @@
 #define TILLSTREAM_OPERATORS_KPI_ACCUMULATOR_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "engine/money.h"
 #include "engine/order_event.h"
+#include "operators/string_interner.h"
 
 namespace tillstream {
 
@@ -27,35 +30,57 @@ struct KpiAccumulator {
   absl::flat_hash_set<uint32_t>
       customers;  // interned non-anonymous ids, completed events
 
+  // Revenue and units of one SKU in the window, for top_skus.
+  struct SkuTotals {
+    CentsSum revenue = 0;
+    CentsSum units = 0;
+  };
+  // Per SKU (interned id); allocated only for rules with top_skus.
+  std::unique_ptr<absl::flat_hash_map<uint32_t, SkuTotals>> skus;
+
   // `customer` is the interned customer id, or kAnonymous.
   static constexpr uint32_t kAnonymous = UINT32_MAX;
-  void Add(const OrderEvent& event, uint32_t customer) {
-    switch (event.status) {
+  // Adds one order (or, for a line-level rule, the lines of one order that
+  // fall into this group): `totals` are before the status sign.
+  void Add(OrderStatus status, uint32_t customer, const OrderTotals& totals) {
+    switch (status) {
       case OrderStatus::kCancelled:
         ++cancelled_orders;
         return;
       case OrderStatus::kCompleted:
         ++orders;
-        completed_gross_cents += event.amount_cents;
+        completed_gross_cents += totals.amount_cents;
         if (customer != kAnonymous) customers.insert(customer);
-        revenue_cents += event.amount_cents;
-        costed_revenue_cents += event.costed_amount_cents;
-        margin_cents += event.margin_cents;
-        units += event.units;
+        revenue_cents += totals.amount_cents;
+        costed_revenue_cents += totals.costed_amount_cents;
+        margin_cents += totals.margin_cents;
+        units += totals.units;
         return;
       case OrderStatus::kRefunded:
         ++refunded_orders;
-        revenue_cents -= event.amount_cents;
-        costed_revenue_cents -= event.costed_amount_cents;
-        margin_cents -= event.margin_cents;
-        units -= event.units;
+        revenue_cents -= totals.amount_cents;
+        costed_revenue_cents -= totals.costed_amount_cents;
+        margin_cents -= totals.margin_cents;
+        units -= totals.units;
         return;
     }
+  }
+  // For top_skus: one line's signed revenue and units under its SKU.
+  void AddSku(uint32_t sku, int sign, const OrderLine& line) {
+    if (!skus)
+      skus = std::make_unique<absl::flat_hash_map<uint32_t, SkuTotals>>();
+    SkuTotals& t = (*skus)[sku];
+    t.revenue += static_cast<CentsSum>(sign) * line.qty * line.unit_price_cents;
+    t.units += static_cast<CentsSum>(sign) * line.qty;
   }
 
   // Appends the KPI fields as JSON members, each preceded by a comma:
   // ,"revenue":"12.30","orders":2,...
   void AppendJsonFields(std::string* out) const;
+  // ,"top_skus":[{"sku":..,"revenue":..,"units":..},..]: the `n` SKUs with
+  // the most revenue, ties broken by SKU name ascending.
+  void AppendTopSkus(int64_t n, const StringInterner& names,
+                     std::string* out) const;
 };
 
 }  // namespace tillstream

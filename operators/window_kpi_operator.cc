@@ -9,8 +9,14 @@
 namespace tillstream {
 namespace {
 
-absl::string_view FieldValue(const OrderEvent& event, GroupField field) {
+// `line` is the line being grouped, for line-level fields (sku, category).
+absl::string_view FieldValue(const OrderEvent& event, const OrderLine* line,
+                             GroupField field) {
   switch (field) {
+    case GroupField::kSku:
+      return line->sku;
+    case GroupField::kCategory:
+      return line->category;
     case GroupField::kStoreId:
       return event.store_id;
     case GroupField::kRegion:
@@ -30,7 +36,10 @@ absl::string_view FieldValue(const OrderEvent& event, GroupField field) {
 WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
                                      absl::string_view pipeline,
                                      StringInterner* customers)
-    : rule_(rule), customers_(customers) {
+    : rule_(rule),
+      customers_(customers),
+      line_level_(std::any_of(rule.group_by.begin(), rule.group_by.end(),
+                              IsLineField)) {
   // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
   for (auto [head, type] :
        {std::pair{&snapshot_head_, "kpi"}, std::pair{&late_head_, "late"}}) {
@@ -41,14 +50,15 @@ WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
   }
 }
 
-uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event) {
+uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
+                                        const OrderLine* line) {
   key_scratch_.clear();
   for (size_t i = 0; i < rule_.group_by.size(); ++i) {
     if (i > 0) key_scratch_.push_back(',');
     absl::string_view name = GroupFieldName(rule_.group_by[i]);
     key_scratch_.append(name.data(), name.size());
     key_scratch_.push_back('=');
-    absl::string_view value = FieldValue(event, rule_.group_by[i]);
+    absl::string_view value = FieldValue(event, line, rule_.group_by[i]);
     key_scratch_.append(value.data(), value.size());
   }
   auto it = group_ids_.find(key_scratch_);
@@ -59,7 +69,7 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event) {
     if (i > 0) group.json.push_back(',');
     AppendJsonString(GroupFieldName(rule_.group_by[i]), &group.json);
     group.json.push_back(':');
-    absl::string_view value = FieldValue(event, rule_.group_by[i]);
+    absl::string_view value = FieldValue(event, line, rule_.group_by[i]);
     // Only customer_id can be empty: an anonymous customer.
     if (value.empty()) {
       group.json.append("null");
@@ -97,22 +107,63 @@ void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
     return;
   }
   ++probe_.events;
-  const WindowKey key{start, InternGroup(event)};
-  auto [it, inserted] = windows_.try_emplace(key);
-  if (inserted) groups_by_start_[start].push_back(key.group);
   max_start_seen_ = std::max(max_start_seen_, start);
-  WindowState& state = it->second;
   uint32_t customer = KpiAccumulator::kAnonymous;
   if (!event.customer_id.empty() && event.status == OrderStatus::kCompleted) {
     customer = customers_->Intern(event.customer_id);
   }
-  state.kpis.Add(event, customer);
+  const int sign = event.status == OrderStatus::kCompleted  ? 1
+                   : event.status == OrderStatus::kRefunded ? -1
+                                                            : 0;
+  if (!line_level_) {
+    WindowState& state =
+        AddTo(WindowKey{start, InternGroup(event, nullptr)}, end, watermark);
+    state.kpis.Add(event.status, customer, event.totals);
+    if (rule_.top_skus > 0 && sign != 0) {
+      for (const OrderLine& line : event.lines) {
+        state.kpis.AddSku(sku_names_.Intern(line.sku), sign, line);
+      }
+    }
+    return;
+  }
+  // Line-level: each line counts towards its own group; an order counts once
+  // in each group it has lines in.
+  line_groups_.clear();
+  for (const OrderLine& line : event.lines) {
+    const uint32_t group = InternGroup(event, &line);
+    auto it = std::find_if(
+        line_groups_.begin(), line_groups_.end(),
+        [group](const auto& entry) { return entry.first == group; });
+    if (it == line_groups_.end())
+      it = line_groups_.insert(it, {group, OrderTotals{}});
+    it->second.AddLine(line);
+  }
+  for (const auto& [group, totals] : line_groups_) {
+    AddTo(WindowKey{start, group}, end, watermark)
+        .kpis.Add(event.status, customer, totals);
+  }
+  if (rule_.top_skus > 0 && sign != 0) {
+    for (const OrderLine& line : event.lines) {
+      WindowState& state =
+          windows_.find(WindowKey{start, InternGroup(event, &line)})->second;
+      state.kpis.AddSku(sku_names_.Intern(line.sku), sign, line);
+    }
+  }
+}
+
+WindowKpiOperator::WindowState& WindowKpiOperator::AddTo(const WindowKey& key,
+                                                         Timestamp end,
+                                                         Timestamp watermark) {
+  auto [it, inserted] = windows_.try_emplace(key);
+  if (inserted) groups_by_start_[key.start].push_back(key.group);
+  WindowState& state = it->second;
   // Already closed by the watermark: emit again as a correction (or, for a
   // window that had no events before, for the first time).
   if (end <= watermark && !state.pending) {
     state.pending = true;
     pending_.push_back(key);
   }
+  return state;
 }
 
 void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
@@ -198,6 +249,8 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
   json->append(",\"group\":");
   json->append(group.json);
   state->kpis.AppendJsonFields(json);
+  if (rule_.top_skus > 0)
+    state->kpis.AppendTopSkus(rule_.top_skus, sku_names_, json);
   absl::StrAppend(json, ",\"revision\":", state->revision, "}");
   out->EndRecord();
   for (WindowListener* listener : listeners_) {

@@ -46,6 +46,8 @@ class WindowKpiOperator {
  public:
   WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline,
                     StringInterner* customers);
+  WindowKpiOperator(const WindowKpiOperator&) = delete;
+  WindowKpiOperator& operator=(const WindowKpiOperator&) = delete;
 
   // `watermark` is the operator watermark as of the start of this batch.
   void Process(const OrderEvent& event, Timestamp watermark, OutputBatch* out);
@@ -73,7 +75,10 @@ class WindowKpiOperator {
     int32_t revision = -1;  // -1: not emitted yet
     bool pending = false;   // in pending_, awaiting a (re-)emission
   };
-  uint32_t InternGroup(const OrderEvent& event);
+  // `line` is the line being grouped in a line-level rule, else null.
+  uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
+  struct WindowState;
+  WindowState& AddTo(const WindowKey& key, Timestamp end, Timestamp watermark);
   void Emit(const WindowKey& key, WindowState* state, OutputBatch* out);
   void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);
   void AppendWindowJson(int64_t start, std::string* out) const;
@@ -82,6 +87,9 @@ class WindowKpiOperator {
   std::string snapshot_head_;  // the JSON every snapshot starts with
   std::string late_head_;      // ... and every late record
   StringInterner* customers_;
+  const bool line_level_;     // groups by sku or category
+  StringInterner sku_names_;  // for top_skus
+  std::vector<std::pair<uint32_t, OrderTotals>> line_groups_;  // scratch
   WindowKpiProbe probe_;
 
   std::vector<KpiGroup> groups_;

@@ -53,10 +53,10 @@ TEST_F(OrderDecoderTest, DecodesEveryField) {
   EXPECT_EQ(event_.lines[1].unit_price_cents,
             1000);  // a JSON number, read exactly
   EXPECT_FALSE(event_.lines[1].has_cost);
-  EXPECT_EQ(event_.amount_cents, 2 * 349 + 1000);
-  EXPECT_EQ(event_.units, 3);
-  EXPECT_EQ(event_.costed_amount_cents, 698);
-  EXPECT_EQ(event_.margin_cents, 2 * (349 - 120));
+  EXPECT_EQ(event_.totals.amount_cents, 2 * 349 + 1000);
+  EXPECT_EQ(event_.totals.units, 3);
+  EXPECT_EQ(event_.totals.costed_amount_cents, 698);
+  EXPECT_EQ(event_.totals.margin_cents, 2 * (349 - 120));
   EXPECT_EQ(event_.payload, kValid);
 }
 
@@ -304,7 +304,7 @@ TEST_F(OrderDecoderTest, ReusesItselfAcrossRecords) {
   ASSERT_NE(Reason(R"({"order_id":"o-2"})"), "ok");
   ASSERT_EQ(Reason(kValid), "ok");
   EXPECT_EQ(event_.lines.size(), 2u);
-  EXPECT_EQ(event_.amount_cents, 1698);
+  EXPECT_EQ(event_.totals.amount_cents, 1698);
 }
 
 }  // namespace

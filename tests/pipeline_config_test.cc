@@ -69,7 +69,7 @@ TEST(PipelineConfigTest, UnknownKeyNamesFileLineAndChoices) {
                       "    window: {size: 1h}\n    colour: red"),
             "p.yaml:8: kpis[1].colour: unknown key; expected one of: name, "
             "group_by, window, "
-            "allowed_lateness");
+            "allowed_lateness, top_skus");
 }
 
 TEST(PipelineConfigTest, BadDuration) {
@@ -94,7 +94,7 @@ TEST(PipelineConfigTest, KpiRules) {
   EXPECT_EQ(ErrorWith("[region, channel]", "[region, colour]"),
             "p.yaml:6: kpis[1].group_by[1]: cannot group by \"colour\"; "
             "expected one of: "
-            "store_id, region, channel, currency, customer_id");
+            "store_id, region, channel, currency, customer_id, sku, category");
   EXPECT_EQ(
       ErrorWith("{type: tumbling, size: 1d}", "{type: sliding, size: 1d}"),
       "p.yaml:4: kpis[0].window.type: window type \"sliding\" is not "

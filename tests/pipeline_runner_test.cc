@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -229,6 +230,109 @@ TEST(PipelineRunnerTest, GeneratedRollingMatchesIndependentSums) {
   }
   EXPECT_EQ(got.size(), expected_rows);
   EXPECT_GE(expected_rows, 5u * 35u);  // 5 stores, 35+ days
+}
+
+// Line-level KPIs (category per day, top SKUs) of generated traffic against
+// sums the test computes itself from the raw events.
+TEST(PipelineRunnerTest, GeneratedLineLevelKpisMatchIndependentSums) {
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      "pipeline: lines\n"
+      "source: {max_out_of_orderness: 5s}\n"
+      "kpis: [{name: category_day, group_by: [category], window: {size: 1d}, "
+      "allowed_lateness: 1h},\n"
+      "       {name: store_day, group_by: [store_id], window: {size: 1d}, "
+      "allowed_lateness: 1h, top_skus: 3}]\n"
+      "outputs: {kpis: k, deadletter: d, late: l}\n",
+      "lines.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  TrafficOptions options;
+  options.orders = 20000;
+  options.days = 12;
+  options.stores = 4;
+  TrafficGenerator generator(options);
+  std::vector<std::string> records;
+  std::string record, key;
+  struct Sums {
+    int64_t revenue = 0, units = 0, orders = 0;
+  };
+  std::map<std::string, Sums> by_category;  // "category|day"
+  std::map<std::string, std::map<std::string, int64_t>>
+      sku_revenue;  // "store|day" -> sku
+  simdjson::dom::parser parser;
+  while (generator.Next(&record, &key)) {
+    records.push_back(record);
+    simdjson::dom::element e = parser.parse(record);
+    simdjson::dom::element ts = e["ts"];
+    int64_t ms =
+        ts.is_int64()
+            ? ts.get_int64().value()
+            : ParseRfc3339(std::string(ts.get_string().value()))->millis();
+    const std::string day = absl::StrCat(ms / 86'400'000);
+    std::string_view status = e["status"].get_string().value();
+    const int sign = status == "completed" ? 1 : status == "refunded" ? -1 : 0;
+    std::set<std::string> categories_in_order;
+    for (simdjson::dom::element line : e["lines"].get_array()) {
+      std::string price(line["unit_price"].get_string().value());
+      size_t dot = price.find('.');
+      int64_t unit = std::stoll(price.substr(0, dot)) * 100 +
+                     std::stoll(price.substr(dot + 1));
+      int64_t qty = line["qty"].get_int64().value();
+      std::string category(line["category"].get_string().value());
+      Sums& sums = by_category[category + "|" + day];
+      sums.revenue += sign * qty * unit;
+      sums.units += sign * qty;
+      if (sign == 1 && categories_in_order.insert(category).second)
+        ++sums.orders;
+      sku_revenue[std::string(e["store_id"].get_string().value()) + "|" + day]
+                 [std::string(line["sku"].get_string().value())] +=
+          sign * qty * unit;
+    }
+  }
+  auto run = RunPipeline(*config, records);
+  auto cents = [](int64_t c) {
+    return absl::StrCat(c < 0 ? "-" : "", std::abs(c) / 100, ".",
+                        absl::StrFormat("%02d", std::abs(c) % 100));
+  };
+  size_t categories = 0, stores = 0;
+  for (const auto& [window, snapshot] : FinalSnapshots(run->sink.kpis())) {
+    simdjson::dom::element e = parser.parse(snapshot + "}");
+    const std::string day = absl::StrCat(
+        ParseRfc3339(std::string(e["window"]["start"].get_string().value()))
+            ->millis() /
+        86'400'000);
+    if (e["kpi"].get_string().value() == "category_day") {
+      const Sums& want =
+          by_category[std::string(e["group"]["category"].get_string().value()) +
+                      "|" + day];
+      EXPECT_EQ(e["revenue"].get_string().value(), cents(want.revenue))
+          << window;
+      EXPECT_EQ(e["units"].get_int64().value(), want.units) << window;
+      EXPECT_EQ(e["orders"].get_int64().value(), want.orders) << window;
+      ++categories;
+    } else {
+      // Top 3 SKUs by revenue, ties by SKU name.
+      auto& skus =
+          sku_revenue[std::string(e["group"]["store_id"].get_string().value()) +
+                      "|" + day];
+      std::vector<std::pair<int64_t, std::string>> ranked;
+      for (const auto& [sku, revenue] : skus)
+        ranked.emplace_back(-revenue, sku);
+      std::sort(ranked.begin(), ranked.end());
+      std::string want, got;
+      for (size_t i = 0; i < 3 && i < ranked.size(); ++i) {
+        absl::StrAppend(&want, ranked[i].second, "=", cents(-ranked[i].first),
+                        ";");
+      }
+      for (simdjson::dom::element top : e["top_skus"].get_array()) {
+        absl::StrAppend(&got, std::string(top["sku"].get_string().value()), "=",
+                        std::string(top["revenue"].get_string().value()), ";");
+      }
+      EXPECT_EQ(got, want) << window;
+      ++stores;
+    }
+  }
+  EXPECT_EQ(categories, by_category.size());
+  EXPECT_EQ(stores, sku_revenue.size());
 }
 
 TEST(PipelineRunnerTest, DeadLettersCarryReasonSourceAndPayload) {

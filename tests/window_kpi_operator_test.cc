@@ -286,6 +286,70 @@ TEST_F(WindowKpiOperatorTest, SumsBeyondSixtyFourBitsStayExact) {
           R"("revenue":"100000000000000000.00","orders":50000,"refunded_orders":0,"cancelled_orders":0,"units":100000000000,"margin":"100000000000000000.00","margin_pct":"100.00","aov":"2000000000000.00")")));
 }
 
+TEST_F(WindowKpiOperatorTest, LineLevelGroupsCountEachLineInItsOwnGroup) {
+  rule_.group_by = {GroupField::kSku};
+  // Two lines of SKU A in one order: one order, both lines' revenue.
+  Feed(Order(k10h, "s-1", "completed", "c-1",
+             R"([{"sku":"A","qty":2,"unit_price":"1.50","unit_cost":"1.00"},)"
+             R"({"sku":"B","qty":1,"unit_price":"4.00"},)"
+             R"({"sku":"A","qty":1,"unit_price":"1.50","unit_cost":"1.00"}])"),
+       0);
+  Feed(Order(k10h, "s-2", "refunded", "c-2",
+             R"([{"sku":"A","qty":1,"unit_price":"1.50"}])"),
+       0);
+  Advance(Timestamp::Max());
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(
+          ::testing::HasSubstr(
+              R"("group":{"sku":"A"},"revenue":"3.00","orders":1,"refunded_orders":1,"cancelled_orders":0,"units":2,"margin":"1.50","margin_pct":"33.33","aov":"4.50","distinct_customers":1,)"),
+          ::testing::HasSubstr(
+              R"("group":{"sku":"B"},"revenue":"4.00","orders":1,"refunded_orders":0,"cancelled_orders":0,"units":1,"margin":"0.00","margin_pct":null,"aov":"4.00","distinct_customers":1,)")));
+}
+
+TEST_F(WindowKpiOperatorTest, CategoryAndOrderFieldsTogether) {
+  rule_.group_by = {GroupField::kStoreId, GroupField::kCategory};
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","category":"toys","qty":1,"unit_price":"2.00"},)"
+             R"({"sku":"B","qty":1,"unit_price":"3.00"}])"),
+       0);
+  Advance(Timestamp::Max());
+  std::vector<std::string> kpis = TakeAll(OutputKind::kKpis);
+  ASSERT_EQ(kpis.size(), 2u);
+  // A line without a category groups under null (key "category=").
+  EXPECT_THAT(
+      kpis[0],
+      ::testing::HasSubstr(
+          R"("group":{"store_id":"s-1","category":null},"revenue":"3.00")"));
+  EXPECT_THAT(
+      kpis[1],
+      ::testing::HasSubstr(
+          R"("group":{"store_id":"s-1","category":"toys"},"revenue":"2.00")"));
+}
+
+TEST_F(WindowKpiOperatorTest, TopSkusByRevenueTiesBySkuName) {
+  rule_.top_skus = 2;
+  Feed(
+      Order(
+          k10h, "s-1", "completed", "",
+          R"([{"sku":"C","qty":1,"unit_price":"5.00"},{"sku":"B","qty":5,"unit_price":"1.00"},)"
+          R"({"sku":"A","qty":1,"unit_price":"4.00"},{"sku":"D","qty":1,"unit_price":"9.00"}])"),
+      0);
+  // A refund of D brings it below the tie of B and C at 5.00.
+  Feed(Order(k10h, "s-1", "refunded", "",
+             R"([{"sku":"D","qty":1,"unit_price":"9.00"}])"),
+       0);
+  // Cancelled orders change nothing.
+  Feed(Order(k10h, "s-1", "cancelled", "",
+             R"([{"sku":"A","qty":9,"unit_price":"9.00"}])"),
+       0);
+  Advance(Timestamp::Max());
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(::testing::HasSubstr(
+          R"("distinct_customers":0,"top_skus":[{"sku":"B","revenue":"5.00","units":5},{"sku":"C","revenue":"5.00","units":1}],"revision":0})")));
+}
+
 TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {
   rule_.group_by = {GroupField::kCustomerId, GroupField::kStoreId};
   Feed(Order(k10h, "s-1", "completed", "",

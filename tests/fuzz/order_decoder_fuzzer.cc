@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::abort();
       amount += line.qty * line.unit_price_cents;
     }
-    if (amount != event.amount_cents) std::abort();
+    if (amount != event.totals.amount_cents) std::abort();
   } else if (status.message().empty()) {
     std::abort();  // every bad record has a reason
   }

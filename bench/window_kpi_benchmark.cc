@@ -21,12 +21,13 @@ void BM_WindowKpiProcess(benchmark::State& state) {
   int64_t processed = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    WindowKpiOperator op(rule, "bench", &customers);
+    WindowKpiOperator op(rule, "bench");
     state.ResumeTiming();
     for (const std::string& payload : events) {
       OrderEvent event;
       if (!decoder.Decode(payload, &event).ok()) continue;
-      op.Process(event, Timestamp::Min(), &out);
+      op.Process(event, ResolveCustomer(event, &customers), Timestamp::Min(),
+                 &out);
       ++processed;
     }
     op.AdvanceWatermark(Timestamp::Max(), &out);

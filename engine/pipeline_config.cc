@@ -289,9 +289,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
   for (size_t i = 0; i < kpis.size(); ++i) {
     const YAML::Node rule_node = kpis[i];
     std::string path = absl::StrCat("kpis[", i, "]");
-    TS_RETURN_IF_ERROR(reader.CheckMap(
-        rule_node, path,
-        {"name", "group_by", "window", "allowed_lateness", "top_skus"}));
+    TS_RETURN_IF_ERROR(
+        reader.CheckMap(rule_node, path,
+                        {"name", "group_by", "window", "allowed_lateness",
+                         "top_skus", "approx_distinct"}));
     KpiRuleConfig rule;
     if (!rule_node["name"])
       return reader.Error(rule_node, path, "KPI rule has no name");
@@ -352,6 +353,17 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       TS_ASSIGN_OR_RETURN(
           rule.top_skus,
           reader.Count(rule_node["top_skus"], path + ".top_skus", 1, 1000));
+    }
+    if (rule_node["approx_distinct"]) {
+      std::string method;
+      TS_ASSIGN_OR_RETURN(method, reader.String(rule_node["approx_distinct"],
+                                                path + ".approx_distinct"));
+      if (method != "hll") {
+        return reader.Error(
+            rule_node["approx_distinct"], path + ".approx_distinct",
+            absl::StrCat("unknown method \"", method, "\"; expected hll"));
+      }
+      rule.approx_distinct = true;
     }
     config.kpis.push_back(std::move(rule));
   }

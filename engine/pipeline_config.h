@@ -59,6 +59,8 @@ struct KpiRuleConfig {
   int64_t window_size_ms = 0;        // tumbling, aligned to the UTC epoch
   int64_t allowed_lateness_ms = 0;   // updates accepted until end + this
   int64_t top_skus = 0;  // > 0: the N SKUs with most revenue per window
+  bool approx_distinct =
+      false;  // distinct_customers by HyperLogLog (1.6% error)
 };
 
 // A KPI metric a rolling rule can sum over its spans.

@@ -19,7 +19,7 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
                                    config.source.idle_timeout_ms}) {
   for (const KpiRuleConfig& rule : config.kpis) {
-    kpi_operators_.emplace_back(rule, config.name, &customers_);
+    kpi_operators_.emplace_back(rule, config.name);
   }
   for (const RollingRuleConfig& rule : config.rolling) {
     for (WindowKpiOperator& op : kpi_operators_) {
@@ -91,8 +91,11 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
     event.source = {source_->kind(), source_->name(), record.partition,
                     record.offset};
     partition->Observe(event.ts);
-    for (WindowKpiOperator& op : kpi_operators_)
-      op.Process(event, watermark, &outputs_);
+    // The customer once per event, so every rule agrees on a first order.
+    const CustomerRef customer = ResolveCustomer(event, &customers_);
+    for (WindowKpiOperator& op : kpi_operators_) {
+      op.Process(event, customer, watermark, &outputs_);
+    }
   }
 }
 

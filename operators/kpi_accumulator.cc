@@ -40,7 +40,14 @@ void KpiAccumulator::AppendJsonFields(std::string* out) const {
                 out);
     out->push_back('"');
   }
-  absl::StrAppend(out, ",\"distinct_customers\":", customers.size());
+  // Exact, or the sketch's estimate (never below the new customers counted
+  // exactly, so that returning_customers is never negative).
+  const int64_t distinct =
+      customer_sketch ? std::max(customer_sketch->Estimate(), new_customers)
+                      : static_cast<int64_t>(customers.size());
+  absl::StrAppend(out, ",\"distinct_customers\":", distinct,
+                  ",\"new_customers\":", new_customers,
+                  ",\"returning_customers\":", distinct - new_customers);
 }
 
 void KpiAccumulator::AppendTopSkus(int64_t n, const StringInterner& names,

@@ -9,9 +9,33 @@
 #include "absl/container/flat_hash_set.h"
 #include "engine/money.h"
 #include "engine/order_event.h"
+#include "operators/hyperloglog.h"
 #include "operators/string_interner.h"
 
 namespace tillstream {
+
+// The customer of an order, resolved once per event by the runtime.
+struct CustomerRef {
+  static constexpr uint32_t kAnonymous = UINT32_MAX;
+  uint32_t id =
+      kAnonymous;  // interned customer_id; kAnonymous, or not a completed order
+  uint64_t hash = 0;  // HyperLogLog::Hash of the customer_id
+  bool first_order =
+      false;  // the engine's first completed order of this customer
+};
+
+// The customer of `event`: interned in `known` (every customer the engine
+// has seen), so `first_order` is true exactly once per customer. Anonymous
+// customers and orders that are not completed resolve to kAnonymous.
+inline CustomerRef ResolveCustomer(const OrderEvent& event,
+                                   StringInterner* known) {
+  CustomerRef customer;
+  if (!event.customer_id.empty() && event.status == OrderStatus::kCompleted) {
+    customer.id = known->Intern(event.customer_id, &customer.first_order);
+    customer.hash = HyperLogLog::Hash(event.customer_id);
+  }
+  return customer;
+}
 
 // The KPIs of one group in one window (DESIGN.md "KPI semantics"), exact in
 // integer cents. A completed event counts +1, a refunded one -1, a cancelled
@@ -29,6 +53,10 @@ struct KpiAccumulator {
   int64_t cancelled_orders = 0;
   absl::flat_hash_set<uint32_t>
       customers;  // interned non-anonymous ids, completed events
+  std::unique_ptr<HyperLogLog>
+      customer_sketch;  // instead, for approx_distinct rules
+  int64_t new_customers =
+      0;  // completed orders that were a customer's first ever
 
   // Revenue and units of one SKU in the window, for top_skus.
   struct SkuTotals {
@@ -38,11 +66,11 @@ struct KpiAccumulator {
   // Per SKU (interned id); allocated only for rules with top_skus.
   std::unique_ptr<absl::flat_hash_map<uint32_t, SkuTotals>> skus;
 
-  // `customer` is the interned customer id, or kAnonymous.
-  static constexpr uint32_t kAnonymous = UINT32_MAX;
   // Adds one order (or, for a line-level rule, the lines of one order that
-  // fall into this group): `totals` are before the status sign.
-  void Add(OrderStatus status, uint32_t customer, const OrderTotals& totals) {
+  // fall into this group): `totals` are before the status sign. `approx`
+  // counts customers in the sketch rather than the exact set.
+  void Add(OrderStatus status, const CustomerRef& customer, bool approx,
+           const OrderTotals& totals) {
     switch (status) {
       case OrderStatus::kCancelled:
         ++cancelled_orders;
@@ -50,7 +78,16 @@ struct KpiAccumulator {
       case OrderStatus::kCompleted:
         ++orders;
         completed_gross_cents += totals.amount_cents;
-        if (customer != kAnonymous) customers.insert(customer);
+        if (customer.id != CustomerRef::kAnonymous) {
+          if (approx) {
+            if (!customer_sketch)
+              customer_sketch = std::make_unique<HyperLogLog>();
+            customer_sketch->AddHash(customer.hash);
+          } else {
+            customers.insert(customer.id);
+          }
+          if (customer.first_order) ++new_customers;
+        }
         revenue_cents += totals.amount_cents;
         costed_revenue_cents += totals.costed_amount_cents;
         margin_cents += totals.margin_cents;

@@ -18,8 +18,10 @@ namespace tillstream {
 //   absl::string_view s = interner.Lookup(id);
 class StringInterner {
  public:
-  uint32_t Intern(absl::string_view text) {
+  // `*inserted` (if given) tells whether `text` was new.
+  uint32_t Intern(absl::string_view text, bool* inserted = nullptr) {
     auto it = ids_.find(text);
+    if (inserted != nullptr) *inserted = it == ids_.end();
     if (it != ids_.end()) return it->second;
     uint32_t id = static_cast<uint32_t>(strings_.size());
     strings_.emplace_back(text);

@@ -34,10 +34,8 @@ absl::string_view FieldValue(const OrderEvent& event, const OrderLine* line,
 }  // namespace
 
 WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
-                                     absl::string_view pipeline,
-                                     StringInterner* customers)
+                                     absl::string_view pipeline)
     : rule_(rule),
-      customers_(customers),
       line_level_(std::any_of(rule.group_by.begin(), rule.group_by.end(),
                               IsLineField)) {
   // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
@@ -84,8 +82,9 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
   return id;
 }
 
-void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
-                                OutputBatch* out) {
+void WindowKpiOperator::Process(const OrderEvent& event,
+                                const CustomerRef& customer,
+                                Timestamp watermark, OutputBatch* out) {
   const int64_t start = WindowStart(event.ts.millis(), rule_.window_size_ms);
   const Timestamp end = Timestamp::FromMillis(start).Plus(rule_.window_size_ms);
   if (watermark >= end.Plus(rule_.allowed_lateness_ms)) {
@@ -108,17 +107,13 @@ void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
   }
   ++probe_.events;
   max_start_seen_ = std::max(max_start_seen_, start);
-  uint32_t customer = KpiAccumulator::kAnonymous;
-  if (!event.customer_id.empty() && event.status == OrderStatus::kCompleted) {
-    customer = customers_->Intern(event.customer_id);
-  }
   const int sign = event.status == OrderStatus::kCompleted  ? 1
                    : event.status == OrderStatus::kRefunded ? -1
                                                             : 0;
   if (!line_level_) {
     WindowState& state =
         AddTo(WindowKey{start, InternGroup(event, nullptr)}, end, watermark);
-    state.kpis.Add(event.status, customer, event.totals);
+    state.kpis.Add(event.status, customer, rule_.approx_distinct, event.totals);
     if (rule_.top_skus > 0 && sign != 0) {
       for (const OrderLine& line : event.lines) {
         state.kpis.AddSku(sku_names_.Intern(line.sku), sign, line);
@@ -140,7 +135,7 @@ void WindowKpiOperator::Process(const OrderEvent& event, Timestamp watermark,
   }
   for (const auto& [group, totals] : line_groups_) {
     AddTo(WindowKey{start, group}, end, watermark)
-        .kpis.Add(event.status, customer, totals);
+        .kpis.Add(event.status, customer, rule_.approx_distinct, totals);
   }
   if (rule_.top_skus > 0 && sign != 0) {
     for (const OrderLine& line : event.lines) {

@@ -44,13 +44,14 @@ struct WindowKpiProbe {
 // one worker.
 class WindowKpiOperator {
  public:
-  WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline,
-                    StringInterner* customers);
+  WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline);
   WindowKpiOperator(const WindowKpiOperator&) = delete;
   WindowKpiOperator& operator=(const WindowKpiOperator&) = delete;
 
   // `watermark` is the operator watermark as of the start of this batch.
-  void Process(const OrderEvent& event, Timestamp watermark, OutputBatch* out);
+  // `customer` is the event's customer as the runtime resolved it.
+  void Process(const OrderEvent& event, const CustomerRef& customer,
+               Timestamp watermark, OutputBatch* out);
   void AdvanceWatermark(Timestamp watermark, OutputBatch* out);
 
   // `listener` (not owned, outlives the operator) hears of every emission.
@@ -86,9 +87,8 @@ class WindowKpiOperator {
   const KpiRuleConfig& rule_;
   std::string snapshot_head_;  // the JSON every snapshot starts with
   std::string late_head_;      // ... and every late record
-  StringInterner* customers_;
-  const bool line_level_;     // groups by sku or category
-  StringInterner sku_names_;  // for top_skus
+  const bool line_level_;      // groups by sku or category
+  StringInterner sku_names_;   // for top_skus
   std::vector<std::pair<uint32_t, OrderTotals>> line_groups_;  // scratch
   WindowKpiProbe probe_;
 

@@ -69,7 +69,7 @@ TEST(PipelineConfigTest, UnknownKeyNamesFileLineAndChoices) {
                       "    window: {size: 1h}\n    colour: red"),
             "p.yaml:8: kpis[1].colour: unknown key; expected one of: name, "
             "group_by, window, "
-            "allowed_lateness, top_skus");
+            "allowed_lateness, top_skus, approx_distinct");
 }
 
 TEST(PipelineConfigTest, BadDuration) {

@@ -19,6 +19,7 @@ namespace tillstream {
 namespace {
 
 using testing::FinalSnapshots;
+using testing::NewCustomersPerRule;
 using testing::PosAnalyticsConfig;
 using testing::ReadLines;
 using testing::RunPipeline;
@@ -372,6 +373,8 @@ TEST(PipelineRunnerTest, ShuffleWithinLatenessGivesSameFinalSnapshots) {
   EXPECT_EQ(shuffled->summary.late_events, 0);
   EXPECT_EQ(FinalSnapshots(shuffled->sink.kpis()),
             FinalSnapshots(in_order->sink.kpis()));
+  EXPECT_EQ(NewCustomersPerRule(shuffled->sink.kpis()),
+            NewCustomersPerRule(in_order->sink.kpis()));
 }
 
 TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
@@ -384,6 +387,8 @@ TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
       auto run = RunPipeline(PosAnalyticsConfig(), records, partitions, batch);
       EXPECT_EQ(FinalSnapshots(run->sink.kpis()), expected)
           << partitions << " partitions, batches of " << batch;
+      EXPECT_EQ(NewCustomersPerRule(run->sink.kpis()),
+                NewCustomersPerRule(reference->sink.kpis()));
       EXPECT_EQ(run->summary.bad_records, reference->summary.bad_records);
       EXPECT_EQ(run->summary.late_events, 0);
     }

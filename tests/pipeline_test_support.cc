@@ -97,9 +97,37 @@ std::map<std::string, std::string> FinalSnapshots(
     EXPECT_TRUE(inserted || revision == it->second + 1)
         << "revisions out of order: " << line;
     it->second = revision;
-    final_snapshots[key] = line.substr(0, line.rfind(",\"revision\":"));
+    // new/returning customers depend on arrival order by definition (the
+    // engine's first sighting of a customer): compared separately.
+    std::string value = line.substr(0, line.rfind(",\"revision\":"));
+    size_t at = value.find(",\"new_customers\":");
+    if (at != std::string::npos) {
+      size_t end =
+          value.find(",\"", value.find("\"returning_customers\":", at) + 1);
+      value.erase(at, (end == std::string::npos ? value.size() : end) - at);
+    }
+    final_snapshots[key] = value;
   }
   return final_snapshots;
+}
+
+std::map<std::string, int64_t> NewCustomersPerRule(
+    const std::vector<std::string>& kpis) {
+  std::map<std::string, std::string> last;  // kpi|window|group -> line
+  simdjson::dom::parser parser;
+  for (const std::string& line : kpis) {
+    simdjson::dom::element e = parser.parse(line);
+    last[std::string(e["kpi"].get_string().value()) + "|" +
+         std::string(e["window"]["start"].get_string().value()) + "|" +
+         simdjson::minify(e["group"])] = line;
+  }
+  std::map<std::string, int64_t> sums;
+  for (const auto& [key, line] : last) {
+    simdjson::dom::element e = parser.parse(line);
+    sums[std::string(e["kpi"].get_string().value())] +=
+        e["new_customers"].get_int64().value();
+  }
+  return sums;
 }
 
 PipelineConfig PosAnalyticsConfig() {

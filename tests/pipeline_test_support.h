@@ -59,7 +59,14 @@ std::unique_ptr<PipelineRun> RunPipeline(
 
 // The last revision of every KPI snapshot, keyed by kpi|window start|group,
 // with the revision field removed: what a compacted, corrected view holds.
+// new_customers and returning_customers are left out: they follow arrival
+// order (see NewCustomersPerRule).
 std::map<std::string, std::string> FinalSnapshots(
+    const std::vector<std::string>& kpis);
+
+// Sum of new_customers over the final snapshots of each KPI rule: every
+// customer is new exactly once per order-level rule, whatever the order.
+std::map<std::string, int64_t> NewCustomersPerRule(
     const std::vector<std::string>& kpis);
 
 // The pipeline of examples/pos-analytics.yaml.

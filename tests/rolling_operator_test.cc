@@ -32,7 +32,7 @@ class RollingOperatorTest : public ::testing::Test {
         .name = "store_2d", .kpi = "store_day", .span = 2, .previous_span = 2};
   }
   void Start() {
-    window_ = std::make_unique<WindowKpiOperator>(kpi_, "p", &customers_);
+    window_ = std::make_unique<WindowKpiOperator>(kpi_, "p");
     rolling_ = std::make_unique<RollingOperator>(rule_, kpi_, "p");
     window_->AddListener(rolling_.get());
   }
@@ -45,7 +45,8 @@ class RollingOperatorTest : public ::testing::Test {
         R"(","lines":[{"sku":"A","qty":1,"unit_price":")", amount, R"("}]})");
     OrderEvent event;
     ASSERT_TRUE(decoder_.Decode(json, &event).ok());
-    window_->Process(event, watermark_, &out_);
+    window_->Process(event, ResolveCustomer(event, &customers_), watermark_,
+                     &out_);
   }
   // Moves the watermark to the start of day `day`: every earlier day closes.
   void CloseBefore(int day) {

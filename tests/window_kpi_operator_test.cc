@@ -13,6 +13,7 @@ namespace tillstream {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr int64_t kHour = 3'600'000;
@@ -39,14 +40,14 @@ class WindowKpiOperatorTest : public ::testing::Test {
   }
 
   WindowKpiOperator& op() {
-    if (!op_)
-      op_ = std::make_unique<WindowKpiOperator>(rule_, "p", &customers_);
+    if (!op_) op_ = std::make_unique<WindowKpiOperator>(rule_, "p");
     return *op_;
   }
   void Feed(const std::string& json, int64_t watermark_ms) {
     OrderEvent event;
     ASSERT_TRUE(decoder_.Decode(json, &event).ok()) << json;
-    op().Process(event, Timestamp::FromMillis(watermark_ms), &out_);
+    op().Process(event, ResolveCustomer(event, &customers_),
+                 Timestamp::FromMillis(watermark_ms), &out_);
   }
   void Advance(Timestamp watermark) { op().AdvanceWatermark(watermark, &out_); }
   void Advance(int64_t watermark_ms) {
@@ -108,7 +109,7 @@ TEST_F(WindowKpiOperatorTest, EveryKpiOfOneWindow) {
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
       ElementsAre(
-          R"({"type":"kpi","pipeline":"p","kpi":"store_hour","window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"group":{"store_id":"s-1"},"revenue":"18.50","orders":3,"refunded_orders":1,"cancelled_orders":1,"units":4,"margin":"4.80","margin_pct":"56.47","aov":"7.33","distinct_customers":1,"revision":0})"));
+          R"({"type":"kpi","pipeline":"p","kpi":"store_hour","window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"group":{"store_id":"s-1"},"revenue":"18.50","orders":3,"refunded_orders":1,"cancelled_orders":1,"units":4,"margin":"4.80","margin_pct":"56.47","aov":"7.33","distinct_customers":1,"new_customers":1,"returning_customers":0,"revision":0})"));
 }
 
 TEST_F(WindowKpiOperatorTest, AovRoundsHalfUp) {
@@ -143,7 +144,7 @@ TEST_F(WindowKpiOperatorTest, OnlyRefundsAndCancellations) {
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
       ElementsAre(::testing::HasSubstr(
-          R"("revenue":"-3.10","orders":0,"refunded_orders":1,"cancelled_orders":1,"units":-2,"margin":"0.00","margin_pct":null,"aov":null,"distinct_customers":0,"revision":0})")));
+          R"("revenue":"-3.10","orders":0,"refunded_orders":1,"cancelled_orders":1,"units":-2,"margin":"0.00","margin_pct":null,"aov":null,"distinct_customers":0,"new_customers":0,"returning_customers":0,"revision":0})")));
 }
 
 TEST_F(WindowKpiOperatorTest, EventAtWindowEndBelongsToTheNextWindow) {
@@ -347,7 +348,61 @@ TEST_F(WindowKpiOperatorTest, TopSkusByRevenueTiesBySkuName) {
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
       ElementsAre(::testing::HasSubstr(
-          R"("distinct_customers":0,"top_skus":[{"sku":"B","revenue":"5.00","units":5},{"sku":"C","revenue":"5.00","units":1}],"revision":0})")));
+          R"("distinct_customers":0,"new_customers":0,"returning_customers":0,"top_skus":[{"sku":"B","revenue":"5.00","units":5},{"sku":"C","revenue":"5.00","units":1}],"revision":0})")));
+}
+
+TEST_F(WindowKpiOperatorTest, NewAndReturningCustomers) {
+  // c-1 and c-2 first order at 10:00; in the 11:00 window c-1 returns and c-3
+  // is new. A refund or an anonymous order makes nobody new.
+  Feed(Order(k10h, "s-1", "completed", "c-1",
+             R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+       0);
+  Feed(Order(k10h, "s-1", "completed", "c-2",
+             R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+       0);
+  Feed(Order(k10h, "s-1", "completed", "c-1",
+             R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+       0);
+  Feed(Order(k10h + kHour, "s-1", "completed", "c-1",
+             R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+       0);
+  Feed(Order(k10h + kHour, "s-1", "completed", "c-3",
+             R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+       0);
+  Feed(Order(k10h + kHour, "s-1", "refunded", "c-4",
+             R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+       0);
+  Feed(Order(k10h + kHour, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+       0);
+  Advance(Timestamp::Max());
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(
+          HasSubstr(
+              R"("distinct_customers":2,"new_customers":2,"returning_customers":0)"),
+          HasSubstr(
+              R"("distinct_customers":2,"new_customers":1,"returning_customers":1)")));
+}
+
+TEST_F(WindowKpiOperatorTest, ApproximateDistinctCustomers) {
+  rule_.approx_distinct = true;
+  for (int i = 0; i < 20000; ++i) {
+    Feed(Order(k10h, "s-1", "completed", absl::StrCat("c-", i % 5000),
+               R"([{"sku":"A","qty":1,"unit_price":"1"}])"),
+         0);
+  }
+  Advance(Timestamp::Max());
+  std::vector<std::string> kpis = TakeAll(OutputKind::kKpis);
+  ASSERT_EQ(kpis.size(), 1u);
+  size_t at = kpis[0].find("\"distinct_customers\":") + 21;
+  int64_t estimate = std::stoll(kpis[0].substr(at));
+  EXPECT_LT(std::abs(estimate - 5000), 3 * 5000 * HyperLogLog::kStandardError)
+      << estimate;
+  // New customers are counted exactly; returning = estimate - new.
+  EXPECT_THAT(kpis[0], HasSubstr(absl::StrCat(
+                           "\"new_customers\":5000,\"returning_customers\":",
+                           estimate - 5000, ",")));
 }
 
 TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {
@@ -367,14 +422,15 @@ TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {
   // After +infinity everything is late; the keys of the first two:
   EXPECT_EQ(op().probe().snapshots, 2);
   OutputBatch fresh;
-  WindowKpiOperator op2(rule_, "p", &customers_);
+  WindowKpiOperator op2(rule_, "p");
   OrderEvent event;
   ASSERT_TRUE(decoder_
                   .Decode(Order(k10h, "s-1", "completed", "",
                                 R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
                           &event)
                   .ok());
-  op2.Process(event, Timestamp::Min(), &fresh);
+  op2.Process(event, ResolveCustomer(event, &customers_), Timestamp::Min(),
+              &fresh);
   op2.AdvanceWatermark(Timestamp::Max(), &fresh);
   ASSERT_EQ(fresh.size(), 1u);
   EXPECT_EQ(fresh[0].key, "customer_id=,store_id=s-1");

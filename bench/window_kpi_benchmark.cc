@@ -11,10 +11,11 @@ namespace {
 void BM_WindowKpiProcess(benchmark::State& state) {
   const std::vector<std::string> events =
       BenchEvents(100'000, static_cast<int>(state.range(0)));
-  KpiRuleConfig rule{.name = "store_day",
-                     .group_by = {GroupField::kStoreId},
-                     .window_size_ms = 86'400'000,
-                     .allowed_lateness_ms = 3'600'000};
+  KpiRuleConfig rule;
+  rule.name = "store_day";
+  rule.group_by = {GroupField::kStoreId};
+  rule.window_size_ms = 86'400'000;
+  rule.allowed_lateness_ms = 3'600'000;
   OrderDecoder decoder({});
   StringInterner customers;
   OutputBatch out;

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "engine/json_writer.h"
 #include "engine/money.h"
 #include "engine/status_macros.h"
@@ -292,7 +293,7 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     TS_RETURN_IF_ERROR(
         reader.CheckMap(rule_node, path,
                         {"name", "group_by", "window", "allowed_lateness",
-                         "top_skus", "approx_distinct"}));
+                         "timezone", "top_skus", "approx_distinct"}));
     KpiRuleConfig rule;
     if (!rule_node["name"])
       return reader.Error(rule_node, path, "KPI rule has no name");
@@ -324,25 +325,69 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     }
     const YAML::Node window = rule_node["window"];
     if (!window) return reader.Error(rule_node, path + ".window", "missing");
-    TS_RETURN_IF_ERROR(
-        reader.CheckMap(window, path + ".window", {"type", "size"}));
+    TS_RETURN_IF_ERROR(reader.CheckMap(window, path + ".window",
+                                       {"type", "size", "slide", "gap"}));
     std::string type = "tumbling";
     if (window["type"]) {
       TS_ASSIGN_OR_RETURN(type,
                           reader.String(window["type"], path + ".window.type"));
     }
-    if (type != "tumbling") {
+    // Which keys each window type takes.
+    struct Shape {
+      const char* type;
+      WindowType kind;
+      bool size, slide, gap;
+    };
+    static constexpr Shape kShapes[] = {
+        {"tumbling", WindowType::kTumbling, true, false, false},
+        {"hopping", WindowType::kHopping, true, true, false},
+        {"session", WindowType::kSession, false, false, true}};
+    const Shape* shape = nullptr;
+    for (const Shape& candidate : kShapes) {
+      if (type == candidate.type) shape = &candidate;
+    }
+    if (shape == nullptr) {
       return reader.Error(
           window["type"], path + ".window.type",
-          absl::StrCat("window type \"", type,
-                       "\" is not supported; expected tumbling"));
+          absl::StrCat(
+              "window type \"", type,
+              "\" is not supported; expected tumbling, hopping or session"));
     }
-    if (!window["size"])
-      return reader.Error(window, path + ".window.size", "missing");
-    TS_ASSIGN_OR_RETURN(rule.window_size_ms,
-                        reader.Duration(window["size"], path + ".window.size"));
-    if (rule.window_size_ms <= 0) {
-      return reader.Error(window["size"], path + ".window.size", "must be > 0");
+    rule.window_type = shape->kind;
+    struct Length {
+      const char* key;
+      bool wanted;
+      int64_t* target;
+    } lengths[] = {{"size", shape->size, &rule.window_size_ms},
+                   {"slide", shape->slide, &rule.window_slide_ms},
+                   {"gap", shape->gap, &rule.session_gap_ms}};
+    for (const Length& length : lengths) {
+      std::string key_path = absl::StrCat(path, ".window.", length.key);
+      if (!length.wanted) {
+        if (window[length.key]) {
+          return reader.Error(
+              window[length.key], key_path,
+              absl::StrCat("a ", type, " window has no ", length.key));
+        }
+        continue;
+      }
+      if (!window[length.key]) return reader.Error(window, key_path, "missing");
+      TS_ASSIGN_OR_RETURN(*length.target,
+                          reader.Duration(window[length.key], key_path));
+      if (*length.target <= 0)
+        return reader.Error(window[length.key], key_path, "must be > 0");
+    }
+    if (rule.window_type == WindowType::kHopping &&
+        rule.window_slide_ms > rule.window_size_ms) {
+      return reader.Error(window["slide"], path + ".window.slide",
+                          "must not exceed the window size (events would fall "
+                          "between windows)");
+    }
+    if (rule.window_type == WindowType::kHopping &&
+        rule.window_size_ms / rule.window_slide_ms > 1000) {
+      return reader.Error(
+          window["slide"], path + ".window.slide",
+          "more than 1000 windows per event; use a larger slide");
     }
     if (rule_node["allowed_lateness"]) {
       TS_ASSIGN_OR_RETURN(rule.allowed_lateness_ms,
@@ -353,6 +398,24 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       TS_ASSIGN_OR_RETURN(
           rule.top_skus,
           reader.Count(rule_node["top_skus"], path + ".top_skus", 1, 1000));
+    }
+    if (rule_node["timezone"]) {
+      TS_ASSIGN_OR_RETURN(rule.timezone, reader.String(rule_node["timezone"],
+                                                       path + ".timezone"));
+      absl::TimeZone zone;
+      if (!absl::LoadTimeZone(rule.timezone, &zone)) {
+        return reader.Error(
+            rule_node["timezone"], path + ".timezone",
+            absl::StrCat("unknown time zone \"", rule.timezone,
+                         "\" (an IANA name such as Europe/Berlin)"));
+      }
+      if (rule.window_type != WindowType::kTumbling ||
+          (86'400'000 % rule.window_size_ms != 0 &&
+           rule.window_size_ms != 86'400'000)) {
+        return reader.Error(rule_node["timezone"], path + ".timezone",
+                            "a time zone applies to tumbling windows of one "
+                            "day or a part of a day");
+      }
     }
     if (rule_node["approx_distinct"]) {
       std::string method;
@@ -398,6 +461,13 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
         return reader.Error(
             node["kpi"], path + ".kpi",
             absl::StrCat("no KPI rule named \"", rule.kpi, "\""));
+      }
+      for (const KpiRuleConfig& k : config.kpis) {
+        if (k.name == rule.kpi && k.window_type != WindowType::kTumbling) {
+          return reader.Error(node["kpi"], path + ".kpi",
+                              "rolling rules need a KPI rule with tumbling "
+                              "windows (its periods)");
+        }
       }
       if (node["span"]) {
         TS_ASSIGN_OR_RETURN(

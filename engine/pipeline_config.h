@@ -52,12 +52,20 @@ struct InputLimits {
   int64_t max_future_ms = 86'400'000;   // 1 day ahead of the wall clock
 };
 
+enum class WindowType : uint8_t { kTumbling, kHopping, kSession };
+
 // One windowed KPI rule (DESIGN.md "KPI semantics").
 struct KpiRuleConfig {
   std::string name;
   std::vector<GroupField> group_by;  // empty = one group for everything
-  int64_t window_size_ms = 0;        // tumbling, aligned to the UTC epoch
-  int64_t allowed_lateness_ms = 0;   // updates accepted until end + this
+  WindowType window_type = WindowType::kTumbling;
+  int64_t window_size_ms = 0;   // tumbling and hopping: the window length
+  int64_t window_slide_ms = 0;  // hopping: distance between window starts
+  int64_t session_gap_ms =
+      0;  // session: a group's session ends after this long without events
+  std::string
+      timezone;  // tumbling: windows follow this zone's local time ("" = UTC)
+  int64_t allowed_lateness_ms = 0;  // updates accepted until end + this
   int64_t top_skus = 0;  // > 0: the N SKUs with most revenue per window
   bool approx_distinct =
       false;  // distinct_customers by HyperLogLog (1.6% error)

@@ -23,6 +23,7 @@ RollingOperator::RollingOperator(const RollingRuleConfig& rule,
                                  const KpiRuleConfig& kpi,
                                  absl::string_view pipeline)
     : rule_(rule),
+      assigner_(kpi),
       size_ms_(kpi.window_size_ms),
       // Enough history to re-emit every period a correction within the
       // lateness bound can feed.
@@ -45,78 +46,74 @@ void RollingOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
                                       int32_t /*revision*/, OutputBatch* out) {
   const Values values{kpis.revenue_cents, kpis.completed_gross_cents,
                       kpis.orders, kpis.units};
+  const int64_t index = assigner_.PeriodIndex(start);
   auto [it, inserted] = groups_.try_emplace(group_id);
   GroupState& state = it->second;
   if (inserted) {
     state.group = group;
-    state.first_start = start;
-    state.history_start = start;
+    state.first_index = index;
+    state.history_index = index;
     order_.insert(std::upper_bound(order_.begin(), order_.end(), group_id,
                                    [this](uint32_t a, uint32_t b) {
                                      return groups_.at(a).group.key <
                                             groups_.at(b).group.key;
                                    }),
                   group_id);
-    if (next_start_ == INT64_MIN) next_start_ = start;
+    if (next_index_ == INT64_MIN) next_index_ = index;
   }
   if (state.history.empty()) {
     // Nothing finalized for this group yet: its periods from the first on
     // that others have already finalized are caught up at once.
-    state.pending[start] = values;
-    state.first_start = std::min(state.first_start, start);
-    state.history_start = state.first_start;
-    for (int64_t next = state.first_start; next < next_start_;
-         next += size_ms_) {
+    state.pending[index] = values;
+    state.first_index = std::min(state.first_index, index);
+    state.history_index = state.first_index;
+    for (int64_t next = state.first_index; next < next_index_; ++next)
       Finalize(state, next, out);
-    }
     return;
   }
   const int64_t finalized_end =
-      state.history_start +
-      static_cast<int64_t>(state.history.size()) * size_ms_;
-  if (start >= finalized_end) {
-    state.pending[start] = values;
+      state.history_index + static_cast<int64_t>(state.history.size());
+  if (index >= finalized_end) {
+    state.pending[index] = values;
     return;
   }
   // A correction of a finalized period, or a window before the group's first.
-  while (start < state.history_start) {
+  while (index < state.history_index) {
     state.history.push_front(Period{});
-    state.history_start -= size_ms_;
+    --state.history_index;
   }
-  state.first_start = std::min(state.first_start, start);
-  state.history[(start - state.history_start) / size_ms_].values = values;
+  state.first_index = std::min(state.first_index, index);
+  state.history[index - state.history_index].values = values;
   SumsAt(state, state.history.size() - 1, &state.current, &state.previous);
-  Reemit(state, start, out);
+  Reemit(state, index, out);
 }
 
 void RollingOperator::OnWindowsClosed(int64_t closed_through,
                                       OutputBatch* out) {
-  if (next_start_ == INT64_MIN) return;
-  while (next_start_ <= closed_through) {
+  if (next_index_ == INT64_MIN) return;
+  const int64_t last = assigner_.PeriodIndex(closed_through);
+  for (; next_index_ <= last; ++next_index_) {
     for (uint32_t id : order_) {
       GroupState& state = groups_.at(id);
-      if (state.first_start > next_start_) continue;
-      Finalize(state, next_start_, out);
+      if (state.first_index <= next_index_) Finalize(state, next_index_, out);
     }
-    next_start_ += size_ms_;
   }
 }
 
-void RollingOperator::Finalize(GroupState& state, int64_t start,
+void RollingOperator::Finalize(GroupState& state, int64_t index,
                                OutputBatch* out) {
   if (!state.history.empty() &&
-      state.history_start +
-              static_cast<int64_t>(state.history.size()) * size_ms_ !=
-          start) {
+      state.history_index + static_cast<int64_t>(state.history.size()) !=
+          index) {
     return;  // already finalized (a group that caught up)
   }
   Period period;
-  auto pending = state.pending.find(start);
+  auto pending = state.pending.find(index);
   if (pending != state.pending.end()) {
     period.values = pending->second;
     state.pending.erase(pending);
   }
-  if (state.history.empty()) state.history_start = start;
+  if (state.history.empty()) state.history_index = index;
   state.history.push_back(period);
   // Slide: the new period enters the current span; the one leaving it enters
   // the previous span, whose oldest leaves.
@@ -132,28 +129,26 @@ void RollingOperator::Finalize(GroupState& state, int64_t start,
   if (n > span + previous)
     state.previous.Add(state.history[n - 1 - span - previous].values, -1);
   Emit(state, n - 1, state.current, state.previous, out);
-  // Trim, keeping the sums' inputs: only whole periods older than both spans
-  // and the correction horizon leave.
+  // Trim, keeping the sums' inputs: only periods older than both spans and
+  // the correction horizon leave.
   while (state.history.size() > keep_) {
     state.history.pop_front();
-    state.history_start += size_ms_;
+    ++state.history_index;
   }
 }
 
-void RollingOperator::Reemit(GroupState& state, int64_t start,
+void RollingOperator::Reemit(GroupState& state, int64_t index,
                              OutputBatch* out) {
-  const size_t first =
-      static_cast<size_t>((start - state.history_start) / size_ms_);
+  const size_t first = static_cast<size_t>(index - state.history_index);
   const size_t last = std::min(
       state.history.size() - 1,
       first + static_cast<size_t>(rule_.span + rule_.previous_span) - 1);
-  for (size_t index = first; index <= last; ++index) {
-    if (state.history_start + static_cast<int64_t>(index) * size_ms_ <
-        state.first_start)
+  for (size_t i = first; i <= last; ++i) {
+    if (state.history_index + static_cast<int64_t>(i) < state.first_index)
       continue;
     Values current, previous;
-    SumsAt(state, index, &current, &previous);
-    Emit(state, index, current, previous, out);
+    SumsAt(state, i, &current, &previous);
+    Emit(state, i, current, previous, out);
   }
 }
 
@@ -175,11 +170,12 @@ void RollingOperator::Emit(GroupState& state, size_t index,
   Period& period = state.history[index];
   ++period.revision;
   ++(period.revision == 0 ? probe_.snapshots : probe_.corrections);
-  const int64_t start =
-      state.history_start + static_cast<int64_t>(index) * size_ms_;
+  const int64_t period_index =
+      state.history_index + static_cast<int64_t>(index);
+  const int64_t start = assigner_.PeriodStart(period_index);
   // pct_change needs span + previous_span periods of the group's history.
-  const bool full_history = (start - state.first_start) / size_ms_ + 1 >=
-                            rule_.span + rule_.previous_span;
+  const bool full_history =
+      period_index - state.first_index + 1 >= rule_.span + rule_.previous_span;
   out->BeginRecord(OutputKind::kRolling, state.group.key);
   std::string* json = out->value();
   json->append(head_);
@@ -188,7 +184,7 @@ void RollingOperator::Emit(GroupState& state, size_t index,
   json->append(",\"period\":{\"start\":\"");
   AppendRfc3339(Timestamp::FromMillis(start), json);
   json->append("\",\"end\":\"");
-  AppendRfc3339(Timestamp::FromMillis(start + size_ms_), json);
+  AppendRfc3339(Timestamp::FromMillis(assigner_.End(start)), json);
   json->append("\"}");
   for (RollingMetric metric : rule_.metrics) {
     AppendMetric(metric, period.values, current, previous, full_history, json);

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "engine/money.h"
 #include "engine/pipeline_config.h"
+#include "operators/window_assigner.h"
 #include "operators/window_listener.h"
 
 namespace tillstream {
@@ -61,18 +62,18 @@ class RollingOperator final : public WindowListener {
   };
   struct GroupState {
     KpiGroup group;
-    int64_t first_start = 0;
-    int64_t history_start = 0;   // start of history.front()
+    int64_t first_index = 0;     // the group's first period
+    int64_t history_index = 0;   // period of history.front()
     std::deque<Period> history;  // finalized periods, oldest first
     absl::btree_map<int64_t, Values>
         pending;               // emitted windows not finalized yet
     Values current, previous;  // sums ending at the newest finalized period
   };
 
-  // Finalizes period `start` of `state` (the next one after its history).
-  void Finalize(GroupState& state, int64_t start, OutputBatch* out);
-  // Re-emits the finalized periods from `start` on that a change there feeds.
-  void Reemit(GroupState& state, int64_t start, OutputBatch* out);
+  // Finalizes period `index` of `state` (the next one after its history).
+  void Finalize(GroupState& state, int64_t index, OutputBatch* out);
+  // Re-emits the finalized periods from `index` on that a change there feeds.
+  void Reemit(GroupState& state, int64_t index, OutputBatch* out);
   // Sums over the spans ending at history index `index`, from scratch.
   void SumsAt(const GroupState& state, size_t index, Values* current,
               Values* previous) const;
@@ -83,6 +84,7 @@ class RollingOperator final : public WindowListener {
                     bool full_history, std::string* out) const;
 
   const RollingRuleConfig& rule_;
+  const WindowAssigner assigner_;  // of the KPI rule: period <-> time
   const int64_t size_ms_;
   const size_t keep_;  // periods of history kept per group
   std::string head_;   // {"type":"rolling","pipeline":..,"rule":..,"kpi":..
@@ -90,7 +92,7 @@ class RollingOperator final : public WindowListener {
   std::string previous_suffix_;  // "_prev_7d"
   absl::flat_hash_map<uint32_t, GroupState> groups_;
   std::vector<uint32_t> order_;  // group ids by group key
-  int64_t next_start_ =
+  int64_t next_index_ =
       INT64_MIN;  // next period to finalize; INT64_MIN: none seen
   RollingProbe probe_;
 };

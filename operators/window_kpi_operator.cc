@@ -36,6 +36,7 @@ absl::string_view FieldValue(const OrderEvent& event, const OrderLine* line,
 WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
                                      absl::string_view pipeline)
     : rule_(rule),
+      assigner_(rule),
       line_level_(std::any_of(rule.group_by.begin(), rule.group_by.end(),
                               IsLineField)) {
   // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
@@ -85,8 +86,16 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
 void WindowKpiOperator::Process(const OrderEvent& event,
                                 const CustomerRef& customer,
                                 Timestamp watermark, OutputBatch* out) {
-  const int64_t start = WindowStart(event.ts.millis(), rule_.window_size_ms);
-  const Timestamp end = Timestamp::FromMillis(start).Plus(rule_.window_size_ms);
+  assigner_.ForEachWindow(event.ts.millis(), [&](int64_t start) {
+    ProcessInWindow(event, customer, start, watermark, out);
+  });
+}
+
+void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
+                                        const CustomerRef& customer,
+                                        int64_t start, Timestamp watermark,
+                                        OutputBatch* out) {
+  const Timestamp end = Timestamp::FromMillis(assigner_.End(start));
   if (watermark >= end.Plus(rule_.allowed_lateness_ms)) {
     ++probe_.late_events;
     out->BeginRecord(OutputKind::kLate, event.order_id);
@@ -167,7 +176,7 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
 
   for (auto it = groups_by_start_.lower_bound(first_unclosed_start_);
        it != groups_by_start_.end() &&
-       Timestamp::FromMillis(it->first).Plus(rule_.window_size_ms) <= watermark;
+       Timestamp::FromMillis(assigner_.End(it->first)) <= watermark;
        ++it) {
     closing_scratch_.clear();
     for (uint32_t group : it->second)
@@ -176,13 +185,8 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
   }
   // Every start whose window ends at or before the watermark is now closed,
   // including starts with no window yet: their first event goes to pending_.
-  if (watermark.is_max()) {
-    first_unclosed_start_ = INT64_MAX;
-  } else if (!watermark.is_min()) {
-    first_unclosed_start_ =
-        std::max(first_unclosed_start_,
-                 watermark.Minus(rule_.window_size_ms - 1).millis());
-  }
+  first_unclosed_start_ =
+      std::max(first_unclosed_start_, assigner_.FirstOpenStart(watermark));
 
   if (!listeners_.empty() && max_start_seen_ != INT64_MIN &&
       first_unclosed_start_ != INT64_MIN) {
@@ -197,8 +201,7 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
 
   while (!groups_by_start_.empty()) {
     auto first = groups_by_start_.begin();
-    Timestamp expiry = Timestamp::FromMillis(first->first)
-                           .Plus(rule_.window_size_ms)
+    Timestamp expiry = Timestamp::FromMillis(assigner_.End(first->first))
                            .Plus(rule_.allowed_lateness_ms);
     if (expiry > watermark) break;
     for (uint32_t group : first->second)
@@ -228,7 +231,7 @@ void WindowKpiOperator::AppendWindowJson(int64_t start,
   out->append(",\"window\":{\"start\":\"");
   AppendRfc3339(Timestamp::FromMillis(start), out);
   out->append("\",\"end\":\"");
-  AppendRfc3339(Timestamp::FromMillis(start).Plus(rule_.window_size_ms), out);
+  AppendRfc3339(Timestamp::FromMillis(assigner_.End(start)), out);
   out->append("\"}");
 }
 

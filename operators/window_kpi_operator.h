@@ -14,6 +14,7 @@
 #include "engine/timestamp.h"
 #include "operators/kpi_accumulator.h"
 #include "operators/string_interner.h"
+#include "operators/window_assigner.h"
 #include "operators/window_listener.h"
 
 namespace tillstream {
@@ -78,6 +79,8 @@ class WindowKpiOperator {
   };
   // `line` is the line being grouped in a line-level rule, else null.
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
+  void ProcessInWindow(const OrderEvent& event, const CustomerRef& customer,
+                       int64_t start, Timestamp watermark, OutputBatch* out);
   struct WindowState;
   WindowState& AddTo(const WindowKey& key, Timestamp end, Timestamp watermark);
   void Emit(const WindowKey& key, WindowState* state, OutputBatch* out);
@@ -87,8 +90,9 @@ class WindowKpiOperator {
   const KpiRuleConfig& rule_;
   std::string snapshot_head_;  // the JSON every snapshot starts with
   std::string late_head_;      // ... and every late record
-  const bool line_level_;      // groups by sku or category
-  StringInterner sku_names_;   // for top_skus
+  const WindowAssigner assigner_;
+  const bool line_level_;     // groups by sku or category
+  StringInterner sku_names_;  // for top_skus
   std::vector<std::pair<uint32_t, OrderTotals>> line_groups_;  // scratch
   WindowKpiProbe probe_;
 
@@ -104,13 +108,6 @@ class WindowKpiOperator {
   int64_t max_start_seen_ = INT64_MIN;
   std::vector<WindowListener*> listeners_;
 };
-
-// The window start of `ts` for windows of `size_ms`, aligned to the epoch.
-inline int64_t WindowStart(int64_t ts_ms, int64_t size_ms) {
-  int64_t remainder = ts_ms % size_ms;
-  if (remainder < 0) remainder += size_ms;
-  return ts_ms - remainder;
-}
 
 }  // namespace tillstream
 

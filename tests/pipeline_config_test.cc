@@ -69,7 +69,7 @@ TEST(PipelineConfigTest, UnknownKeyNamesFileLineAndChoices) {
                       "    window: {size: 1h}\n    colour: red"),
             "p.yaml:8: kpis[1].colour: unknown key; expected one of: name, "
             "group_by, window, "
-            "allowed_lateness, top_skus, approx_distinct");
+            "allowed_lateness, timezone, top_skus, approx_distinct");
 }
 
 TEST(PipelineConfigTest, BadDuration) {
@@ -99,7 +99,29 @@ TEST(PipelineConfigTest, KpiRules) {
       ErrorWith("{type: tumbling, size: 1d}", "{type: sliding, size: 1d}"),
       "p.yaml:4: kpis[0].window.type: window type \"sliding\" is not "
       "supported; expected "
-      "tumbling");
+      "tumbling, hopping or session");
+  EXPECT_EQ(
+      ErrorWith("{type: tumbling, size: 1d}", "{type: hopping, size: 1h}"),
+      "p.yaml:4: kpis[0].window.slide: missing");
+  EXPECT_EQ(ErrorWith("{type: tumbling, size: 1d}",
+                      "{type: hopping, size: 1h, slide: 2h}"),
+            "p.yaml:4: kpis[0].window.slide: must not exceed the window size "
+            "(events would "
+            "fall between windows)");
+  EXPECT_EQ(
+      ErrorWith("{type: tumbling, size: 1d}", "{type: session, size: 1d}"),
+      "p.yaml:4: kpis[0].window.size: a session window has no size");
+  EXPECT_EQ(ErrorWith("allowed_lateness: 1h}",
+                      "allowed_lateness: 1h, timezone: Mars/Olympus}"),
+            "p.yaml:4: kpis[0].timezone: unknown time zone \"Mars/Olympus\" "
+            "(an IANA name such "
+            "as Europe/Berlin)");
+  EXPECT_EQ(ErrorWith("{type: tumbling, size: 1d}, allowed_lateness: 1h}",
+                      "{type: tumbling, size: 1w}, allowed_lateness: 1h, "
+                      "timezone: Europe/Berlin}"),
+            "p.yaml:4: kpis[0].timezone: a time zone applies to tumbling "
+            "windows of one day or a "
+            "part of a day");
   EXPECT_EQ(ErrorWith("    window: {size: 1h}\n", ""),
             "p.yaml:5: kpis[1].window: missing");
 }

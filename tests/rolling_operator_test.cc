@@ -24,10 +24,10 @@ const int64_t kJan1 = ParseRfc3339("2024-01-01T00:00:00Z")->millis();
 class RollingOperatorTest : public ::testing::Test {
  protected:
   RollingOperatorTest() {
-    kpi_ = {.name = "store_day",
-            .group_by = {GroupField::kStoreId},
-            .window_size_ms = kDay,
-            .allowed_lateness_ms = kDay};
+    kpi_.name = "store_day";
+    kpi_.group_by = {GroupField::kStoreId};
+    kpi_.window_size_ms = kDay;
+    kpi_.allowed_lateness_ms = kDay;
     rule_ = {
         .name = "store_2d", .kpi = "store_day", .span = 2, .previous_span = 2};
   }
@@ -165,6 +165,39 @@ TEST_F(RollingOperatorTest, CorrectionReemitsEveryPeriodItFeeds) {
   EXPECT_THAT(Take(), ElementsAre("06 s-1 10.00 21.00 20.00 5.00 #0"));
   EXPECT_EQ(rolling_->probe().corrections, 1);
   EXPECT_EQ(window_->probe().late_events, 1);
+}
+
+TEST_F(RollingOperatorTest, LocalDaysStepOverDaylightSavingChanges) {
+  kpi_.timezone = "Europe/Berlin";
+  Start();
+  // Noon UTC on 30, 31 March and 1 April: three consecutive Berlin days, the
+  // middle one 23 hours long.
+  for (const char* noon : {"2024-03-30T12:00:00Z", "2024-03-31T12:00:00Z",
+                           "2024-04-01T12:00:00Z"}) {
+    OrderEvent event;
+    std::string json = absl::StrCat(
+        R"({"order_id":"o","ts":")", noon,
+        R"(","store_id":"s-1","lines":[{"sku":"A","qty":1,"unit_price":"1.00"}]})");
+    ASSERT_TRUE(decoder_.Decode(json, &event).ok());
+    window_->Process(event, ResolveCustomer(event, &customers_), watermark_,
+                     &out_);
+  }
+  CloseAll();
+  std::vector<std::string> periods;
+  for (size_t i = 0; i < out_.size(); ++i) {
+    if (out_[i].kind != OutputKind::kRolling) continue;
+    std::string v(out_[i].value);
+    const size_t period = v.find("\"period\""),
+                 revenue = v.find("\"revenue_2d\"");
+    periods.push_back(v.substr(period, v.find('}', period) - period + 1) + " " +
+                      v.substr(revenue, v.find(',', revenue) - revenue));
+  }
+  EXPECT_THAT(
+      periods,
+      ElementsAre(
+          R"("period":{"start":"2024-03-29T23:00:00Z","end":"2024-03-30T23:00:00Z"} "revenue_2d":"1.00")",
+          R"("period":{"start":"2024-03-30T23:00:00Z","end":"2024-03-31T22:00:00Z"} "revenue_2d":"2.00")",
+          R"("period":{"start":"2024-03-31T22:00:00Z","end":"2024-04-01T22:00:00Z"} "revenue_2d":"2.00")"));
 }
 
 TEST_F(RollingOperatorTest, MetricsOnRequest) {

@@ -74,15 +74,6 @@ class WindowKpiOperatorTest : public ::testing::Test {
   OutputBatch out_;
 };
 
-TEST(WindowStartTest, AlignedToTheEpochAtBoundaries) {
-  EXPECT_EQ(WindowStart(0, kHour), 0);
-  EXPECT_EQ(WindowStart(kHour - 1, kHour), 0);
-  EXPECT_EQ(WindowStart(kHour, kHour), kHour);
-  EXPECT_EQ(WindowStart(-1, kHour), -kHour);
-  EXPECT_EQ(WindowStart(-kHour, kHour), -kHour);
-  EXPECT_EQ(WindowStart(k10h + 59 * kMinute, kHour), k10h);
-}
-
 TEST_F(WindowKpiOperatorTest, EveryKpiOfOneWindow) {
   const int64_t t = k10h + 5 * kMinute;
   Feed(Order(t, "s-1", "completed", "c-1",
@@ -403,6 +394,56 @@ TEST_F(WindowKpiOperatorTest, ApproximateDistinctCustomers) {
   EXPECT_THAT(kpis[0], HasSubstr(absl::StrCat(
                            "\"new_customers\":5000,\"returning_customers\":",
                            estimate - 5000, ",")));
+}
+
+TEST_F(WindowKpiOperatorTest, StoreLocalDaysInBerlin) {
+  rule_.window_size_ms = 24 * kHour;
+  rule_.timezone = "Europe/Berlin";
+  // 22:30Z on 30 March is 23:30 in Berlin (CET); 22:30Z on 31 March is 00:30
+  // on 1 April (CEST): the 23-hour day of 31 March lies between them.
+  const int64_t t1 = ParseRfc3339("2024-03-30T22:30:00Z")->millis();
+  const int64_t t2 = ParseRfc3339("2024-03-31T21:30:00Z")->millis();
+  const int64_t t3 = ParseRfc3339("2024-03-31T22:30:00Z")->millis();
+  for (int64_t t : {t1, t2, t3}) {
+    Feed(Order(t, "s-1", "completed", "",
+               R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+         0);
+  }
+  Advance(Timestamp::Max());
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(
+          HasSubstr(
+              R"("window":{"start":"2024-03-29T23:00:00Z","end":"2024-03-30T23:00:00Z"},"group":{"store_id":"s-1"},"revenue":"1.00")"),
+          HasSubstr(
+              R"("window":{"start":"2024-03-30T23:00:00Z","end":"2024-03-31T22:00:00Z"},"group":{"store_id":"s-1"},"revenue":"1.00")"),
+          HasSubstr(
+              R"("window":{"start":"2024-03-31T22:00:00Z","end":"2024-04-01T22:00:00Z"},"group":{"store_id":"s-1"},"revenue":"1.00")")));
+}
+
+TEST_F(WindowKpiOperatorTest, HoppingWindowsEachCountTheEvent) {
+  rule_.window_type = WindowType::kHopping;
+  rule_.window_size_ms = kHour;
+  rule_.window_slide_ms = 30 * kMinute;
+  Feed(Order(k10h + 40 * kMinute, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
+       0);
+  Feed(Order(k10h + 70 * kMinute, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"5.00"}])"),
+       0);
+  Advance(k10h + 60 * kMinute);  // closes the window ending at 11:00 only
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(HasSubstr(
+          R"("start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"group":{"store_id":"s-1"},"revenue":"2.00")")));
+  Advance(Timestamp::Max());
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(
+          HasSubstr(
+              R"("start":"2024-01-01T10:30:00Z","end":"2024-01-01T11:30:00Z"},"group":{"store_id":"s-1"},"revenue":"7.00")"),
+          HasSubstr(
+              R"("start":"2024-01-01T11:00:00Z","end":"2024-01-01T12:00:00Z"},"group":{"store_id":"s-1"},"revenue":"5.00")")));
 }
 
 TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {

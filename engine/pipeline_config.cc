@@ -290,10 +290,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
   for (size_t i = 0; i < kpis.size(); ++i) {
     const YAML::Node rule_node = kpis[i];
     std::string path = absl::StrCat("kpis[", i, "]");
-    TS_RETURN_IF_ERROR(
-        reader.CheckMap(rule_node, path,
-                        {"name", "group_by", "window", "allowed_lateness",
-                         "timezone", "top_skus", "approx_distinct"}));
+    TS_RETURN_IF_ERROR(reader.CheckMap(
+        rule_node, path,
+        {"name", "group_by", "window", "allowed_lateness", "timezone",
+         "top_skus", "approx_distinct", "emit", "update_interval"}));
     KpiRuleConfig rule;
     if (!rule_node["name"])
       return reader.Error(rule_node, path, "KPI rule has no name");
@@ -416,6 +416,32 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                             "a time zone applies to tumbling windows of one "
                             "day or a part of a day");
       }
+    }
+    std::string emit = "final";
+    if (rule_node["emit"]) {
+      TS_ASSIGN_OR_RETURN(emit,
+                          reader.String(rule_node["emit"], path + ".emit"));
+      if (emit != "final" && emit != "updates") {
+        return reader.Error(rule_node["emit"], path + ".emit",
+                            absl::StrCat("unknown emit mode \"", emit,
+                                         "\"; expected final or updates"));
+      }
+    }
+    if (emit == "updates") {
+      if (!rule_node["update_interval"]) {
+        return reader.Error(rule_node["emit"], path + ".update_interval",
+                            "missing: emit: updates needs an update_interval");
+      }
+      TS_ASSIGN_OR_RETURN(rule.update_interval_ms,
+                          reader.Duration(rule_node["update_interval"],
+                                          path + ".update_interval"));
+      if (rule.update_interval_ms <= 0) {
+        return reader.Error(rule_node["update_interval"],
+                            path + ".update_interval", "must be > 0");
+      }
+    } else if (rule_node["update_interval"]) {
+      return reader.Error(rule_node["update_interval"],
+                          path + ".update_interval", "only with emit: updates");
     }
     if (rule_node["approx_distinct"]) {
       std::string method;

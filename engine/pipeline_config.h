@@ -69,6 +69,9 @@ struct KpiRuleConfig {
   int64_t top_skus = 0;  // > 0: the N SKUs with most revenue per window
   bool approx_distinct =
       false;  // distinct_customers by HyperLogLog (1.6% error)
+  // emit: updates: while a window is open, a snapshot marked "final": false
+  // every update_interval (processing time) if it changed; 0 = emit: final.
+  int64_t update_interval_ms = 0;
 };
 
 // A KPI metric a rolling rule can sum over its spans.

@@ -133,8 +133,9 @@ void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
 
 void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
   summary_.watermark = watermark;
+  const int64_t now = clock_->NowMillis();
   for (WindowKpiOperator& op : kpi_operators_)
-    op.AdvanceWatermark(watermark, &outputs_);
+    op.AdvanceWatermark(watermark, &outputs_, now);
 }
 
 absl::Status PipelineRunner::WriteOutputs() {

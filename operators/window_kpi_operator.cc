@@ -166,12 +166,16 @@ WindowKpiOperator::WindowState& WindowKpiOperator::AddTo(const WindowKey& key,
   if (end <= watermark && !state.pending) {
     state.pending = true;
     pending_.push_back(key);
+  } else if (rule_.update_interval_ms > 0 && end > watermark &&
+             !state.updated) {
+    state.updated = true;  // changed since its last early snapshot
+    updated_.push_back(key);
   }
   return state;
 }
 
-void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
-                                         OutputBatch* out) {
+void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out,
+                                         int64_t now_ms) {
   EmitSorted(&pending_, out);
 
   for (auto it = groups_by_start_.lower_bound(first_unclosed_start_);
@@ -199,6 +203,12 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
       listener->OnWindowsClosed(closed_through, out);
   }
 
+  if (rule_.update_interval_ms > 0 &&
+      now_ms - last_update_ms_ >= rule_.update_interval_ms) {
+    last_update_ms_ = now_ms;
+    EmitEarly(watermark, out);
+  }
+
   while (!groups_by_start_.empty()) {
     auto first = groups_by_start_.begin();
     Timestamp expiry = Timestamp::FromMillis(assigner_.End(first->first))
@@ -210,18 +220,36 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark,
   }
 }
 
-void WindowKpiOperator::EmitSorted(std::vector<WindowKey>* keys,
-                                   OutputBatch* out) {
+void WindowKpiOperator::EmitEarly(Timestamp watermark, OutputBatch* out) {
+  SortKeys(&updated_);
+  for (const WindowKey& key : updated_) {
+    auto it = windows_.find(key);
+    if (it == windows_.end() || !it->second.updated) continue;
+    it->second.updated = false;
+    // Closed in the meantime: its final snapshot has gone out instead.
+    if (Timestamp::FromMillis(assigner_.End(key.start)) <= watermark) continue;
+    Emit(key, &it->second, out, Finality::kEarly);
+  }
+  updated_.clear();
+}
+
+void WindowKpiOperator::SortKeys(std::vector<WindowKey>* keys) const {
   std::sort(keys->begin(), keys->end(),
             [this](const WindowKey& a, const WindowKey& b) {
               if (a.start != b.start) return a.start < b.start;
               return groups_[a.group].key < groups_[b.group].key;
             });
+}
+
+void WindowKpiOperator::EmitSorted(std::vector<WindowKey>* keys,
+                                   OutputBatch* out) {
+  SortKeys(keys);
   for (const WindowKey& key : *keys) {
     auto it = windows_.find(key);
     if (it == windows_.end()) continue;
     it->second.pending = false;
-    Emit(key, &it->second, out);
+    it->second.updated = false;
+    Emit(key, &it->second, out, Finality::kFinal);
   }
   keys->clear();
 }
@@ -236,9 +264,14 @@ void WindowKpiOperator::AppendWindowJson(int64_t start,
 }
 
 void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
-                             OutputBatch* out) {
-  ++state->revision;
-  ++(state->revision == 0 ? probe_.snapshots : probe_.corrections);
+                             OutputBatch* out, Finality finality) {
+  const bool final = finality == Finality::kFinal;
+  if (final) {
+    ++state->revision;
+    ++(state->revision == 0 ? probe_.snapshots : probe_.corrections);
+  } else {
+    ++probe_.early_snapshots;
+  }
   const KpiGroup& group = groups_[key.group];
   out->BeginRecord(OutputKind::kKpis, group.key);
   std::string* json = out->value();
@@ -249,8 +282,14 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
   state->kpis.AppendJsonFields(json);
   if (rule_.top_skus > 0)
     state->kpis.AppendTopSkus(rule_.top_skus, sku_names_, json);
-  absl::StrAppend(json, ",\"revision\":", state->revision, "}");
+  // In emit: updates mode every snapshot says whether more may follow;
+  // an early one carries the revision its window's final snapshot will have.
+  if (rule_.update_interval_ms > 0)
+    json->append(final ? ",\"final\":true" : ",\"final\":false");
+  absl::StrAppend(json, ",\"revision\":",
+                  final ? state->revision : state->revision + 1, "}");
   out->EndRecord();
+  if (!final) return;
   for (WindowListener* listener : listeners_) {
     listener->OnWindowEmitted(key.group, group, key.start, state->kpis,
                               state->revision, out);

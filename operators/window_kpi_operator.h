@@ -25,7 +25,8 @@ struct WindowKpiProbe {
   int64_t late_events =
       0;                  // events past end + allowed_lateness, sent to `late`
   int64_t snapshots = 0;  // first emissions (revision 0)
-  int64_t corrections = 0;  // re-emissions (revision > 0)
+  int64_t corrections = 0;      // re-emissions (revision > 0)
+  int64_t early_snapshots = 0;  // "final": false snapshots of emit: updates
 };
 
 // One KPI rule over tumbling event-time windows aligned to the UTC epoch.
@@ -53,7 +54,9 @@ class WindowKpiOperator {
   // `customer` is the event's customer as the runtime resolved it.
   void Process(const OrderEvent& event, const CustomerRef& customer,
                Timestamp watermark, OutputBatch* out);
-  void AdvanceWatermark(Timestamp watermark, OutputBatch* out);
+  // `now_ms` (processing time) paces the early snapshots of emit: updates.
+  void AdvanceWatermark(Timestamp watermark, OutputBatch* out,
+                        int64_t now_ms = 0);
 
   // `listener` (not owned, outlives the operator) hears of every emission.
   void AddListener(WindowListener* listener) { listeners_.push_back(listener); }
@@ -76,6 +79,7 @@ class WindowKpiOperator {
     KpiAccumulator kpis;
     int32_t revision = -1;  // -1: not emitted yet
     bool pending = false;   // in pending_, awaiting a (re-)emission
+    bool updated = false;   // in updated_: changed while open (emit: updates)
   };
   // `line` is the line being grouped in a line-level rule, else null.
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
@@ -83,7 +87,11 @@ class WindowKpiOperator {
                        int64_t start, Timestamp watermark, OutputBatch* out);
   struct WindowState;
   WindowState& AddTo(const WindowKey& key, Timestamp end, Timestamp watermark);
-  void Emit(const WindowKey& key, WindowState* state, OutputBatch* out);
+  enum class Finality { kFinal, kEarly };
+  void Emit(const WindowKey& key, WindowState* state, OutputBatch* out,
+            Finality finality);
+  void EmitEarly(Timestamp watermark, OutputBatch* out);
+  void SortKeys(std::vector<WindowKey>* keys) const;
   void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);
   void AppendWindowJson(int64_t start, std::string* out) const;
 
@@ -105,6 +113,9 @@ class WindowKpiOperator {
   int64_t first_unclosed_start_ = INT64_MIN;  // starts below it were emitted
   std::vector<WindowKey> pending_;            // closed windows changed since
   std::vector<WindowKey> closing_scratch_;
+  std::vector<WindowKey>
+      updated_;  // open windows changed since the last early snapshots
+  int64_t last_update_ms_ = INT64_MIN / 2;
   int64_t max_start_seen_ = INT64_MIN;
   std::vector<WindowListener*> listeners_;
 };

@@ -69,7 +69,8 @@ TEST(PipelineConfigTest, UnknownKeyNamesFileLineAndChoices) {
                       "    window: {size: 1h}\n    colour: red"),
             "p.yaml:8: kpis[1].colour: unknown key; expected one of: name, "
             "group_by, window, "
-            "allowed_lateness, timezone, top_skus, approx_distinct");
+            "allowed_lateness, timezone, top_skus, approx_distinct, emit, "
+            "update_interval");
 }
 
 TEST(PipelineConfigTest, BadDuration) {

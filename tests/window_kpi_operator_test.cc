@@ -12,6 +12,7 @@
 namespace tillstream {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -444,6 +445,45 @@ TEST_F(WindowKpiOperatorTest, HoppingWindowsEachCountTheEvent) {
               R"("start":"2024-01-01T10:30:00Z","end":"2024-01-01T11:30:00Z"},"group":{"store_id":"s-1"},"revenue":"7.00")"),
           HasSubstr(
               R"("start":"2024-01-01T11:00:00Z","end":"2024-01-01T12:00:00Z"},"group":{"store_id":"s-1"},"revenue":"5.00")")));
+}
+
+TEST_F(WindowKpiOperatorTest,
+       EmitUpdatesSendsEarlySnapshotsOfChangedOpenWindows) {
+  rule_.update_interval_ms = 60'000;
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
+  op().AdvanceWatermark(Timestamp::FromMillis(k10h + kMinute), &out_,
+                        /*now_ms=*/0);
+  EXPECT_THAT(TakeAll(OutputKind::kKpis),
+              ElementsAre(AllOf(HasSubstr(R"("revenue":"1.00")"),
+                                HasSubstr(R"("final":false,"revision":0})"))));
+  // Changed, but the interval has not passed: nothing yet.
+  Feed(Order(k10h + 1, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
+       k10h + kMinute);
+  op().AdvanceWatermark(Timestamp::FromMillis(k10h + 2 * kMinute), &out_,
+                        30'000);
+  EXPECT_THAT(TakeAll(OutputKind::kKpis), IsEmpty());
+  op().AdvanceWatermark(Timestamp::FromMillis(k10h + 3 * kMinute), &out_,
+                        60'000);
+  EXPECT_THAT(TakeAll(OutputKind::kKpis),
+              ElementsAre(AllOf(HasSubstr(R"("revenue":"3.00")"),
+                                HasSubstr(R"("final":false)"))));
+  // Unchanged since: no early snapshot.
+  op().AdvanceWatermark(Timestamp::FromMillis(k10h + 4 * kMinute), &out_,
+                        120'000);
+  EXPECT_THAT(TakeAll(OutputKind::kKpis), IsEmpty());
+  // The window closes: its final snapshot, revision 0 as with emit: final.
+  Feed(Order(k10h + 2, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"4.00"}])"),
+       k10h + 4 * kMinute);
+  op().AdvanceWatermark(Timestamp::FromMillis(k10h + kHour), &out_, 121'000);
+  EXPECT_THAT(TakeAll(OutputKind::kKpis),
+              ElementsAre(AllOf(HasSubstr(R"("revenue":"7.00")"),
+                                HasSubstr(R"("final":true,"revision":0})"))));
+  EXPECT_EQ(op().probe().early_snapshots, 2);
+  EXPECT_EQ(op().probe().snapshots, 1);
 }
 
 TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {

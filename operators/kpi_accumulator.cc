@@ -9,6 +9,34 @@
 
 namespace tillstream {
 
+void KpiAccumulator::Merge(KpiAccumulator&& other) {
+  revenue_cents += other.revenue_cents;
+  completed_gross_cents += other.completed_gross_cents;
+  costed_revenue_cents += other.costed_revenue_cents;
+  margin_cents += other.margin_cents;
+  units += other.units;
+  orders += other.orders;
+  refunded_orders += other.refunded_orders;
+  cancelled_orders += other.cancelled_orders;
+  new_customers += other.new_customers;
+  customers.insert(other.customers.begin(), other.customers.end());
+  if (other.customer_sketch) {
+    if (customer_sketch) {
+      customer_sketch->Merge(*other.customer_sketch);
+    } else {
+      customer_sketch = std::move(other.customer_sketch);
+    }
+  }
+  if (other.skus) {
+    if (!skus)
+      skus = std::make_unique<absl::flat_hash_map<uint32_t, SkuTotals>>();
+    for (const auto& [sku, totals] : *other.skus) {
+      (*skus)[sku].revenue += totals.revenue;
+      (*skus)[sku].units += totals.units;
+    }
+  }
+}
+
 void KpiAccumulator::AppendJsonFields(std::string* out) const {
   out->append(",\"revenue\":\"");
   AppendCents(revenue_cents, out);

@@ -111,6 +111,10 @@ struct KpiAccumulator {
     t.units += static_cast<CentsSum>(sign) * line.qty;
   }
 
+  // Adds everything `other` counted (session windows merging). A customer
+  // in both counts once; new_customers adds, since each is new once only.
+  void Merge(KpiAccumulator&& other);
+
   // Appends the KPI fields as JSON members, each preceded by a comma:
   // ,"revenue":"12.30","orders":2,...
   void AppendJsonFields(std::string* out) const;

@@ -86,9 +86,140 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
 void WindowKpiOperator::Process(const OrderEvent& event,
                                 const CustomerRef& customer,
                                 Timestamp watermark, OutputBatch* out) {
+  if (rule_.window_type == WindowType::kSession) {
+    ProcessSession(event, customer, watermark, out);
+    return;
+  }
   assigner_.ForEachWindow(event.ts.millis(), [&](int64_t start) {
     ProcessInWindow(event, customer, start, watermark, out);
   });
+}
+
+void WindowKpiOperator::AppendLate(const OrderEvent& event, int64_t start,
+                                   int64_t end, Timestamp watermark,
+                                   OutputBatch* out) {
+  ++probe_.late_events;
+  out->BeginRecord(OutputKind::kLate, event.order_id);
+  std::string* json = out->value();
+  json->append(late_head_);
+  AppendWindowJson(start, end, json);
+  json->append(",\"ts\":\"");
+  AppendRfc3339(event.ts, json);
+  json->append("\",\"watermark\":\"");
+  AppendRfc3339(watermark, json);
+  json->append("\",\"source\":");
+  AppendSourceJson(event.source, json);
+  json->append(",\"payload\":");
+  AppendJsonString(event.payload, json);
+  json->push_back('}');
+  out->EndRecord();
+}
+
+void WindowKpiOperator::ProcessSession(const OrderEvent& event,
+                                       const CustomerRef& customer,
+                                       Timestamp watermark, OutputBatch* out) {
+  const int64_t ts = event.ts.millis();
+  const int sign = event.status == OrderStatus::kCompleted  ? 1
+                   : event.status == OrderStatus::kRefunded ? -1
+                                                            : 0;
+  // The event's groups and what it adds to each (one group unless line-level).
+  line_groups_.clear();
+  if (!line_level_) {
+    line_groups_.push_back({InternGroup(event, nullptr), event.totals});
+  } else {
+    for (const OrderLine& line : event.lines) {
+      const uint32_t group = InternGroup(event, &line);
+      auto it = std::find_if(
+          line_groups_.begin(), line_groups_.end(),
+          [group](const auto& entry) { return entry.first == group; });
+      if (it == line_groups_.end())
+        it = line_groups_.insert(it, {group, OrderTotals{}});
+      it->second.AddLine(line);
+    }
+  }
+  for (const auto& [group, totals] : line_groups_) {
+    WindowState* state = SessionFor(group, ts, watermark);
+    if (state == nullptr) {
+      AppendLate(event, ts, ts + rule_.session_gap_ms, watermark, out);
+      continue;
+    }
+    ++probe_.events;
+    state->kpis.Add(event.status, customer, rule_.approx_distinct, totals);
+    if (rule_.top_skus > 0 && sign != 0) {
+      for (const OrderLine& line : event.lines) {
+        if (line_level_ && InternGroup(event, &line) != group) continue;
+        state->kpis.AddSku(sku_names_.Intern(line.sku), sign, line);
+      }
+    }
+  }
+}
+
+WindowKpiOperator::WindowState* WindowKpiOperator::SessionFor(
+    uint32_t group, int64_t ts, Timestamp watermark) {
+  absl::btree_map<int64_t, int64_t>& sessions =
+      sessions_[group];  // start -> end
+  int64_t start = ts;
+  int64_t end = ts + rule_.session_gap_ms;
+  // Sessions [s, e) that [ts, ts + gap) touches: s < ts + gap and e > ts.
+  // They are consecutive in start order, ending before lower_bound(ts + gap).
+  std::vector<int64_t> parts;
+  for (auto it = sessions.lower_bound(end); it != sessions.begin();) {
+    --it;
+    if (it->second <= ts) break;
+    parts.push_back(it->first);
+  }
+  if (parts.empty() &&
+      watermark >= Timestamp::FromMillis(end).Plus(rule_.allowed_lateness_ms)) {
+    return nullptr;  // a new session that would already be past its lateness
+  }
+  for (int64_t part : parts) {
+    start = std::min(start, part);
+    end = std::max(end, sessions[part]);
+  }
+  WindowState merged;
+  bool have_merged = false;
+  bool keeps_key = false;  // one of the parts already has the merged start
+  for (int64_t part : parts) {
+    auto node = windows_.extract(WindowKey{part, group});
+    WindowState& piece = node.mapped();
+    session_ends_.erase({piece.session_end, part, group});
+    sessions.erase(part);
+    if (part == start) keeps_key = true;
+    // An emitted session under another start is superseded by this one.
+    if (piece.revision >= 0 && part != start) piece.replaces.push_back(part);
+    const bool piece_pending = piece.pending && part == start;
+    if (!have_merged) {
+      merged = std::move(piece);
+      merged.pending = piece_pending;
+      have_merged = true;
+      continue;
+    }
+    merged.revision = std::max(merged.revision, piece.revision);
+    merged.pending = merged.pending || piece_pending;
+    merged.replaces.insert(merged.replaces.end(), piece.replaces.begin(),
+                           piece.replaces.end());
+    merged.kpis.Merge(std::move(piece.kpis));
+  }
+  if (!keeps_key) merged.updated = false;  // its old key is gone from updated_
+  merged.session_end = end;
+  sessions[start] = end;
+  session_ends_.insert({end, start, group});
+  const WindowKey key{start, group};
+  WindowState& state = windows_[key] = std::move(merged);
+  if (Timestamp::FromMillis(end) <= watermark) {
+    if (!state.pending) {
+      state.pending =
+          true;  // closed already: a correction (or a late first emission)
+      pending_.push_back(key);
+    }
+  } else {
+    state.pending = false;  // open (again): it goes out when it closes
+    if (rule_.update_interval_ms > 0 && !state.updated) {
+      state.updated = true;
+      updated_.push_back(key);
+    }
+  }
+  return &state;
 }
 
 void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
@@ -97,21 +228,7 @@ void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
                                         OutputBatch* out) {
   const Timestamp end = Timestamp::FromMillis(assigner_.End(start));
   if (watermark >= end.Plus(rule_.allowed_lateness_ms)) {
-    ++probe_.late_events;
-    out->BeginRecord(OutputKind::kLate, event.order_id);
-    std::string* json = out->value();
-    json->append(late_head_);
-    AppendWindowJson(start, json);
-    json->append(",\"ts\":\"");
-    AppendRfc3339(event.ts, json);
-    json->append("\",\"watermark\":\"");
-    AppendRfc3339(watermark, json);
-    json->append("\",\"source\":");
-    AppendSourceJson(event.source, json);
-    json->append(",\"payload\":");
-    AppendJsonString(event.payload, json);
-    json->push_back('}');
-    out->EndRecord();
+    AppendLate(event, start, end.millis(), watermark, out);
     return;
   }
   ++probe_.events;
@@ -176,7 +293,16 @@ WindowKpiOperator::WindowState& WindowKpiOperator::AddTo(const WindowKey& key,
 
 void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out,
                                          int64_t now_ms) {
+  // Corrections; a session re-opened by a later merge is no longer pending.
+  std::erase_if(pending_, [this](const WindowKey& key) {
+    auto it = windows_.find(key);
+    return it == windows_.end() || !it->second.pending;
+  });
   EmitSorted(&pending_, out);
+  if (rule_.window_type == WindowType::kSession) {
+    AdvanceSessions(watermark, out, now_ms);
+    return;
+  }
 
   for (auto it = groups_by_start_.lower_bound(first_unclosed_start_);
        it != groups_by_start_.end() &&
@@ -220,6 +346,39 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out,
   }
 }
 
+void WindowKpiOperator::AdvanceSessions(Timestamp watermark, OutputBatch* out,
+                                        int64_t now_ms) {
+  // Sessions that ended since the last advance close now; those that ended
+  // before and changed since went out through pending_.
+  closing_scratch_.clear();
+  for (auto it = session_ends_.upper_bound(
+           {sessions_closed_through_, INT64_MAX, UINT32_MAX});
+       it != session_ends_.end() &&
+       Timestamp::FromMillis(std::get<0>(*it)) <= watermark;
+       ++it) {
+    closing_scratch_.push_back({std::get<1>(*it), std::get<2>(*it)});
+  }
+  EmitSorted(&closing_scratch_, out);
+  if (!watermark.is_min()) {
+    sessions_closed_through_ =
+        std::max(sessions_closed_through_,
+                 watermark.is_max() ? INT64_MAX : watermark.millis());
+  }
+  if (rule_.update_interval_ms > 0 &&
+      now_ms - last_update_ms_ >= rule_.update_interval_ms) {
+    last_update_ms_ = now_ms;
+    EmitEarly(watermark, out);
+  }
+  while (!session_ends_.empty()) {
+    const auto [end, start, group] = *session_ends_.begin();
+    if (Timestamp::FromMillis(end).Plus(rule_.allowed_lateness_ms) > watermark)
+      break;
+    windows_.erase(WindowKey{start, group});
+    sessions_[group].erase(start);
+    session_ends_.erase(session_ends_.begin());
+  }
+}
+
 void WindowKpiOperator::EmitEarly(Timestamp watermark, OutputBatch* out) {
   SortKeys(&updated_);
   for (const WindowKey& key : updated_) {
@@ -227,7 +386,10 @@ void WindowKpiOperator::EmitEarly(Timestamp watermark, OutputBatch* out) {
     if (it == windows_.end() || !it->second.updated) continue;
     it->second.updated = false;
     // Closed in the meantime: its final snapshot has gone out instead.
-    if (Timestamp::FromMillis(assigner_.End(key.start)) <= watermark) continue;
+    const int64_t end = rule_.window_type == WindowType::kSession
+                            ? it->second.session_end
+                            : assigner_.End(key.start);
+    if (Timestamp::FromMillis(end) <= watermark) continue;
     Emit(key, &it->second, out, Finality::kEarly);
   }
   updated_.clear();
@@ -254,12 +416,12 @@ void WindowKpiOperator::EmitSorted(std::vector<WindowKey>* keys,
   keys->clear();
 }
 
-void WindowKpiOperator::AppendWindowJson(int64_t start,
+void WindowKpiOperator::AppendWindowJson(int64_t start, int64_t end,
                                          std::string* out) const {
   out->append(",\"window\":{\"start\":\"");
   AppendRfc3339(Timestamp::FromMillis(start), out);
   out->append("\",\"end\":\"");
-  AppendRfc3339(Timestamp::FromMillis(assigner_.End(start)), out);
+  AppendRfc3339(Timestamp::FromMillis(end), out);
   out->append("\"}");
 }
 
@@ -276,12 +438,25 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
   out->BeginRecord(OutputKind::kKpis, group.key);
   std::string* json = out->value();
   json->append(snapshot_head_);
-  AppendWindowJson(key.start, json);
+  const bool session = rule_.window_type == WindowType::kSession;
+  AppendWindowJson(
+      key.start, session ? state->session_end : assigner_.End(key.start), json);
   json->append(",\"group\":");
   json->append(group.json);
   state->kpis.AppendJsonFields(json);
   if (rule_.top_skus > 0)
     state->kpis.AppendTopSkus(rule_.top_skus, sku_names_, json);
+  if (final && !state->replaces.empty()) {
+    // Sessions emitted before under other starts that this one merged.
+    json->append(",\"replaces\":[");
+    for (size_t i = 0; i < state->replaces.size(); ++i) {
+      json->append(i > 0 ? ",{\"start\":\"" : "{\"start\":\"");
+      AppendRfc3339(Timestamp::FromMillis(state->replaces[i]), json);
+      json->append("\"}");
+    }
+    json->push_back(']');
+    state->replaces.clear();
+  }
   // In emit: updates mode every snapshot says whether more may follow;
   // an early one carries the revision its window's final snapshot will have.
   if (rule_.update_interval_ms > 0)

@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "engine/order_event.h"
@@ -77,12 +79,24 @@ class WindowKpiOperator {
   };
   struct WindowState {
     KpiAccumulator kpis;
-    int32_t revision = -1;  // -1: not emitted yet
-    bool pending = false;   // in pending_, awaiting a (re-)emission
-    bool updated = false;   // in updated_: changed while open (emit: updates)
+    int32_t revision = -1;    // -1: not emitted yet
+    bool pending = false;     // in pending_, awaiting a (re-)emission
+    bool updated = false;     // in updated_: changed while open (emit: updates)
+    int64_t session_end = 0;  // session windows: last event + gap
+    std::vector<int64_t>
+        replaces;  // session windows: emitted starts merged into this one
   };
   // `line` is the line being grouped in a line-level rule, else null.
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
+  void ProcessSession(const OrderEvent& event, const CustomerRef& customer,
+                      Timestamp watermark, OutputBatch* out);
+  // The session of `group` that an event at `ts` falls in, merging the
+  // sessions it bridges; null when it would be a new session already past
+  // its lateness.
+  WindowState* SessionFor(uint32_t group, int64_t ts, Timestamp watermark);
+  void AdvanceSessions(Timestamp watermark, OutputBatch* out, int64_t now_ms);
+  void AppendLate(const OrderEvent& event, int64_t start, int64_t end,
+                  Timestamp watermark, OutputBatch* out);
   void ProcessInWindow(const OrderEvent& event, const CustomerRef& customer,
                        int64_t start, Timestamp watermark, OutputBatch* out);
   struct WindowState;
@@ -93,7 +107,7 @@ class WindowKpiOperator {
   void EmitEarly(Timestamp watermark, OutputBatch* out);
   void SortKeys(std::vector<WindowKey>* keys) const;
   void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);
-  void AppendWindowJson(int64_t start, std::string* out) const;
+  void AppendWindowJson(int64_t start, int64_t end, std::string* out) const;
 
   const KpiRuleConfig& rule_;
   std::string snapshot_head_;  // the JSON every snapshot starts with
@@ -115,6 +129,11 @@ class WindowKpiOperator {
   std::vector<WindowKey> closing_scratch_;
   std::vector<WindowKey>
       updated_;  // open windows changed since the last early snapshots
+  // Session windows: per group start -> end, and all sessions by end.
+  absl::flat_hash_map<uint32_t, absl::btree_map<int64_t, int64_t>> sessions_;
+  absl::btree_set<std::tuple<int64_t, int64_t, uint32_t>>
+      session_ends_;  // end, start, group
+  int64_t sessions_closed_through_ = INT64_MIN;
   int64_t last_update_ms_ = INT64_MIN / 2;
   int64_t max_start_seen_ = INT64_MIN;
   std::vector<WindowListener*> listeners_;

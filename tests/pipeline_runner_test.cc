@@ -395,6 +395,46 @@ TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
   }
 }
 
+// Session windows (customer visits) and hopping windows give the same final
+// snapshots however the events are shuffled within the lateness bound,
+// batched or partitioned.
+TEST(PipelineRunnerTest, SessionsAndHoppingWindowsAreDeterministic) {
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      "pipeline: visits\n"
+      "source: {max_out_of_orderness: 5s}\n"
+      "kpis: [{name: visit, group_by: [customer_id], window: {type: session, "
+      "gap: 2h},\n"
+      "        allowed_lateness: 1h},\n"
+      "       {name: store_4h, group_by: [store_id], window: {type: hopping, "
+      "size: 4h, slide: 1h},\n"
+      "        allowed_lateness: 1h}]\n"
+      "outputs: {kpis: k, deadletter: d, late: l}\n",
+      "visits.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  TrafficOptions options;
+  options.orders = 8000;
+  options.days = 4;
+  options.customers = 300;  // customers return often: sessions merge
+  TrafficGenerator generator(options);
+  std::vector<std::string> records;
+  std::string record, key;
+  while (generator.Next(&record, &key)) records.push_back(record);
+  auto reference = RunPipeline(*config, ShuffleWithin(records, 0, 1));
+  std::map<std::string, std::string> expected =
+      FinalSnapshots(reference->sink.kpis());
+  EXPECT_GT(expected.size(), 500u);
+  for (uint64_t seed : {2, 3}) {
+    auto shuffled =
+        RunPipeline(*config, ShuffleWithin(records, 1'800'000, seed), 1, 16);
+    EXPECT_GT(shuffled->summary.corrections, 0);
+    EXPECT_EQ(shuffled->summary.late_events, 0);
+    EXPECT_EQ(FinalSnapshots(shuffled->sink.kpis()), expected)
+        << "seed " << seed;
+  }
+  auto partitioned = RunPipeline(*config, ShuffleWithin(records, 0, 1), 4, 7);
+  EXPECT_EQ(FinalSnapshots(partitioned->sink.kpis()), expected);
+}
+
 TEST(PipelineRunnerTest, StopKeepsOpenWindowsOpen) {
   class OneBatchThenStop final : public RecordSource {
    public:

@@ -107,6 +107,17 @@ std::map<std::string, std::string> FinalSnapshots(
       value.erase(at, (end == std::string::npos ? value.size() : end) - at);
     }
     final_snapshots[key] = value;
+    // A merged session supersedes the sessions it lists.
+    simdjson::dom::array replaced;
+    if (!e["replaces"].get(replaced)) {
+      for (simdjson::dom::element r : replaced) {
+        std::string old_key = std::string(e["kpi"].get_string().value()) + "|" +
+                              std::string(r["start"].get_string().value()) +
+                              "|" + simdjson::minify(e["group"]);
+        final_snapshots.erase(old_key);
+        revisions.erase(old_key);
+      }
+    }
   }
   return final_snapshots;
 }

@@ -486,6 +486,96 @@ TEST_F(WindowKpiOperatorTest,
   EXPECT_EQ(op().probe().snapshots, 1);
 }
 
+class SessionWindowTest : public WindowKpiOperatorTest {
+ protected:
+  SessionWindowTest() {
+    rule_.window_type = WindowType::kSession;
+    rule_.session_gap_ms = 30 * kMinute;
+    rule_.allowed_lateness_ms = kHour;
+  }
+  void Buy(int64_t minute, absl::string_view price,
+           int64_t watermark_minute = -100000) {
+    Feed(Order(k10h + minute * kMinute, "s-1", "completed", "",
+               absl::StrCat(R"([{"sku":"A","qty":1,"unit_price":")", price,
+                            R"("}])")),
+         watermark_minute == -100000 ? INT64_MIN
+                                     : k10h + watermark_minute * kMinute);
+  }
+};
+
+TEST_F(SessionWindowTest, EventsWithinTheGapShareASession) {
+  Buy(0, "1.00");
+  Buy(10, "2.00");
+  Buy(50, "4.00");  // 40 minutes after the last: a new session
+  Advance(k10h + 40 * kMinute);
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(HasSubstr(
+          R"("window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T10:40:00Z"},"group":{"store_id":"s-1"},"revenue":"3.00","orders":2)")));
+  Advance(Timestamp::Max());
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(HasSubstr(
+          R"("window":{"start":"2024-01-01T10:50:00Z","end":"2024-01-01T11:20:00Z"},"group":{"store_id":"s-1"},"revenue":"4.00","orders":1)")));
+}
+
+TEST_F(SessionWindowTest, LateEventMergesSessionsAndSaysWhatItReplaces) {
+  Buy(30, "1.00");
+  Buy(70, "2.00");
+  Advance(k10h + 65 * kMinute);  // [10:30, 11:00) closes
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(AllOf(
+          HasSubstr(
+              R"("start":"2024-01-01T10:30:00Z","end":"2024-01-01T11:00:00Z")"),
+          HasSubstr(R"("revision":0})"))));
+  // A late order at 10:10 reaches [10:30, ...) within its gap, and 10:45
+  // bridges to the 11:10 session: one session from 10:10 to 11:40, which
+  // supersedes the one emitted under 10:30.
+  Buy(10, "4.00", 65);
+  Buy(45, "8.00", 65);
+  Advance(k10h + 66 * kMinute);
+  EXPECT_THAT(TakeAll(OutputKind::kKpis),
+              IsEmpty());  // re-opened: it ends at 11:40
+  Advance(k10h + 100 * kMinute);
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(AllOf(
+          HasSubstr(
+              R"("window":{"start":"2024-01-01T10:10:00Z","end":"2024-01-01T11:40:00Z"},"group":{"store_id":"s-1"},"revenue":"15.00","orders":4)"),
+          HasSubstr(
+              R"("replaces":[{"start":"2024-01-01T10:30:00Z"}],"revision":1})"))));
+}
+
+TEST_F(SessionWindowTest, ClosedSessionCorrectedInPlace) {
+  Buy(0, "1.00");
+  Advance(k10h + 31 * kMinute);
+  ASSERT_EQ(TakeAll(OutputKind::kKpis).size(), 1u);
+  Buy(5, "2.00",
+      31);  // inside [10:00, 10:30) but ending 10:35: still closed at 10:36
+  Advance(k10h + 36 * kMinute);
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(AllOf(
+          HasSubstr(
+              R"("start":"2024-01-01T10:00:00Z","end":"2024-01-01T10:35:00Z")"),
+          HasSubstr(R"("revenue":"3.00")"), HasSubstr(R"("revision":1})"))));
+}
+
+TEST_F(SessionWindowTest, PastLatenessGoesToLateOutput) {
+  Buy(0, "1.00");
+  Advance(k10h + 2 * kHour);  // session ended 10:30; lateness 1 h has passed
+  TakeAll(OutputKind::kKpis);
+  Buy(5, "2.00", 120);
+  Advance(k10h + 2 * kHour);
+  EXPECT_THAT(Take(OutputKind::kKpis), IsEmpty());
+  EXPECT_THAT(
+      TakeAll(OutputKind::kLate),
+      ElementsAre(HasSubstr(
+          R"("window":{"start":"2024-01-01T10:05:00Z","end":"2024-01-01T10:35:00Z"})")));
+  EXPECT_EQ(op().open_windows(), 0u);
+}
+
 TEST_F(WindowKpiOperatorTest, GroupsByManyFieldsAndAnonymousCustomer) {
   rule_.group_by = {GroupField::kCustomerId, GroupField::kStoreId};
   Feed(Order(k10h, "s-1", "completed", "",

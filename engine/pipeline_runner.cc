@@ -19,6 +19,7 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
                                    config.source.idle_timeout_ms}) {
   for (const KpiRuleConfig& rule : config.kpis) {
+    approx_distinct_ = approx_distinct_ || rule.approx_distinct;
     kpi_operators_.emplace_back(rule, config.name);
   }
   for (const RollingRuleConfig& rule : config.rolling) {
@@ -92,7 +93,8 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
                     record.offset};
     partition->Observe(event.ts);
     // The customer once per event, so every rule agrees on a first order.
-    const CustomerRef customer = ResolveCustomer(event, &customers_);
+    const CustomerRef customer =
+        ResolveCustomer(event, &customers_, approx_distinct_);
     for (WindowKpiOperator& op : kpi_operators_) {
       op.Process(event, customer, watermark, &outputs_);
     }

@@ -87,7 +87,8 @@ class PipelineRunner final : private PartitionListener {
 
   OrderDecoder decoder_;
   WatermarkTracker watermarks_;
-  StringInterner customers_;
+  StringInterner customers_;      // every customer seen: who is new
+  bool approx_distinct_ = false;  // some rule needs customer hashes
   // Deques: operators never move, so the pointers between them stay valid.
   std::deque<WindowKpiOperator> kpi_operators_;
   std::deque<RollingOperator> rolling_operators_;  // listen to kpi_operators_

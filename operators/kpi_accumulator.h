@@ -27,12 +27,14 @@ struct CustomerRef {
 // The customer of `event`: interned in `known` (every customer the engine
 // has seen), so `first_order` is true exactly once per customer. Anonymous
 // customers and orders that are not completed resolve to kAnonymous.
+// `hash` is only computed when `with_hash` (a rule counts approximately).
 inline CustomerRef ResolveCustomer(const OrderEvent& event,
-                                   StringInterner* known) {
+                                   StringInterner* known,
+                                   bool with_hash = false) {
   CustomerRef customer;
   if (!event.customer_id.empty() && event.status == OrderStatus::kCompleted) {
     customer.id = known->Intern(event.customer_id, &customer.first_order);
-    customer.hash = HyperLogLog::Hash(event.customer_id);
+    if (with_hash) customer.hash = HyperLogLog::Hash(event.customer_id);
   }
   return customer;
 }

@@ -253,6 +253,17 @@ TEST_F(CliTest, SecretsNeverAppearInOutput) {
   }
 }
 
+TEST_F(CliTest, EveryExamplePipelineIsValid) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(kSource + "/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    Result result =
+        Run(absl::StrCat("check ", entry.path().string(), " > /dev/null"));
+    EXPECT_EQ(result.exit_code, 0)
+        << entry.path() << ": " << result.stderr_text;
+  }
+}
+
 TEST_F(CliTest, UnknownCommandIsUsageError) {
   EXPECT_EQ(Run("frobnicate").exit_code, 2);
   EXPECT_EQ(Run("run").exit_code, 2);

@@ -47,7 +47,8 @@ class WindowKpiOperatorTest : public ::testing::Test {
   void Feed(const std::string& json, int64_t watermark_ms) {
     OrderEvent event;
     ASSERT_TRUE(decoder_.Decode(json, &event).ok()) << json;
-    op().Process(event, ResolveCustomer(event, &customers_),
+    op().Process(event,
+                 ResolveCustomer(event, &customers_, rule_.approx_distinct),
                  Timestamp::FromMillis(watermark_ms), &out_);
   }
   void Advance(Timestamp watermark) { op().AdvanceWatermark(watermark, &out_); }

@@ -15,6 +15,8 @@ absl::string_view OutputFileStem(OutputKind kind) {
       return "kpis";
     case OutputKind::kRolling:
       return "rolling";
+    case OutputKind::kAlerts:
+      return "alerts";
     case OutputKind::kDeadLetter:
       return "deadletter";
     case OutputKind::kLate:

@@ -11,6 +11,7 @@ std::array<std::string, kOutputKindCount> OutputTopics(
   std::array<std::string, kOutputKindCount> topics;
   topics[static_cast<int>(OutputKind::kKpis)] = outputs.kpis;
   topics[static_cast<int>(OutputKind::kRolling)] = outputs.rolling;
+  topics[static_cast<int>(OutputKind::kAlerts)] = outputs.alerts;
   topics[static_cast<int>(OutputKind::kDeadLetter)] = outputs.deadletter;
   topics[static_cast<int>(OutputKind::kLate)] = outputs.late;
   return topics;

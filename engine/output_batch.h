@@ -10,8 +10,14 @@
 namespace tillstream {
 
 // Which output of the pipeline file (`outputs:`) a record goes to.
-enum class OutputKind : uint8_t { kKpis, kRolling, kDeadLetter, kLate };
-inline constexpr int kOutputKindCount = 4;
+enum class OutputKind : uint8_t {
+  kKpis,
+  kRolling,
+  kAlerts,
+  kDeadLetter,
+  kLate
+};
+inline constexpr int kOutputKindCount = 5;
 
 // Output records of one input batch, in emission order: keys and values
 // packed into one buffer so that emitting does not allocate per record once

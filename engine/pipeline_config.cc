@@ -45,7 +45,7 @@ namespace {
 
 // Sections DESIGN.md names that this version does not run yet. They are
 // refused rather than ignored, so that nobody believes they are in effect.
-constexpr absl::string_view kNotYetSupported[] = {"anomalies", "state",
+constexpr absl::string_view kNotYetSupported[] = {"state",
                                                   "processing_guarantee"};
 
 // Walks the YAML tree; every error carries file, line and the key path.
@@ -203,9 +203,10 @@ absl::StatusOr<GroupField> ParseGroupField(const ConfigReader& reader,
 absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                      const ConfigReader& reader) {
   PipelineConfig config;
-  TS_RETURN_IF_ERROR(reader.CheckMap(
-      root, "",
-      {"pipeline", "source", "limits", "kpis", "rolling", "outputs", "kafka"}));
+  TS_RETURN_IF_ERROR(
+      reader.CheckMap(root, "",
+                      {"pipeline", "source", "limits", "kpis", "rolling",
+                       "anomalies", "outputs", "kafka"}));
   if (!root["pipeline"])
     return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
@@ -537,6 +538,139 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     }
   }
 
+  if (const YAML::Node anomalies = root["anomalies"]) {
+    if (!anomalies.IsSequence()) {
+      return reader.Error(anomalies, "anomalies",
+                          "expected a list of anomaly rules");
+    }
+    for (size_t i = 0; i < anomalies.size(); ++i) {
+      const YAML::Node node = anomalies[i];
+      std::string path = absl::StrCat("anomalies[", i, "]");
+      TS_RETURN_IF_ERROR(
+          reader.CheckMap(node, path,
+                          {"name", "kpi", "metric", "method", "history",
+                           "min_history", "z_threshold", "min_drop", "min_rise",
+                           "critical_change", "min_volume", "cooldown"}));
+      AnomalyRuleConfig rule;
+      if (!node["name"])
+        return reader.Error(node, path, "anomaly rule has no name");
+      TS_ASSIGN_OR_RETURN(rule.name,
+                          reader.String(node["name"], path + ".name"));
+      if (!names.insert(rule.name).second) {
+        return reader.Error(
+            node["name"], path + ".name",
+            absl::StrCat("duplicate rule name \"", rule.name, "\""));
+      }
+      if (!node["kpi"])
+        return reader.Error(node, path + ".kpi",
+                            "missing (the KPI rule to watch)");
+      TS_ASSIGN_OR_RETURN(rule.kpi, reader.String(node["kpi"], path + ".kpi"));
+      const KpiRuleConfig* kpi = nullptr;
+      for (const KpiRuleConfig& k : config.kpis) {
+        if (k.name == rule.kpi) kpi = &k;
+      }
+      if (kpi == nullptr) {
+        return reader.Error(
+            node["kpi"], path + ".kpi",
+            absl::StrCat("no KPI rule named \"", rule.kpi, "\""));
+      }
+      if (kpi->window_type != WindowType::kTumbling) {
+        return reader.Error(node["kpi"], path + ".kpi",
+                            "anomaly rules need a KPI rule with tumbling "
+                            "windows (its periods)");
+      }
+      if (node["metric"]) {
+        std::string metric;
+        TS_ASSIGN_OR_RETURN(metric,
+                            reader.String(node["metric"], path + ".metric"));
+        bool known = false;
+        for (RollingMetric candidate :
+             {RollingMetric::kRevenue, RollingMetric::kOrders,
+              RollingMetric::kUnits, RollingMetric::kAov}) {
+          if (RollingMetricName(candidate) == metric) {
+            rule.metric = candidate;
+            known = true;
+          }
+        }
+        if (!known) {
+          return reader.Error(
+              node["metric"], path + ".metric",
+              absl::StrCat("unknown metric \"", metric,
+                           "\"; expected one of: revenue, orders, units, aov"));
+        }
+      }
+      if (node["method"]) {
+        std::string method;
+        TS_ASSIGN_OR_RETURN(method,
+                            reader.String(node["method"], path + ".method"));
+        if (method == "robust_drop") {
+          rule.direction = AnomalyRuleConfig::Direction::kDrop;
+        } else if (method == "robust_spike") {
+          rule.direction = AnomalyRuleConfig::Direction::kSpike;
+        } else {
+          return reader.Error(
+              node["method"], path + ".method",
+              absl::StrCat("unknown method \"", method,
+                           "\"; expected robust_drop or robust_spike"));
+        }
+      }
+      if (node["history"]) {
+        TS_ASSIGN_OR_RETURN(
+            rule.history,
+            reader.Count(node["history"], path + ".history", 3, 1000));
+      }
+      rule.min_history = rule.history;
+      if (node["min_history"]) {
+        TS_ASSIGN_OR_RETURN(
+            rule.min_history,
+            reader.Count(node["min_history"], path + ".min_history", 3,
+                         rule.history));
+      }
+      if (node["cooldown"]) {
+        TS_ASSIGN_OR_RETURN(
+            rule.cooldown,
+            reader.Count(node["cooldown"], path + ".cooldown", 0, 1000));
+      }
+      struct Number {
+        const char* key;
+        double* target;
+      } numbers[] = {
+          {"z_threshold", &rule.z_threshold},
+          {rule.direction == AnomalyRuleConfig::Direction::kDrop ? "min_drop"
+                                                                 : "min_rise",
+           &rule.min_change},
+          {"critical_change", &rule.critical_change},
+          {"min_volume", &rule.min_volume}};
+      for (const Number& number : numbers) {
+        if (!node[number.key]) continue;
+        TS_ASSIGN_OR_RETURN(
+            *number.target,
+            reader.Value<double>(
+                node[number.key], absl::StrCat(path, ".", number.key),
+                "a number >= 0",
+                [](const std::string& text) -> absl::StatusOr<double> {
+                  double value;
+                  if (!absl::SimpleAtod(text, &value) || value < 0) {
+                    return absl::InvalidArgumentError("expected a number >= 0");
+                  }
+                  return value;
+                }));
+      }
+      const char* wrong = rule.direction == AnomalyRuleConfig::Direction::kDrop
+                              ? "min_rise"
+                              : "min_drop";
+      if (node[wrong]) {
+        return reader.Error(
+            node[wrong], absl::StrCat(path, ".", wrong),
+            absl::StrCat("not for method ",
+                         rule.direction == AnomalyRuleConfig::Direction::kDrop
+                             ? "robust_drop"
+                             : "robust_spike"));
+      }
+      config.anomalies.push_back(std::move(rule));
+    }
+  }
+
   const YAML::Node outputs = root["outputs"];
   if (!outputs) return reader.Error(root, "outputs", "missing");
   TS_RETURN_IF_ERROR(reader.CheckMap(
@@ -583,6 +717,14 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                              std::move(value));
       }
     }
+  }
+  if (!config.anomalies.empty()) {
+    if (!outputs["alerts"]) {
+      return reader.Error(outputs, "outputs.alerts",
+                          "missing: the anomaly rules need an output");
+    }
+    TS_ASSIGN_OR_RETURN(config.outputs.alerts,
+                        reader.String(outputs["alerts"], "outputs.alerts"));
   }
   if (!config.rolling.empty()) {
     if (!outputs["rolling"]) {

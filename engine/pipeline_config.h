@@ -89,11 +89,37 @@ struct RollingRuleConfig {
   std::vector<RollingMetric> metrics = {RollingMetric::kRevenue};
 };
 
+// An anomaly rule over the periods of a tumbling KPI rule (DESIGN.md "Anomaly
+// rule robust drop"): each period's metric against the median and MAD of the
+// `history` periods before it.
+struct AnomalyRuleConfig {
+  enum class Direction : uint8_t {
+    kDrop,
+    kSpike
+  };  // method robust_drop / robust_spike
+  std::string name;
+  std::string kpi;
+  RollingMetric metric = RollingMetric::kRevenue;
+  Direction direction = Direction::kDrop;
+  int64_t history = 28;      // baseline periods, the current one excluded
+  int64_t min_history = 28;  // periods of history before the rule judges at all
+  double z_threshold = 3.5;  // |robust z| beyond this ...
+  double min_change =
+      0.30;  // ... and a drop (or rise) of more than this fraction
+  double critical_change =
+      0.60;  // severity critical from this change on, warning below
+  double min_volume =
+      0;  // no alert while the baseline median is below this (metric units)
+  int64_t cooldown =
+      0;  // periods after a resolved alert before the group can fire again
+};
+
 // outputs: topic names in Kafka mode, file names (DIR/<key>.ndjson) in file
 // mode.
 struct OutputsConfig {
   std::string kpis;
   std::string rolling;  // required when there are rolling rules
+  std::string alerts;   // required when there are anomaly rules
   std::string deadletter;
   std::string late;
 };
@@ -112,6 +138,7 @@ struct PipelineConfig {
   InputLimits limits;
   std::vector<KpiRuleConfig> kpis;
   std::vector<RollingRuleConfig> rolling;
+  std::vector<AnomalyRuleConfig> anomalies;
   OutputsConfig outputs;
   KafkaConfig kafka;
 };

@@ -29,6 +29,13 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       op.AddListener(&rolling_operators_.back());
     }
   }
+  for (const AnomalyRuleConfig& rule : config.anomalies) {
+    for (WindowKpiOperator& op : kpi_operators_) {
+      if (op.rule().name != rule.kpi) continue;
+      anomaly_operators_.emplace_back(rule, op.rule(), config.name);
+      op.AddListener(&anomaly_operators_.back());
+    }
+  }
 }
 
 void PipelineRunner::OnPartitionsAssigned(
@@ -154,6 +161,11 @@ const RunSummary& PipelineRunner::summary() {
     summary_.late_events += op.probe().late_events;
     summary_.snapshots += op.probe().snapshots;
     summary_.corrections += op.probe().corrections;
+  }
+  summary_.alerts = 0;
+  for (const AnomalyOperator& op : anomaly_operators_) {
+    summary_.alerts +=
+        op.probe().fired + op.probe().escalated + op.probe().resolved;
   }
   summary_.rolling = 0;
   for (const RollingOperator& op : rolling_operators_) {

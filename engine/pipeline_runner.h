@@ -18,6 +18,7 @@
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
 #include "engine/watermark_tracker.h"
+#include "operators/anomaly_operator.h"
 #include "operators/rolling_operator.h"
 #include "operators/string_interner.h"
 #include "operators/window_kpi_operator.h"
@@ -33,6 +34,7 @@ struct RunSummary {
   int64_t snapshots = 0;    // KPI windows emitted (revision 0)
   int64_t corrections = 0;  // KPI re-emissions (revision > 0)
   int64_t rolling = 0;      // rolling snapshots (all revisions)
+  int64_t alerts = 0;       // alert messages (firing and resolved)
   int64_t outputs = 0;      // output records of every kind
   Timestamp watermark = Timestamp::Min();
   absl::flat_hash_map<std::string, int64_t> bad_by_reason;
@@ -92,6 +94,7 @@ class PipelineRunner final : private PartitionListener {
   // Deques: operators never move, so the pointers between them stay valid.
   std::deque<WindowKpiOperator> kpi_operators_;
   std::deque<RollingOperator> rolling_operators_;  // listen to kpi_operators_
+  std::deque<AnomalyOperator> anomaly_operators_;  // likewise
   OutputBatch outputs_;
   RunSummary summary_;
 };

@@ -93,7 +93,8 @@ int RunCommand(const std::vector<std::string>& args) {
       broker = *std::move(started);
       for (const std::string& topic :
            {config->source.topic, config->outputs.kpis, config->outputs.rolling,
-            config->outputs.deadletter, config->outputs.late}) {
+            config->outputs.alerts, config->outputs.deadletter,
+            config->outputs.late}) {
         if (topic.empty()) continue;
         status.Update(
             broker->CreateTopic(topic, absl::GetFlag(FLAGS_partitions)));

@@ -139,11 +139,51 @@ TEST(PipelineConfigTest, MissingOutputs) {
 }
 
 TEST(PipelineConfigTest, RefusesSectionsThisVersionDoesNotRun) {
-  EXPECT_EQ(ErrorWith("kafka:\n",
-                      "anomalies: [{name: drop, kpi: store_day}]\nkafka:\n"),
-            "p.yaml:9: anomalies: not supported by this version of tillstream "
-            "yet (see README, "
+  EXPECT_EQ(ErrorWith("kafka:\n", "state: {dir: /tmp/x}\nkafka:\n"),
+            "p.yaml:9: state: not supported by this version of tillstream yet "
+            "(see README, "
             "Roadmap); remove it");
+}
+
+TEST(PipelineConfigTest, AnomalyRules) {
+  const std::string rule =
+      "anomalies: [{name: drop, kpi: store_day, metric: orders, method: "
+      "robust_drop, history: 14, "
+      "min_history: 7, z_threshold: 3, min_drop: 0.25, critical_change: 0.5, "
+      "min_volume: 10, "
+      "cooldown: 2}]\n";
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      absl::StrReplaceAll(
+          kGood, {{"outputs: {kpis: pos.kpis,",
+                   rule + "outputs: {alerts: pos.alerts, kpis: pos.kpis,"}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->anomalies.size(), 1u);
+  const AnomalyRuleConfig& a = config->anomalies[0];
+  EXPECT_EQ(a.metric, RollingMetric::kOrders);
+  EXPECT_EQ(a.direction, AnomalyRuleConfig::Direction::kDrop);
+  EXPECT_EQ(a.history, 14);
+  EXPECT_EQ(a.min_history, 7);
+  EXPECT_EQ(a.z_threshold, 3);
+  EXPECT_EQ(a.min_change, 0.25);
+  EXPECT_EQ(a.critical_change, 0.5);
+  EXPECT_EQ(a.min_volume, 10);
+  EXPECT_EQ(a.cooldown, 2);
+  EXPECT_EQ(config->outputs.alerts, "pos.alerts");
+  EXPECT_EQ(
+      ErrorWith("outputs: {", rule + "outputs: {"),
+      "p.yaml:9: outputs.alerts: missing: the anomaly rules need an output");
+  EXPECT_EQ(
+      ErrorWith("outputs: {",
+                "anomalies: [{name: s, kpi: store_day, method: robust_spike, "
+                "min_drop: 0.3}]\noutputs: {alerts: a, "),
+      "p.yaml:8: anomalies[0].min_drop: not for method robust_spike");
+  EXPECT_EQ(ErrorWith("outputs: {",
+                      "anomalies: [{name: s, kpi: store_day, method: "
+                      "seasonal}]\noutputs: {alerts: a, "),
+            "p.yaml:8: anomalies[0].method: unknown method \"seasonal\"; "
+            "expected robust_drop or "
+            "robust_spike");
 }
 
 TEST(PipelineConfigTest, RollingRules) {

@@ -142,6 +142,43 @@ TEST(PipelineRunnerTest, SampleMatchesIndependentlyComputedKpis) {
   }
   EXPECT_EQ(rolling_compared, 240);
   EXPECT_EQ(rolling.size(), 240u);
+
+  // Alerts: each run of anomalous days in the expected rule evaluation opens
+  // an incident on its first day and resolves on the first normal day after,
+  // with the same evidence.
+  std::vector<std::string> want, got;
+  std::map<std::string, bool> open;
+  for (const std::string& line :
+       ReadLines(kSamples + "/expected/store_day_anomalies.ndjson")) {
+    simdjson::dom::element e = parser.parse(line);
+    std::string store(e["store_id"].get_string().value());
+    bool anomaly = e["anomaly"].get_bool().value();
+    if (anomaly != open[store]) {
+      want.push_back(absl::StrFormat(
+          "%s %s %s median=%.3f mad=%.3f z=%.4f drop=%.4f", store,
+          std::string(e["day"].get_string().value()),
+          anomaly ? "firing" : "resolved", e["median_28d"].get_double().value(),
+          e["mad_28d"].get_double().value(), e["robust_z"].get_double().value(),
+          e["pct_drop"].get_double().value()));
+    }
+    open[store] = anomaly;
+  }
+  for (const std::string& line :
+       run->sink.outputs[static_cast<int>(OutputKind::kAlerts)]) {
+    simdjson::dom::element e = parser.parse(line);
+    got.push_back(absl::StrFormat(
+        "%s %s %s median=%.3f mad=%.3f z=%.4f drop=%.4f",
+        std::string(e["group"]["store_id"].get_string().value()),
+        std::string(e["window"]["start"].get_string().value()).substr(0, 10),
+        std::string(e["state"].get_string().value()),
+        e["baseline"]["median"].get_double().value(),
+        e["baseline"]["mad"].get_double().value(),
+        e["score"].get_double().value(), e["pct_drop"].get_double().value()));
+  }
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(want.size(), 4u);  // two incidents, each opened and resolved
 }
 
 // Rolling revenue of generated traffic (with injected drops) against sums the

@@ -546,11 +546,11 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     for (size_t i = 0; i < anomalies.size(); ++i) {
       const YAML::Node node = anomalies[i];
       std::string path = absl::StrCat("anomalies[", i, "]");
-      TS_RETURN_IF_ERROR(
-          reader.CheckMap(node, path,
-                          {"name", "kpi", "metric", "method", "history",
-                           "min_history", "z_threshold", "min_drop", "min_rise",
-                           "critical_change", "min_volume", "cooldown"}));
+      TS_RETURN_IF_ERROR(reader.CheckMap(
+          node, path,
+          {"name", "kpi", "metric", "method", "season", "history",
+           "min_history", "z_threshold", "min_drop", "min_rise",
+           "critical_change", "min_volume", "cooldown"}));
       AnomalyRuleConfig rule;
       if (!node["name"])
         return reader.Error(node, path, "anomaly rule has no name");
@@ -603,21 +603,47 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
         std::string method;
         TS_ASSIGN_OR_RETURN(method,
                             reader.String(node["method"], path + ".method"));
-        if (method == "robust_drop") {
+        if (method == "robust_drop" || method == "seasonal_robust") {
           rule.direction = AnomalyRuleConfig::Direction::kDrop;
-        } else if (method == "robust_spike") {
+        } else if (method == "robust_spike" || method == "seasonal_spike") {
           rule.direction = AnomalyRuleConfig::Direction::kSpike;
         } else {
           return reader.Error(
               node["method"], path + ".method",
               absl::StrCat("unknown method \"", method,
-                           "\"; expected robust_drop or robust_spike"));
+                           "\"; expected robust_drop, robust_spike, "
+                           "seasonal_robust or seasonal_spike"));
+        }
+        if (absl::StartsWith(method, "seasonal")) {
+          // A week of the KPI rule's periods: 7 days, 168 hours.
+          rule.season = kpi->window_size_ms == 86'400'000  ? 7
+                        : kpi->window_size_ms == 3'600'000 ? 168
+                                                           : 0;
+          rule.history = 4;
+          if (node["season"]) {
+            TS_ASSIGN_OR_RETURN(
+                rule.season,
+                reader.Count(node["season"], path + ".season", 2, 10000));
+          } else if (rule.season == 0) {
+            return reader.Error(node["method"], path + ".season",
+                                "missing: the periods in a season (daily and "
+                                "hourly rules default "
+                                "to a week)");
+          }
         }
       }
       if (node["history"]) {
         TS_ASSIGN_OR_RETURN(
             rule.history,
             reader.Count(node["history"], path + ".history", 3, 1000));
+        if (rule.history * rule.season > 100'000) {
+          return reader.Error(node["history"], path + ".history",
+                              "history x season over 100000 periods");
+        }
+      }
+      if (node["season"] && rule.season == 1) {
+        return reader.Error(node["season"], path + ".season",
+                            "only for seasonal methods");
       }
       rule.min_history = rule.history;
       if (node["min_history"]) {

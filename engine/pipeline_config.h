@@ -101,7 +101,10 @@ struct AnomalyRuleConfig {
   std::string kpi;
   RollingMetric metric = RollingMetric::kRevenue;
   Direction direction = Direction::kDrop;
-  int64_t history = 28;      // baseline periods, the current one excluded
+  int64_t season =
+      1;  // seasonal methods: periods per season (7 days, 168 hours)
+  int64_t history =
+      28;  // baseline periods (seasons, when seasonal), current one excluded
   int64_t min_history = 28;  // periods of history before the rule judges at all
   double z_threshold = 3.5;  // |robust z| beyond this ...
   double min_change =

@@ -82,8 +82,9 @@ void AnomalyOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
       state.first_index = std::min(state.first_index, index);
       state.history_index = state.first_index;
       // Periods that other groups have already finalized are caught up now.
-      for (int64_t next = state.first_index; next < next_index_; ++next)
-        Finalize(state, next, out);
+      for (int64_t next = state.first_index; next < next_index_; ++next) {
+        Finalize(state, next, /*judge=*/true, out);
+      }
     }
     return;
   }
@@ -94,18 +95,23 @@ void AnomalyOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
 }
 
 void AnomalyOperator::OnWindowsClosed(int64_t closed_through,
-                                      OutputBatch* out) {
+                                      Timestamp watermark, OutputBatch* out) {
   if (next_index_ == INT64_MIN) return;
   const int64_t last = assigner_.PeriodIndex(closed_through);
+  // At the end of a bounded input the last period closes without its end
+  // having been reached by events: it is likely partial, so not judged.
+  const int64_t last_judged = watermark.is_max() ? last - 1 : last;
   for (; next_index_ <= last; ++next_index_) {
     for (uint32_t id : order_) {
       GroupState& state = groups_.at(id);
-      if (state.first_index <= next_index_) Finalize(state, next_index_, out);
+      if (state.first_index <= next_index_) {
+        Finalize(state, next_index_, next_index_ <= last_judged, out);
+      }
     }
   }
 }
 
-void AnomalyOperator::Finalize(GroupState& state, int64_t index,
+void AnomalyOperator::Finalize(GroupState& state, int64_t index, bool judge,
                                OutputBatch* out) {
   if (!state.history.empty() &&
       state.history_index + static_cast<int64_t>(state.history.size()) !=
@@ -119,9 +125,10 @@ void AnomalyOperator::Finalize(GroupState& state, int64_t index,
     state.pending.erase(pending);
   }
   if (state.history.empty()) state.history_index = index;
-  Judge(state, index, value, out);
+  if (judge) Judge(state, index, value, out);
   state.history.push_back(value);
-  while (static_cast<int64_t>(state.history.size()) > rule_.history) {
+  while (static_cast<int64_t>(state.history.size()) >
+         rule_.history * rule_.season) {
     state.history.pop_front();
     ++state.history_index;
   }
@@ -129,17 +136,29 @@ void AnomalyOperator::Finalize(GroupState& state, int64_t index,
 
 void AnomalyOperator::Judge(GroupState& state, int64_t index, int64_t value,
                             OutputBatch* out) {
-  const int64_t n = static_cast<int64_t>(state.history.size());
-  if (index - state.first_index < rule_.min_history || n < rule_.min_history)
+  // The baseline: the `history` periods before this one, or with a season,
+  // the same point of the `history` seasons before (same weekday, same hour
+  // of the week), missing periods as 0.
+  const int64_t available = static_cast<int64_t>(state.history.size());
+  baseline_.clear();
+  for (int64_t k = 1; k <= rule_.history; ++k) {
+    const int64_t back = k * rule_.season;
+    if (back > available) break;
+    baseline_.push_back(state.history[available - back]);
+  }
+  const int64_t n = static_cast<int64_t>(baseline_.size());
+  if ((index - state.first_index) / rule_.season < rule_.min_history ||
+      n < rule_.min_history) {
     return;
+  }
   ++probe_.evaluations;
   Evidence evidence;
   evidence.observed = value;
   evidence.n = n;
-  std::vector<double> values(state.history.begin(), state.history.end());
+  std::vector<double> values(baseline_.begin(), baseline_.end());
   evidence.median = Median(values);
   deviations_.clear();
-  for (int64_t v : state.history)
+  for (int64_t v : baseline_)
     deviations_.push_back(std::abs(v - evidence.median));
   evidence.mad = Median(deviations_);
   const double x = static_cast<double>(value);

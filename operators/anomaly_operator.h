@@ -45,7 +45,8 @@ class AnomalyOperator final : public WindowListener {
   void OnWindowEmitted(uint32_t group_id, const KpiGroup& group, int64_t start,
                        const KpiAccumulator& kpis, int32_t revision,
                        OutputBatch* out) override;
-  void OnWindowsClosed(int64_t closed_through, OutputBatch* out) override;
+  void OnWindowsClosed(int64_t closed_through, Timestamp watermark,
+                       OutputBatch* out) override;
 
   const AnomalyProbe& probe() const { return probe_; }
 
@@ -71,7 +72,8 @@ class AnomalyOperator final : public WindowListener {
     double score = 0, change = 0;
   };
 
-  void Finalize(GroupState& state, int64_t index, OutputBatch* out);
+  // `judge`: evaluate the period (false for a likely partial last period).
+  void Finalize(GroupState& state, int64_t index, bool judge, OutputBatch* out);
   void Judge(GroupState& state, int64_t index, int64_t value, OutputBatch* out);
   void Emit(const GroupState& state, int64_t index, const Evidence& evidence,
             bool firing, OutputBatch* out);
@@ -86,7 +88,7 @@ class AnomalyOperator final : public WindowListener {
   absl::flat_hash_map<uint32_t, GroupState> groups_;
   std::vector<uint32_t> order_;  // group ids by group key
   int64_t next_index_ = INT64_MIN;
-  std::vector<int64_t> scratch_;
+  std::vector<int64_t> baseline_;
   std::vector<double> deviations_;
   AnomalyProbe probe_;
 };

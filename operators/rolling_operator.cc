@@ -89,6 +89,7 @@ void RollingOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
 }
 
 void RollingOperator::OnWindowsClosed(int64_t closed_through,
+                                      Timestamp /*watermark*/,
                                       OutputBatch* out) {
   if (next_index_ == INT64_MIN) return;
   const int64_t last = assigner_.PeriodIndex(closed_through);

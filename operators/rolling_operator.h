@@ -37,7 +37,8 @@ class RollingOperator final : public WindowListener {
   void OnWindowEmitted(uint32_t group_id, const KpiGroup& group, int64_t start,
                        const KpiAccumulator& kpis, int32_t revision,
                        OutputBatch* out) override;
-  void OnWindowsClosed(int64_t closed_through, OutputBatch* out) override;
+  void OnWindowsClosed(int64_t closed_through, Timestamp watermark,
+                       OutputBatch* out) override;
 
   const RollingProbe& probe() const { return probe_; }
 

@@ -326,7 +326,7 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out,
                                       ? INT64_MAX
                                       : first_unclosed_start_ - 1);
     for (WindowListener* listener : listeners_)
-      listener->OnWindowsClosed(closed_through, out);
+      listener->OnWindowsClosed(closed_through, watermark, out);
   }
 
   if (rule_.update_interval_ms > 0 &&

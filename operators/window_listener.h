@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/output_batch.h"
+#include "engine/timestamp.h"
 #include "operators/kpi_accumulator.h"
 
 namespace tillstream {
@@ -27,8 +28,10 @@ class WindowListener {
                                int64_t start, const KpiAccumulator& kpis,
                                int32_t revision, OutputBatch* out) = 0;
   // Every window starting at or before `closed_through` has been emitted
-  // (-infinity: none yet).
-  virtual void OnWindowsClosed(int64_t closed_through, OutputBatch* out) = 0;
+  // (-infinity: none yet), at `watermark` (+infinity: the input ended, so the
+  // last period may hold only part of its events).
+  virtual void OnWindowsClosed(int64_t closed_through, Timestamp watermark,
+                               OutputBatch* out) = 0;
 };
 
 }  // namespace tillstream

@@ -52,6 +52,12 @@ class AnomalyOperatorTest : public ::testing::Test {
       window.Process(event, ResolveCustomer(event, &customers_),
                      Timestamp::Min(), &out);
     }
+    // Events move the watermark past the last day's end (as in a live
+    // stream), then the input ends.
+    window.AdvanceWatermark(
+        Timestamp::FromMillis(
+            kJan1 + static_cast<int64_t>(revenue_per_day.size()) * kDay),
+        &out);
     window.AdvanceWatermark(Timestamp::Max(), &out);
     probe_ = anomaly.probe();
     std::vector<std::string> alerts;
@@ -164,6 +170,49 @@ TEST_F(AnomalyOperatorTest, MinimumVolumeGuard) {
   EXPECT_THAT(Run({"100", "110", "90", "100", "10"}), IsEmpty());
   rule_.min_volume = 100;
   EXPECT_EQ(Run({"100", "110", "90", "100", "10"}).size(), 1u);
+}
+
+TEST_F(AnomalyOperatorTest, PartialLastPeriodAtEndOfInputIsNotJudged) {
+  WindowKpiOperator window(kpi_, "p");
+  AnomalyOperator anomaly(rule_, kpi_, "p");
+  window.AddListener(&anomaly);
+  OutputBatch out;
+  for (int day = 0; day < 5; ++day) {
+    OrderEvent event;
+    std::string json = absl::StrCat(
+        R"({"order_id":"o","ts":)", kJan1 + day * kDay + 1000,
+        R"(,"store_id":"s-1","lines":[{"sku":"A","qty":1,"unit_price":")",
+        day == 4 ? "1" : "100", R"("}]})");
+    ASSERT_TRUE(decoder_.Decode(json, &event).ok());
+    window.Process(event, ResolveCustomer(event, &customers_), Timestamp::Min(),
+                   &out);
+  }
+  // The input ends during day 4: its window closes and is emitted, but the
+  // drop it shows may only be the missing rest of the day.
+  window.AdvanceWatermark(Timestamp::Max(), &out);
+  EXPECT_EQ(anomaly.probe().evaluations, 0);
+  for (size_t i = 0; i < out.size(); ++i)
+    EXPECT_NE(out[i].kind, OutputKind::kAlerts);
+}
+
+TEST_F(AnomalyOperatorTest, WeeklySeasonCompareSameWeekday) {
+  rule_.season = 7;
+  rule_.history = 2;
+  rule_.min_history = 2;
+  // Two weeks where day 5 of each week is twice as busy; in week 3 day 5
+  // falls to the level of an ordinary day: a 50% drop against the same
+  // weekday, though no lower than any other day.
+  std::vector<std::string> days;
+  for (int week = 0; week < 3; ++week) {
+    for (int d = 0; d < 7; ++d)
+      days.push_back(d == 5 && week < 2 ? "200" : "100");
+  }
+  EXPECT_THAT(
+      Run(days),
+      ElementsAre("20 firing warning observed=100.00 median=200 mad=0 z=null "
+                  "drop=0.5 id=drop|store_id=s-1|2024-01-20T00:00:00Z",
+                  "21 resolved warning observed=100.00 median=100 mad=0 "
+                  "z=null drop=0.0 id=drop|store_id=s-1|2024-01-20T00:00:00Z"));
 }
 
 TEST_F(AnomalyOperatorTest, SpikeIsTheMirrorRule) {

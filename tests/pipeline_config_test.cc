@@ -182,8 +182,7 @@ TEST(PipelineConfigTest, AnomalyRules) {
                       "anomalies: [{name: s, kpi: store_day, method: "
                       "seasonal}]\noutputs: {alerts: a, "),
             "p.yaml:8: anomalies[0].method: unknown method \"seasonal\"; "
-            "expected robust_drop or "
-            "robust_spike");
+            "expected robust_drop, robust_spike, seasonal_robust or seasonal_spike");
 }
 
 TEST(PipelineConfigTest, RollingRules) {

@@ -23,7 +23,8 @@ void PrintSummary(const PipelineConfig& config, const RunSummary& s,
   std::fprintf(
       stderr,
       "tillstream: pipeline %s: %lld records, %lld events, %lld dead letters, "
-      "%lld late, %lld windows emitted (+%lld corrections), %lld rolling, "
+      "%lld late, %lld windows emitted (+%lld corrections), %lld rolling, %lld "
+      "alerts, "
       "watermark %s, "
       "%.2f s (%.0f records/s)\n",
       config.name.c_str(), static_cast<long long>(s.records),
@@ -31,8 +32,8 @@ void PrintSummary(const PipelineConfig& config, const RunSummary& s,
       static_cast<long long>(s.late_events),
       static_cast<long long>(s.snapshots),
       static_cast<long long>(s.corrections), static_cast<long long>(s.rolling),
-      FormatRfc3339(s.watermark).c_str(), seconds,
-      seconds > 0 ? s.records / seconds : 0.0);
+      static_cast<long long>(s.alerts), FormatRfc3339(s.watermark).c_str(),
+      seconds, seconds > 0 ? s.records / seconds : 0.0);
   std::vector<std::pair<int64_t, std::string>> reasons;
   for (const auto& [reason, count] : s.bad_by_reason)
     reasons.emplace_back(count, reason);

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 
@@ -58,6 +59,13 @@ std::string Describe(absl::string_view topic, absl::string_view value,
         Field(e, "refunded_orders"), Field(e, "units"), Field(e, "aov"),
         Field(e, "distinct_customers"),
         revision == "0" ? "" : "  (revision " + revision + ")");
+  }
+  if (type == "alert") {
+    std::string state = Field(e, "state");
+    for (char& c : state)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return absl::StrCat("ALERT ", state, " ", Field(e, "severity"), "  ",
+                        Field(e, "message"));
   }
   if (type == "deadletter") {
     return absl::StrCat("DEAD LETTER  ", Field(e, "reason"));

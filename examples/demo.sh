@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: an embedded Kafka broker, live POS traffic into
 # it, examples/pos-analytics.yaml running on it, and its KPI snapshots read
-# back from the output topics as they arrive. Ends by itself in about a minute.
+# back from the output topics as they arrive, with an alert that opens and
+# resolves. Ends by itself in about a minute.
 set -euo pipefail
 bin=${1:-build/tillstream}
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "starting the embedded Kafka broker (librdkafka's mock cluster)"
-"$bin" broker --partitions 4 >"$work/broker.out" 2>"$work/broker.err" &
+"$bin" broker --partitions 8 >"$work/broker.out" 2>"$work/broker.err" &
 pids+=($!)
 for _ in $(seq 100); do
   grep -q '^bootstrap=' "$work/broker.out" 2>/dev/null && break
@@ -32,14 +33,15 @@ say "running examples/pos-analytics.yaml against it"
 engine=$!
 pids+=($engine)
 
-say "streaming 3 weeks of POS traffic (8 stores, 1 in 500 records malformed) at 1,000 orders/s"
-"$bin" gen --brokers "$bootstrap" --topic pos.orders --orders 45000 --days 21 --stores 8 \
-  --rate 1000 --bad-rate 0.002 --seed 7 2>"$work/gen.err" &
+say "streaming 5 weeks of POS traffic (8 stores, 1 in 500 records malformed) at 1,200 orders/s;"
+say "store s-000 loses 90% of its sales on day 31 (a till outage, say)"
+"$bin" gen --brokers "$bootstrap" --topic pos.orders --orders 60000 --days 35 --stores 8 \
+  --rate 1200 --bad-rate 0.002 --drop s-000:31:0.9 --seed 7 2>"$work/gen.err" &
 gen=$!
 pids+=($gen)
 
-say "daily store KPIs and dead letters, read back from pos.kpis and pos.deadletter"
-"$bin" tail --brokers "$bootstrap" --topics pos.kpis,pos.deadletter --kpis store_day \
+say "daily store KPIs, alerts and dead letters, read back from pos.kpis, pos.alerts, pos.deadletter"
+"$bin" tail --brokers "$bootstrap" --topics pos.kpis,pos.alerts,pos.deadletter --kpis store_day \
   --idle-exit-ms 4000 2>"$work/tail.err" &
 tail_pid=$!
 pids+=($tail_pid)

@@ -178,11 +178,12 @@ TEST(PipelineConfigTest, AnomalyRules) {
                 "anomalies: [{name: s, kpi: store_day, method: robust_spike, "
                 "min_drop: 0.3}]\noutputs: {alerts: a, "),
       "p.yaml:8: anomalies[0].min_drop: not for method robust_spike");
-  EXPECT_EQ(ErrorWith("outputs: {",
-                      "anomalies: [{name: s, kpi: store_day, method: "
-                      "seasonal}]\noutputs: {alerts: a, "),
-            "p.yaml:8: anomalies[0].method: unknown method \"seasonal\"; "
-            "expected robust_drop, robust_spike, seasonal_robust or seasonal_spike");
+  EXPECT_EQ(
+      ErrorWith("outputs: {",
+                "anomalies: [{name: s, kpi: store_day, method: "
+                "seasonal}]\noutputs: {alerts: a, "),
+      "p.yaml:8: anomalies[0].method: unknown method \"seasonal\"; "
+      "expected robust_drop, robust_spike, seasonal_robust or seasonal_spike");
 }
 
 TEST(PipelineConfigTest, RollingRules) {

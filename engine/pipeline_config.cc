@@ -200,6 +200,21 @@ absl::StatusOr<GroupField> ParseGroupField(const ConfigReader& reader,
                    "channel, currency, customer_id, sku, category"));
 }
 
+absl::StatusOr<RollingMetric> ParseMetric(const ConfigReader& reader,
+                                          const YAML::Node& node,
+                                          absl::string_view path) {
+  std::string name;
+  TS_ASSIGN_OR_RETURN(name, reader.String(node, path));
+  for (RollingMetric metric : {RollingMetric::kRevenue, RollingMetric::kOrders,
+                               RollingMetric::kUnits, RollingMetric::kAov}) {
+    if (RollingMetricName(metric) == name) return metric;
+  }
+  return reader.Error(
+      node, path,
+      absl::StrCat("unknown metric \"", name,
+                   "\"; expected one of: revenue, orders, units, aov"));
+}
+
 absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                      const ConfigReader& reader) {
   PipelineConfig config;
@@ -514,24 +529,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
         rule.metrics.clear();
         for (size_t m = 0; m < metrics.size(); ++m) {
           std::string metric_path = absl::StrCat(path, ".metrics[", m, "]");
-          std::string metric;
-          TS_ASSIGN_OR_RETURN(metric, reader.String(metrics[m], metric_path));
-          bool known = false;
-          for (RollingMetric candidate :
-               {RollingMetric::kRevenue, RollingMetric::kOrders,
-                RollingMetric::kUnits, RollingMetric::kAov}) {
-            if (RollingMetricName(candidate) == metric) {
-              rule.metrics.push_back(candidate);
-              known = true;
-            }
-          }
-          if (!known) {
-            return reader.Error(
-                metrics[m], metric_path,
-                absl::StrCat(
-                    "unknown metric \"", metric,
-                    "\"; expected one of: revenue, orders, units, aov"));
-          }
+          RollingMetric metric;
+          TS_ASSIGN_OR_RETURN(metric,
+                              ParseMetric(reader, metrics[m], metric_path));
+          rule.metrics.push_back(metric);
         }
       }
       config.rolling.push_back(std::move(rule));
@@ -580,24 +581,8 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                             "windows (its periods)");
       }
       if (node["metric"]) {
-        std::string metric;
-        TS_ASSIGN_OR_RETURN(metric,
-                            reader.String(node["metric"], path + ".metric"));
-        bool known = false;
-        for (RollingMetric candidate :
-             {RollingMetric::kRevenue, RollingMetric::kOrders,
-              RollingMetric::kUnits, RollingMetric::kAov}) {
-          if (RollingMetricName(candidate) == metric) {
-            rule.metric = candidate;
-            known = true;
-          }
-        }
-        if (!known) {
-          return reader.Error(
-              node["metric"], path + ".metric",
-              absl::StrCat("unknown metric \"", metric,
-                           "\"; expected one of: revenue, orders, units, aov"));
-        }
+        TS_ASSIGN_OR_RETURN(
+            rule.metric, ParseMetric(reader, node["metric"], path + ".metric"));
       }
       if (node["method"]) {
         std::string method;

@@ -66,12 +66,7 @@ void AnomalyOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
     state.first_index = index;
     state.history_index = index;
     state.quiet_until = index;
-    order_.insert(std::upper_bound(order_.begin(), order_.end(), group_id,
-                                   [this](uint32_t a, uint32_t b) {
-                                     return groups_.at(a).group.key <
-                                            groups_.at(b).group.key;
-                                   }),
-                  group_id);
+    order_.emplace(group.key, group_id);
     if (next_index_ == INT64_MIN) next_index_ = index;
   }
   const int64_t finalized_end =
@@ -102,7 +97,7 @@ void AnomalyOperator::OnWindowsClosed(int64_t closed_through,
   // having been reached by events: it is likely partial, so not judged.
   const int64_t last_judged = watermark.is_max() ? last - 1 : last;
   for (; next_index_ <= last; ++next_index_) {
-    for (uint32_t id : order_) {
+    for (const auto& [key, id] : order_) {
       GroupState& state = groups_.at(id);
       if (state.first_index <= next_index_) {
         Finalize(state, next_index_, next_index_ <= last_judged, out);

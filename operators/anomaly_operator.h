@@ -86,7 +86,8 @@ class AnomalyOperator final : public WindowListener {
   const bool money_;  // revenue and aov are money
   std::string head_;
   absl::flat_hash_map<uint32_t, GroupState> groups_;
-  std::vector<uint32_t> order_;  // group ids by group key
+  absl::btree_map<std::string, uint32_t>
+      order_;  // group key -> id: emission order
   int64_t next_index_ = INT64_MIN;
   std::vector<int64_t> baseline_;
   std::vector<double> deviations_;

@@ -53,12 +53,7 @@ void RollingOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
     state.group = group;
     state.first_index = index;
     state.history_index = index;
-    order_.insert(std::upper_bound(order_.begin(), order_.end(), group_id,
-                                   [this](uint32_t a, uint32_t b) {
-                                     return groups_.at(a).group.key <
-                                            groups_.at(b).group.key;
-                                   }),
-                  group_id);
+    order_.emplace(group.key, group_id);
     if (next_index_ == INT64_MIN) next_index_ = index;
   }
   if (state.history.empty()) {
@@ -94,7 +89,7 @@ void RollingOperator::OnWindowsClosed(int64_t closed_through,
   if (next_index_ == INT64_MIN) return;
   const int64_t last = assigner_.PeriodIndex(closed_through);
   for (; next_index_ <= last; ++next_index_) {
-    for (uint32_t id : order_) {
+    for (const auto& [key, id] : order_) {
       GroupState& state = groups_.at(id);
       if (state.first_index <= next_index_) Finalize(state, next_index_, out);
     }

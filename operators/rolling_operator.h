@@ -92,7 +92,8 @@ class RollingOperator final : public WindowListener {
   std::string span_suffix_;      // "_7d"
   std::string previous_suffix_;  // "_prev_7d"
   absl::flat_hash_map<uint32_t, GroupState> groups_;
-  std::vector<uint32_t> order_;  // group ids by group key
+  absl::btree_map<std::string, uint32_t>
+      order_;  // group key -> id: emission order
   int64_t next_index_ =
       INT64_MIN;  // next period to finalize; INT64_MIN: none seen
   RollingProbe probe_;

@@ -123,19 +123,11 @@ void WindowKpiOperator::ProcessSession(const OrderEvent& event,
                    : event.status == OrderStatus::kRefunded ? -1
                                                             : 0;
   // The event's groups and what it adds to each (one group unless line-level).
-  line_groups_.clear();
   if (!line_level_) {
+    line_groups_.clear();
     line_groups_.push_back({InternGroup(event, nullptr), event.totals});
   } else {
-    for (const OrderLine& line : event.lines) {
-      const uint32_t group = InternGroup(event, &line);
-      auto it = std::find_if(
-          line_groups_.begin(), line_groups_.end(),
-          [group](const auto& entry) { return entry.first == group; });
-      if (it == line_groups_.end())
-        it = line_groups_.insert(it, {group, OrderTotals{}});
-      it->second.AddLine(line);
-    }
+    CollectLineGroups(event);
   }
   for (const auto& [group, totals] : line_groups_) {
     WindowState* state = SessionFor(group, ts, watermark);
@@ -222,6 +214,19 @@ WindowKpiOperator::WindowState* WindowKpiOperator::SessionFor(
   return &state;
 }
 
+void WindowKpiOperator::CollectLineGroups(const OrderEvent& event) {
+  line_groups_.clear();
+  for (const OrderLine& line : event.lines) {
+    const uint32_t group = InternGroup(event, &line);
+    auto it = std::find_if(
+        line_groups_.begin(), line_groups_.end(),
+        [group](const auto& entry) { return entry.first == group; });
+    if (it == line_groups_.end())
+      it = line_groups_.insert(it, {group, OrderTotals{}});
+    it->second.AddLine(line);
+  }
+}
+
 void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
                                         const CustomerRef& customer,
                                         int64_t start, Timestamp watermark,
@@ -249,16 +254,7 @@ void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
   }
   // Line-level: each line counts towards its own group; an order counts once
   // in each group it has lines in.
-  line_groups_.clear();
-  for (const OrderLine& line : event.lines) {
-    const uint32_t group = InternGroup(event, &line);
-    auto it = std::find_if(
-        line_groups_.begin(), line_groups_.end(),
-        [group](const auto& entry) { return entry.first == group; });
-    if (it == line_groups_.end())
-      it = line_groups_.insert(it, {group, OrderTotals{}});
-    it->second.AddLine(line);
-  }
+  CollectLineGroups(event);
   for (const auto& [group, totals] : line_groups_) {
     AddTo(WindowKey{start, group}, end, watermark)
         .kpis.Add(event.status, customer, rule_.approx_distinct, totals);

@@ -88,6 +88,9 @@ class WindowKpiOperator {
   };
   // `line` is the line being grouped in a line-level rule, else null.
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
+  // Fills line_groups_ with the event's line-level groups and what their
+  // lines add to each: an order counts once per group it has lines in.
+  void CollectLineGroups(const OrderEvent& event);
   void ProcessSession(const OrderEvent& event, const CustomerRef& customer,
                       Timestamp watermark, OutputBatch* out);
   // The session of `group` that an event at `ts` falls in, merging the

@@ -215,6 +215,40 @@ absl::StatusOr<RollingMetric> ParseMetric(const ConfigReader& reader,
                    "\"; expected one of: revenue, orders, units, aov"));
 }
 
+// The name (unique among all rules) and the tumbling KPI rule of a rolling or
+// anomaly rule (`kind`): both work on that rule's periods.
+absl::StatusOr<const KpiRuleConfig*> ParseDerivedRule(
+    const ConfigReader& reader, const YAML::Node& node, const std::string& path,
+    absl::string_view kind, const std::vector<KpiRuleConfig>& kpis,
+    absl::flat_hash_set<std::string>* names, std::string* name,
+    std::string* kpi_name) {
+  if (!node["name"])
+    return reader.Error(node, path, absl::StrCat(kind, " rule has no name"));
+  TS_ASSIGN_OR_RETURN(*name, reader.String(node["name"], path + ".name"));
+  if (!names->insert(*name).second) {
+    return reader.Error(node["name"], path + ".name",
+                        absl::StrCat("duplicate rule name \"", *name, "\""));
+  }
+  if (!node["kpi"]) {
+    return reader.Error(node, path + ".kpi",
+                        "missing (the KPI rule whose periods it uses)");
+  }
+  TS_ASSIGN_OR_RETURN(*kpi_name, reader.String(node["kpi"], path + ".kpi"));
+  for (const KpiRuleConfig& kpi : kpis) {
+    if (kpi.name != *kpi_name) continue;
+    if (kpi.window_type != WindowType::kTumbling) {
+      return reader.Error(
+          node["kpi"], path + ".kpi",
+          absl::StrCat(kind,
+                       " rules need a KPI rule with tumbling windows (its "
+                       "periods)"));
+    }
+    return &kpi;
+  }
+  return reader.Error(node["kpi"], path + ".kpi",
+                      absl::StrCat("no KPI rule named \"", *kpi_name, "\""));
+}
+
 absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                      const ConfigReader& reader) {
   PipelineConfig config;
@@ -484,33 +518,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       TS_RETURN_IF_ERROR(reader.CheckMap(
           node, path, {"name", "kpi", "span", "previous_span", "metrics"}));
       RollingRuleConfig rule;
-      if (!node["name"])
-        return reader.Error(node, path, "rolling rule has no name");
-      TS_ASSIGN_OR_RETURN(rule.name,
-                          reader.String(node["name"], path + ".name"));
-      if (!names.insert(rule.name).second) {
-        return reader.Error(
-            node["name"], path + ".name",
-            absl::StrCat("duplicate rule name \"", rule.name, "\""));
-      }
-      if (!node["kpi"])
-        return reader.Error(node, path + ".kpi",
-                            "missing (the KPI rule to roll)");
-      TS_ASSIGN_OR_RETURN(rule.kpi, reader.String(node["kpi"], path + ".kpi"));
-      if (std::none_of(
-              config.kpis.begin(), config.kpis.end(),
-              [&](const KpiRuleConfig& k) { return k.name == rule.kpi; })) {
-        return reader.Error(
-            node["kpi"], path + ".kpi",
-            absl::StrCat("no KPI rule named \"", rule.kpi, "\""));
-      }
-      for (const KpiRuleConfig& k : config.kpis) {
-        if (k.name == rule.kpi && k.window_type != WindowType::kTumbling) {
-          return reader.Error(node["kpi"], path + ".kpi",
-                              "rolling rules need a KPI rule with tumbling "
-                              "windows (its periods)");
-        }
-      }
+      TS_RETURN_IF_ERROR(ParseDerivedRule(reader, node, path, "rolling",
+                                          config.kpis, &names, &rule.name,
+                                          &rule.kpi)
+                             .status());
       if (node["span"]) {
         TS_ASSIGN_OR_RETURN(
             rule.span, reader.Count(node["span"], path + ".span", 1, 1000));
@@ -553,33 +564,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
            "min_history", "z_threshold", "min_drop", "min_rise",
            "critical_change", "min_volume", "cooldown"}));
       AnomalyRuleConfig rule;
-      if (!node["name"])
-        return reader.Error(node, path, "anomaly rule has no name");
-      TS_ASSIGN_OR_RETURN(rule.name,
-                          reader.String(node["name"], path + ".name"));
-      if (!names.insert(rule.name).second) {
-        return reader.Error(
-            node["name"], path + ".name",
-            absl::StrCat("duplicate rule name \"", rule.name, "\""));
-      }
-      if (!node["kpi"])
-        return reader.Error(node, path + ".kpi",
-                            "missing (the KPI rule to watch)");
-      TS_ASSIGN_OR_RETURN(rule.kpi, reader.String(node["kpi"], path + ".kpi"));
-      const KpiRuleConfig* kpi = nullptr;
-      for (const KpiRuleConfig& k : config.kpis) {
-        if (k.name == rule.kpi) kpi = &k;
-      }
-      if (kpi == nullptr) {
-        return reader.Error(
-            node["kpi"], path + ".kpi",
-            absl::StrCat("no KPI rule named \"", rule.kpi, "\""));
-      }
-      if (kpi->window_type != WindowType::kTumbling) {
-        return reader.Error(node["kpi"], path + ".kpi",
-                            "anomaly rules need a KPI rule with tumbling "
-                            "windows (its periods)");
-      }
+      TS_ASSIGN_OR_RETURN(
+          const KpiRuleConfig* kpi,
+          ParseDerivedRule(reader, node, path, "anomaly", config.kpis, &names,
+                           &rule.name, &rule.kpi));
       if (node["metric"]) {
         TS_ASSIGN_OR_RETURN(
             rule.metric, ParseMetric(reader, node["metric"], path + ".metric"));

@@ -38,6 +38,26 @@ std::vector<std::string> Generate(int64_t orders, double bad_rate = 0) {
   return records;
 }
 
+// Readings of a generated order straight from its JSON, independent of the
+// engine's decoder: its UTC day, status sign and a price in cents.
+int64_t UtcDay(simdjson::dom::element order) {
+  simdjson::dom::element ts = order["ts"];
+  int64_t ms =
+      ts.is_int64()
+          ? ts.get_int64().value()
+          : ParseRfc3339(std::string(ts.get_string().value()))->millis();
+  return ms / 86'400'000;
+}
+int Sign(simdjson::dom::element order) {
+  std::string_view status = order["status"].get_string().value();
+  return status == "completed" ? 1 : status == "refunded" ? -1 : 0;
+}
+int64_t Cents(std::string_view price) {  // the generator writes "12.34"
+  size_t dot = price.find('.');
+  return std::stoll(std::string(price.substr(0, dot))) * 100 +
+         std::stoll(std::string(price.substr(dot + 1)));
+}
+
 // `records` reordered by ts + a random delay in [0, max_delay_ms): no record
 // arrives more than max_delay_ms behind the newest one before it.
 std::vector<std::string> ShuffleWithin(const std::vector<std::string>& records,
@@ -200,20 +220,11 @@ TEST(PipelineRunnerTest, GeneratedRollingMatchesIndependentSums) {
   while (generator.Next(&record, &key)) {
     records.push_back(record);
     simdjson::dom::element e = parser.parse(record);
-    simdjson::dom::element ts = e["ts"];
-    int64_t ms =
-        ts.is_int64()
-            ? ts.get_int64().value()
-            : ParseRfc3339(std::string(ts.get_string().value()))->millis();
-    int64_t day = ms / 86'400'000;
-    std::string_view status = e["status"].get_string().value();
-    int sign = status == "completed" ? 1 : status == "refunded" ? -1 : 0;
+    int64_t day = UtcDay(e);
+    int sign = Sign(e);
     int64_t cents = 0;
     for (simdjson::dom::element line : e["lines"].get_array()) {
-      std::string price(line["unit_price"].get_string().value());
-      size_t dot = price.find('.');
-      int64_t unit = std::stoll(price.substr(0, dot)) * 100 +
-                     std::stoll(price.substr(dot + 1));
+      const int64_t unit = Cents(line["unit_price"].get_string().value());
       cents += line["qty"].get_int64().value() * unit;
     }
     revenue[std::string(e["store_id"].get_string().value())][day] +=
@@ -300,20 +311,11 @@ TEST(PipelineRunnerTest, GeneratedLineLevelKpisMatchIndependentSums) {
   while (generator.Next(&record, &key)) {
     records.push_back(record);
     simdjson::dom::element e = parser.parse(record);
-    simdjson::dom::element ts = e["ts"];
-    int64_t ms =
-        ts.is_int64()
-            ? ts.get_int64().value()
-            : ParseRfc3339(std::string(ts.get_string().value()))->millis();
-    const std::string day = absl::StrCat(ms / 86'400'000);
-    std::string_view status = e["status"].get_string().value();
-    const int sign = status == "completed" ? 1 : status == "refunded" ? -1 : 0;
+    const std::string day = absl::StrCat(UtcDay(e));
+    const int sign = Sign(e);
     std::set<std::string> categories_in_order;
     for (simdjson::dom::element line : e["lines"].get_array()) {
-      std::string price(line["unit_price"].get_string().value());
-      size_t dot = price.find('.');
-      int64_t unit = std::stoll(price.substr(0, dot)) * 100 +
-                     std::stoll(price.substr(dot + 1));
+      const int64_t unit = Cents(line["unit_price"].get_string().value());
       int64_t qty = line["qty"].get_int64().value();
       std::string category(line["category"].get_string().value());
       Sums& sums = by_category[category + "|" + day];

@@ -90,8 +90,11 @@ void WindowKpiOperator::Process(const OrderEvent& event,
     ProcessSession(event, customer, watermark, out);
     return;
   }
+  // The event's groups are the same in every window it falls in: resolved
+  // once, by the first window that accepts it (a late event interns nothing).
+  bool groups_collected = false;
   assigner_.ForEachWindow(event.ts.millis(), [&](int64_t start) {
-    ProcessInWindow(event, customer, start, watermark, out);
+    ProcessInWindow(event, customer, start, watermark, &groups_collected, out);
   });
 }
 
@@ -119,16 +122,7 @@ void WindowKpiOperator::ProcessSession(const OrderEvent& event,
                                        const CustomerRef& customer,
                                        Timestamp watermark, OutputBatch* out) {
   const int64_t ts = event.ts.millis();
-  const int sign = event.status == OrderStatus::kCompleted  ? 1
-                   : event.status == OrderStatus::kRefunded ? -1
-                                                            : 0;
-  // The event's groups and what it adds to each (one group unless line-level).
-  if (!line_level_) {
-    line_groups_.clear();
-    line_groups_.push_back({InternGroup(event, nullptr), event.totals});
-  } else {
-    CollectLineGroups(event);
-  }
+  CollectGroups(event);
   for (const auto& [group, totals] : line_groups_) {
     WindowState* state = SessionFor(group, ts, watermark);
     if (state == nullptr) {
@@ -137,12 +131,7 @@ void WindowKpiOperator::ProcessSession(const OrderEvent& event,
     }
     ++probe_.events;
     state->kpis.Add(event.status, customer, rule_.approx_distinct, totals);
-    if (rule_.top_skus > 0 && sign != 0) {
-      for (const OrderLine& line : event.lines) {
-        if (line_level_ && InternGroup(event, &line) != group) continue;
-        state->kpis.AddSku(sku_names_.Intern(line.sku), sign, line);
-      }
-    }
+    AddSkus(event, group, &state->kpis);
   }
 }
 
@@ -214,10 +203,18 @@ WindowKpiOperator::WindowState* WindowKpiOperator::SessionFor(
   return &state;
 }
 
-void WindowKpiOperator::CollectLineGroups(const OrderEvent& event) {
+void WindowKpiOperator::CollectGroups(const OrderEvent& event) {
   line_groups_.clear();
+  line_group_of_.clear();
+  if (!line_level_) {
+    line_groups_.push_back({InternGroup(event, nullptr), event.totals});
+    if (rule_.top_skus > 0)
+      line_group_of_.assign(event.lines.size(), line_groups_[0].first);
+    return;
+  }
   for (const OrderLine& line : event.lines) {
     const uint32_t group = InternGroup(event, &line);
+    if (rule_.top_skus > 0) line_group_of_.push_back(group);
     auto it = std::find_if(
         line_groups_.begin(), line_groups_.end(),
         [group](const auto& entry) { return entry.first == group; });
@@ -227,9 +224,23 @@ void WindowKpiOperator::CollectLineGroups(const OrderEvent& event) {
   }
 }
 
+void WindowKpiOperator::AddSkus(const OrderEvent& event, uint32_t group,
+                                KpiAccumulator* kpis) {
+  if (rule_.top_skus == 0) return;
+  const int sign = event.status == OrderStatus::kCompleted  ? 1
+                   : event.status == OrderStatus::kRefunded ? -1
+                                                            : 0;
+  if (sign == 0) return;  // cancelled orders change nothing
+  for (size_t i = 0; i < event.lines.size(); ++i) {
+    if (line_group_of_[i] != group) continue;
+    kpis->AddSku(sku_names_.Intern(event.lines[i].sku), sign, event.lines[i]);
+  }
+}
+
 void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
                                         const CustomerRef& customer,
                                         int64_t start, Timestamp watermark,
+                                        bool* groups_collected,
                                         OutputBatch* out) {
   const Timestamp end = Timestamp::FromMillis(assigner_.End(start));
   if (watermark >= end.Plus(rule_.allowed_lateness_ms)) {
@@ -238,33 +249,14 @@ void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
   }
   ++probe_.events;
   max_start_seen_ = std::max(max_start_seen_, start);
-  const int sign = event.status == OrderStatus::kCompleted  ? 1
-                   : event.status == OrderStatus::kRefunded ? -1
-                                                            : 0;
-  if (!line_level_) {
-    WindowState& state =
-        AddTo(WindowKey{start, InternGroup(event, nullptr)}, end, watermark);
-    state.kpis.Add(event.status, customer, rule_.approx_distinct, event.totals);
-    if (rule_.top_skus > 0 && sign != 0) {
-      for (const OrderLine& line : event.lines) {
-        state.kpis.AddSku(sku_names_.Intern(line.sku), sign, line);
-      }
-    }
-    return;
+  if (!*groups_collected) {
+    CollectGroups(event);
+    *groups_collected = true;
   }
-  // Line-level: each line counts towards its own group; an order counts once
-  // in each group it has lines in.
-  CollectLineGroups(event);
   for (const auto& [group, totals] : line_groups_) {
-    AddTo(WindowKey{start, group}, end, watermark)
-        .kpis.Add(event.status, customer, rule_.approx_distinct, totals);
-  }
-  if (rule_.top_skus > 0 && sign != 0) {
-    for (const OrderLine& line : event.lines) {
-      WindowState& state =
-          windows_.find(WindowKey{start, InternGroup(event, &line)})->second;
-      state.kpis.AddSku(sku_names_.Intern(line.sku), sign, line);
-    }
+    WindowState& state = AddTo(WindowKey{start, group}, end, watermark);
+    state.kpis.Add(event.status, customer, rule_.approx_distinct, totals);
+    AddSkus(event, group, &state.kpis);
   }
 }
 

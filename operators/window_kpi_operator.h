@@ -88,9 +88,12 @@ class WindowKpiOperator {
   };
   // `line` is the line being grouped in a line-level rule, else null.
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
-  // Fills line_groups_ with the event's line-level groups and what their
-  // lines add to each: an order counts once per group it has lines in.
-  void CollectLineGroups(const OrderEvent& event);
+  // Fills line_groups_ with the event's groups and what the event adds to
+  // each (one group unless line-level: then an order counts once per group
+  // it has lines in), and, for top_skus, line_group_of_.
+  void CollectGroups(const OrderEvent& event);
+  // For top_skus: the event's lines of `group` under their SKUs.
+  void AddSkus(const OrderEvent& event, uint32_t group, KpiAccumulator* kpis);
   void ProcessSession(const OrderEvent& event, const CustomerRef& customer,
                       Timestamp watermark, OutputBatch* out);
   // The session of `group` that an event at `ts` falls in, merging the
@@ -101,7 +104,8 @@ class WindowKpiOperator {
   void AppendLate(const OrderEvent& event, int64_t start, int64_t end,
                   Timestamp watermark, OutputBatch* out);
   void ProcessInWindow(const OrderEvent& event, const CustomerRef& customer,
-                       int64_t start, Timestamp watermark, OutputBatch* out);
+                       int64_t start, Timestamp watermark,
+                       bool* groups_collected, OutputBatch* out);
   struct WindowState;
   WindowState& AddTo(const WindowKey& key, Timestamp end, Timestamp watermark);
   enum class Finality { kFinal, kEarly };
@@ -118,7 +122,10 @@ class WindowKpiOperator {
   const WindowAssigner assigner_;
   const bool line_level_;     // groups by sku or category
   StringInterner sku_names_;  // for top_skus
-  std::vector<std::pair<uint32_t, OrderTotals>> line_groups_;  // scratch
+  std::vector<std::pair<uint32_t, OrderTotals>>
+      line_groups_;  // scratch: the event's groups
+  std::vector<uint32_t>
+      line_group_of_;  // scratch: each line's group (top_skus only)
   WindowKpiProbe probe_;
 
   std::vector<KpiGroup> groups_;

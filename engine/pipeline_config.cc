@@ -171,6 +171,19 @@ class ConfigReader {
         });
   }
 
+  absl::StatusOr<double> NonNegative(const YAML::Node& node,
+                                     absl::string_view path) const {
+    return Value<double>(
+        node, path, "a number >= 0",
+        [](const std::string& text) -> absl::StatusOr<double> {
+          double value;
+          if (!absl::SimpleAtod(text, &value) || value < 0) {
+            return absl::InvalidArgumentError("expected a number >= 0");
+          }
+          return value;
+        });
+  }
+
   absl::StatusOr<int64_t> Duration(const YAML::Node& node,
                                    absl::string_view path) const {
     return Value<int64_t>(
@@ -247,6 +260,80 @@ absl::StatusOr<const KpiRuleConfig*> ParseDerivedRule(
   }
   return reader.Error(node["kpi"], path + ".kpi",
                       absl::StrCat("no KPI rule named \"", *kpi_name, "\""));
+}
+
+// early_warning: {step, min_progress, z_threshold, min_drop | min_rise} of
+// an anomaly rule over `kpi`; thresholds default to the rule's own.
+absl::Status ParseEarlyWarning(const ConfigReader& reader,
+                               const YAML::Node& node, const std::string& path,
+                               const KpiRuleConfig& kpi,
+                               AnomalyRuleConfig* rule) {
+  const bool drop = rule->direction == AnomalyRuleConfig::Direction::kDrop;
+  const char* change_key = drop ? "min_drop" : "min_rise";
+  TS_RETURN_IF_ERROR(reader.CheckMap(
+      node, path, {"step", "for", "min_progress", "z_threshold", change_key}));
+  AnomalyRuleConfig::EarlyWarning& early = rule->early_warning;
+  early.enabled = true;
+  early.z_threshold = rule->z_threshold;
+  early.min_change = rule->min_change;
+  if (rule->metric == RollingMetric::kAov) {
+    return reader.Error(node, path,
+                        "needs a metric that adds up over the day (revenue, "
+                        "orders or units), not aov");
+  }
+  if (node["step"]) {
+    TS_ASSIGN_OR_RETURN(early.step_ms,
+                        reader.Duration(node["step"], path + ".step"));
+  }
+  constexpr int64_t kDay = 86'400'000;
+  const YAML::Node& at = node["step"] ? node["step"] : node;
+  if (!kpi.timezone.empty() && kpi.window_size_ms != kDay) {
+    return reader.Error(node, path,
+                        "with a time zone, only for rules of whole days");
+  }
+  if (early.step_ms <= 0 || early.step_ms >= kpi.window_size_ms ||
+      kpi.window_size_ms % early.step_ms != 0 ||
+      (!kpi.timezone.empty() && 3'600'000 % early.step_ms != 0 &&
+       early.step_ms % 3'600'000 != 0)) {
+    return reader.Error(
+        at, path + ".step",
+        absl::StrCat("must be shorter than the KPI rule's window and divide "
+                     "it into whole steps",
+                     kpi.timezone.empty()
+                         ? ""
+                         : " (in a time zone: whole hours or parts of one)"));
+  }
+  if (node["for"]) {
+    int64_t for_ms;
+    TS_ASSIGN_OR_RETURN(for_ms, reader.Duration(node["for"], path + ".for"));
+    if (for_ms % early.step_ms != 0 || for_ms >= kpi.window_size_ms) {
+      return reader.Error(node["for"], path + ".for",
+                          "must be a whole number of steps, shorter than the "
+                          "KPI rule's window");
+    }
+    early.confirm_steps = std::max<int64_t>(1, for_ms / early.step_ms);
+  }
+  if (node["min_progress"]) {
+    TS_ASSIGN_OR_RETURN(
+        early.min_progress,
+        reader.NonNegative(node["min_progress"], path + ".min_progress"));
+    if (early.min_progress > 1) {
+      return reader.Error(node["min_progress"], path + ".min_progress",
+                          "must be between 0 and 1");
+    }
+  }
+  if (node["z_threshold"]) {
+    TS_ASSIGN_OR_RETURN(
+        early.z_threshold,
+        reader.NonNegative(node["z_threshold"], path + ".z_threshold"));
+  }
+  if (node[change_key]) {
+    TS_ASSIGN_OR_RETURN(
+        early.min_change,
+        reader.NonNegative(node[change_key],
+                           absl::StrCat(path, ".", change_key)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
@@ -562,7 +649,7 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
           node, path,
           {"name", "kpi", "metric", "method", "season", "history",
            "min_history", "z_threshold", "min_drop", "min_rise",
-           "critical_change", "min_volume", "cooldown"}));
+           "critical_change", "min_volume", "cooldown", "early_warning"}));
       AnomalyRuleConfig rule;
       TS_ASSIGN_OR_RETURN(
           const KpiRuleConfig* kpi,
@@ -644,27 +731,20 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
         if (!node[number.key]) continue;
         TS_ASSIGN_OR_RETURN(
             *number.target,
-            reader.Value<double>(
-                node[number.key], absl::StrCat(path, ".", number.key),
-                "a number >= 0",
-                [](const std::string& text) -> absl::StatusOr<double> {
-                  double value;
-                  if (!absl::SimpleAtod(text, &value) || value < 0) {
-                    return absl::InvalidArgumentError("expected a number >= 0");
-                  }
-                  return value;
-                }));
+            reader.NonNegative(node[number.key],
+                               absl::StrCat(path, ".", number.key)));
       }
-      const char* wrong = rule.direction == AnomalyRuleConfig::Direction::kDrop
-                              ? "min_rise"
-                              : "min_drop";
+      const bool drop = rule.direction == AnomalyRuleConfig::Direction::kDrop;
+      const char* wrong = drop ? "min_rise" : "min_drop";
       if (node[wrong]) {
         return reader.Error(
             node[wrong], absl::StrCat(path, ".", wrong),
             absl::StrCat("not for method ",
-                         rule.direction == AnomalyRuleConfig::Direction::kDrop
-                             ? "robust_drop"
-                             : "robust_spike"));
+                         drop ? "robust_drop" : "robust_spike"));
+      }
+      if (const YAML::Node early = node["early_warning"]) {
+        TS_RETURN_IF_ERROR(ParseEarlyWarning(
+            reader, early, path + ".early_warning", *kpi, &rule));
       }
       config.anomalies.push_back(std::move(rule));
     }

@@ -72,6 +72,10 @@ struct KpiRuleConfig {
   // emit: updates: while a window is open, a snapshot marked "final": false
   // every update_interval (processing time) if it changed; 0 = emit: final.
   int64_t update_interval_ms = 0;
+  // A rule the engine derives to feed another operator (early warnings):
+  // its windows go to listeners only, never to the kpis or late outputs,
+  // and it counts no customers.
+  bool internal = false;
 };
 
 // A KPI metric a rolling rule can sum over its spans.
@@ -115,6 +119,25 @@ struct AnomalyRuleConfig {
       0;  // no alert while the baseline median is below this (metric units)
   int64_t cooldown =
       0;  // periods after a resolved alert before the group can fire again
+
+  // early_warning: while a period is open, its cumulative value at the end
+  // of each step against the baseline periods' cumulative values at the same
+  // point of their period (DESIGN.md-style robust rule, own thresholds).
+  struct EarlyWarning {
+    bool enabled = false;
+    int64_t step_ms = 3'600'000;  // judged at the end of every step
+    // Not judged before the expected cumulative value reaches this fraction
+    // of a usual whole period: the first hours of a day say little.
+    double min_progress = 0.25;
+    double z_threshold = 3.5;  // default: the rule's
+    // Default: the rule's min_drop / min_rise. Applied to a whole period;
+    // at progress p (expected / usual whole period) the change must exceed
+    // min_change / sqrt(p), as a partial sum is that much noisier.
+    double min_change = 0.30;
+    // `for`: anomalous at this many consecutive step ends before it fires.
+    int64_t confirm_steps = 2;
+  };
+  EarlyWarning early_warning;
 };
 
 // outputs: topic names in Kafka mode, file names (DIR/<key>.ndjson) in file

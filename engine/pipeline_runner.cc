@@ -29,11 +29,20 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       op.AddListener(&rolling_operators_.back());
     }
   }
+  const size_t rule_count = kpi_operators_.size();
   for (const AnomalyRuleConfig& rule : config.anomalies) {
-    for (WindowKpiOperator& op : kpi_operators_) {
+    for (size_t i = 0; i < rule_count; ++i) {
+      WindowKpiOperator& op = kpi_operators_[i];
       if (op.rule().name != rule.kpi) continue;
       anomaly_operators_.emplace_back(rule, op.rule(), config.name);
       op.AddListener(&anomaly_operators_.back());
+      if (!rule.early_warning.enabled) continue;
+      step_rules_.push_back(EarlyWarningOperator::StepRule(rule, op.rule()));
+      WindowKpiOperator& steps =
+          kpi_operators_.emplace_back(step_rules_.back(), config.name);
+      early_operators_.emplace_back(rule, op.rule(), step_rules_.back(),
+                                    config.name);
+      steps.AddListener(&early_operators_.back());
     }
   }
 }
@@ -158,6 +167,7 @@ absl::Status PipelineRunner::WriteOutputs() {
 const RunSummary& PipelineRunner::summary() {
   summary_.late_events = summary_.snapshots = summary_.corrections = 0;
   for (const WindowKpiOperator& op : kpi_operators_) {
+    if (op.rule().internal) continue;
     summary_.late_events += op.probe().late_events;
     summary_.snapshots += op.probe().snapshots;
     summary_.corrections += op.probe().corrections;
@@ -167,6 +177,8 @@ const RunSummary& PipelineRunner::summary() {
     summary_.alerts +=
         op.probe().fired + op.probe().escalated + op.probe().resolved;
   }
+  for (const EarlyWarningOperator& op : early_operators_)
+    summary_.alerts += op.probe().fired + op.probe().resolved;
   summary_.rolling = 0;
   for (const RollingOperator& op : rolling_operators_) {
     summary_.rolling += op.probe().snapshots + op.probe().corrections;

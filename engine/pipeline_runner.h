@@ -19,6 +19,7 @@
 #include "engine/pipeline_config.h"
 #include "engine/watermark_tracker.h"
 #include "operators/anomaly_operator.h"
+#include "operators/early_warning_operator.h"
 #include "operators/rolling_operator.h"
 #include "operators/string_interner.h"
 #include "operators/window_kpi_operator.h"
@@ -95,6 +96,9 @@ class PipelineRunner final : private PartitionListener {
   std::deque<WindowKpiOperator> kpi_operators_;
   std::deque<RollingOperator> rolling_operators_;  // listen to kpi_operators_
   std::deque<AnomalyOperator> anomaly_operators_;  // likewise
+  // Early warnings listen to internal step rules of their own.
+  std::deque<KpiRuleConfig> step_rules_;
+  std::deque<EarlyWarningOperator> early_operators_;
   OutputBatch outputs_;
   RunSummary summary_;
 };

@@ -9,6 +9,8 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "engine/pipeline_config.h"
+#include "operators/alert_writer.h"
+#include "operators/robust_baseline.h"
 #include "operators/window_assigner.h"
 #include "operators/window_listener.h"
 
@@ -64,33 +66,21 @@ class AnomalyOperator final : public WindowListener {
     std::string alert_id;
     int64_t quiet_until = 0;  // cooldown: no new incident before this period
   };
-  struct Evidence {
-    int64_t observed = 0;
-    double median = 0, mad = 0;
-    int64_t n = 0;
-    bool has_score = false;
-    double score = 0, change = 0;
-  };
-
   // `judge`: evaluate the period (false for a likely partial last period).
   void Finalize(GroupState& state, int64_t index, bool judge, OutputBatch* out);
   void Judge(GroupState& state, int64_t index, int64_t value, OutputBatch* out);
-  void Emit(const GroupState& state, int64_t index, const Evidence& evidence,
-            bool firing, OutputBatch* out);
-  int64_t Value(const KpiAccumulator& kpis) const;
-  // A statistic (median, MAD) in the metric's units as a JSON number.
-  void AppendValue(double value, std::string* out) const;
+  void Emit(const GroupState& state, int64_t index,
+            const RobustEvidence& evidence, bool firing, OutputBatch* out);
 
   const AnomalyRuleConfig& rule_;
   const WindowAssigner assigner_;
-  const bool money_;  // revenue and aov are money
-  std::string head_;
+  const AlertWriter writer_;
   absl::flat_hash_map<uint32_t, GroupState> groups_;
   absl::btree_map<std::string, uint32_t>
       order_;  // group key -> id: emission order
   int64_t next_index_ = INT64_MIN;
   std::vector<int64_t> baseline_;
-  std::vector<double> deviations_;
+  RobustBaseline robust_;
   AnomalyProbe probe_;
 };
 

@@ -87,7 +87,7 @@ void RollingOperator::OnWindowsClosed(int64_t closed_through,
                                       Timestamp /*watermark*/,
                                       OutputBatch* out) {
   if (next_index_ == INT64_MIN) return;
-  const int64_t last = assigner_.PeriodIndex(closed_through);
+  const int64_t last = assigner_.PeriodOf(closed_through);
   for (; next_index_ <= last; ++next_index_) {
     for (const auto& [key, id] : order_) {
       GroupState& state = groups_.at(id);

@@ -46,6 +46,8 @@ class WindowAssigner {
   // period index of a window start, and the start of a period index.
   int64_t PeriodIndex(int64_t start) const;
   int64_t PeriodStart(int64_t index) const;
+  // The period index of the tumbling window containing `ts`.
+  int64_t PeriodOf(int64_t ts) const { return PeriodIndex(TumblingStart(ts)); }
 
  private:
   static int64_t FloorTo(int64_t value, int64_t step) {

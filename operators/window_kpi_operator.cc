@@ -84,8 +84,10 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
 }
 
 void WindowKpiOperator::Process(const OrderEvent& event,
-                                const CustomerRef& customer,
+                                const CustomerRef& resolved,
                                 Timestamp watermark, OutputBatch* out) {
+  static constexpr CustomerRef kUncounted;
+  const CustomerRef& customer = rule_.internal ? kUncounted : resolved;
   if (rule_.window_type == WindowType::kSession) {
     ProcessSession(event, customer, watermark, out);
     return;
@@ -102,6 +104,7 @@ void WindowKpiOperator::AppendLate(const OrderEvent& event, int64_t start,
                                    int64_t end, Timestamp watermark,
                                    OutputBatch* out) {
   ++probe_.late_events;
+  if (rule_.internal) return;  // the rule it derives from reports lateness
   out->BeginRecord(OutputKind::kLate, event.order_id);
   std::string* json = out->value();
   json->append(late_head_);
@@ -423,40 +426,46 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
     ++probe_.early_snapshots;
   }
   const KpiGroup& group = groups_[key.group];
-  out->BeginRecord(OutputKind::kKpis, group.key);
-  std::string* json = out->value();
-  json->append(snapshot_head_);
-  const bool session = rule_.window_type == WindowType::kSession;
-  AppendWindowJson(
-      key.start, session ? state->session_end : assigner_.End(key.start), json);
-  json->append(",\"group\":");
-  json->append(group.json);
-  state->kpis.AppendJsonFields(json);
-  if (rule_.top_skus > 0)
-    state->kpis.AppendTopSkus(rule_.top_skus, sku_names_, json);
-  if (final && !state->replaces.empty()) {
-    // Sessions emitted before under other starts that this one merged.
-    json->append(",\"replaces\":[");
-    for (size_t i = 0; i < state->replaces.size(); ++i) {
-      json->append(i > 0 ? ",{\"start\":\"" : "{\"start\":\"");
-      AppendRfc3339(Timestamp::FromMillis(state->replaces[i]), json);
-      json->append("\"}");
-    }
-    json->push_back(']');
-    state->replaces.clear();
-  }
-  // In emit: updates mode every snapshot says whether more may follow;
-  // an early one carries the revision its window's final snapshot will have.
-  if (rule_.update_interval_ms > 0)
-    json->append(final ? ",\"final\":true" : ",\"final\":false");
-  absl::StrAppend(json, ",\"revision\":",
-                  final ? state->revision : state->revision + 1, "}");
-  out->EndRecord();
+  if (!rule_.internal) AppendSnapshot(key, *state, final, out);
   if (!final) return;
   for (WindowListener* listener : listeners_) {
     listener->OnWindowEmitted(key.group, group, key.start, state->kpis,
                               state->revision, out);
   }
+}
+
+void WindowKpiOperator::AppendSnapshot(const WindowKey& key, WindowState& state,
+                                       bool final, OutputBatch* out) {
+  const KpiGroup& group = groups_[key.group];
+  out->BeginRecord(OutputKind::kKpis, group.key);
+  std::string* json = out->value();
+  json->append(snapshot_head_);
+  const bool session = rule_.window_type == WindowType::kSession;
+  AppendWindowJson(
+      key.start, session ? state.session_end : assigner_.End(key.start), json);
+  json->append(",\"group\":");
+  json->append(group.json);
+  state.kpis.AppendJsonFields(json);
+  if (rule_.top_skus > 0)
+    state.kpis.AppendTopSkus(rule_.top_skus, sku_names_, json);
+  if (final && !state.replaces.empty()) {
+    // Sessions emitted before under other starts that this one merged.
+    json->append(",\"replaces\":[");
+    for (size_t i = 0; i < state.replaces.size(); ++i) {
+      json->append(i > 0 ? ",{\"start\":\"" : "{\"start\":\"");
+      AppendRfc3339(Timestamp::FromMillis(state.replaces[i]), json);
+      json->append("\"}");
+    }
+    json->push_back(']');
+    state.replaces.clear();
+  }
+  // In emit: updates mode every snapshot says whether more may follow;
+  // an early one carries the revision its window's final snapshot will have.
+  if (rule_.update_interval_ms > 0)
+    json->append(final ? ",\"final\":true" : ",\"final\":false");
+  absl::StrAppend(
+      json, ",\"revision\":", final ? state.revision : state.revision + 1, "}");
+  out->EndRecord();
 }
 
 }  // namespace tillstream

@@ -111,6 +111,9 @@ class WindowKpiOperator {
   enum class Finality { kFinal, kEarly };
   void Emit(const WindowKey& key, WindowState* state, OutputBatch* out,
             Finality finality);
+  // The snapshot record of an emission (not for internal rules).
+  void AppendSnapshot(const WindowKey& key, WindowState& state, bool final,
+                      OutputBatch* out);
   void EmitEarly(Timestamp watermark, OutputBatch* out);
   void SortKeys(std::vector<WindowKey>* keys) const;
   void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);

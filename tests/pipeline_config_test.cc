@@ -186,6 +186,62 @@ TEST(PipelineConfigTest, AnomalyRules) {
       "expected robust_drop, robust_spike, seasonal_robust or seasonal_spike");
 }
 
+TEST(PipelineConfigTest, EarlyWarning) {
+  auto with = [](absl::string_view rule) {
+    return absl::StrReplaceAll(
+        kGood, {{"outputs: {kpis: pos.kpis,",
+                 absl::StrCat("anomalies: [", rule,
+                              "]\noutputs: {alerts: a, kpis: pos.kpis,")}});
+  };
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      with("{name: d, kpi: store_day, z_threshold: 4, min_drop: 0.4, "
+           "early_warning: {}}"),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  // Defaults: hourly steps, the rule's own thresholds.
+  const AnomalyRuleConfig::EarlyWarning& early =
+      config->anomalies[0].early_warning;
+  EXPECT_TRUE(early.enabled);
+  EXPECT_EQ(early.step_ms, 3'600'000);
+  EXPECT_EQ(early.min_progress, 0.25);
+  EXPECT_EQ(early.z_threshold, 4);
+  EXPECT_EQ(early.min_change, 0.4);
+  config = ParsePipelineConfig(
+      with("{name: d, kpi: store_day, early_warning: {step: 30m, "
+           "min_progress: 0.5, z_threshold: 3, min_drop: 0.5}}"),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->anomalies[0].early_warning.step_ms, 1'800'000);
+  EXPECT_EQ(config->anomalies[0].early_warning.min_progress, 0.5);
+  EXPECT_EQ(config->anomalies[0].early_warning.z_threshold, 3);
+  EXPECT_EQ(config->anomalies[0].early_warning.min_change, 0.5);
+  EXPECT_FALSE(ParsePipelineConfig(with("{name: d, kpi: store_day}"), "p.yaml")
+                   ->anomalies[0]
+                   .early_warning.enabled);
+
+  EXPECT_EQ(Error(with("{name: d, kpi: store_day, early_warning: {step: 7h}}")),
+            "p.yaml:8: anomalies[0].early_warning.step: must be shorter than "
+            "the KPI rule's window and divide it into whole steps");
+  EXPECT_EQ(Error(with("{name: d, kpi: region_channel_hour, "
+                       "early_warning: {step: 1h}}")),
+            "p.yaml:8: anomalies[0].early_warning.step: must be shorter than "
+            "the KPI rule's window and divide it into whole steps");
+  EXPECT_EQ(
+      Error(with("{name: d, kpi: store_day, metric: aov, early_warning: {}}")),
+      "p.yaml:8: anomalies[0].early_warning: needs a metric that adds up over "
+      "the day (revenue, orders or units), not aov");
+  EXPECT_EQ(
+      Error(with("{name: d, kpi: store_day, early_warning: {min_rise: 1}}")),
+      "p.yaml:8: anomalies[0].early_warning.min_rise: unknown key; expected "
+      "one of: step, for, min_progress, z_threshold, min_drop");
+  EXPECT_EQ(Error(with("{name: d, kpi: store_day, early_warning: true}")),
+            "p.yaml:8: anomalies[0].early_warning: expected a mapping");
+  EXPECT_EQ(Error(with("{name: d, kpi: store_day, early_warning: "
+                       "{min_progress: 2}}")),
+            "p.yaml:8: anomalies[0].early_warning.min_progress: must be "
+            "between 0 and 1");
+}
+
 TEST(PipelineConfigTest, RollingRules) {
   std::string rolling =
       "rolling: [{name: store_7d, kpi: store_day, span: 28, previous_span: 7, "

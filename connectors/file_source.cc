@@ -1,5 +1,7 @@
 #include "connectors/file_source.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -19,6 +21,9 @@ absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Open(
   auto source =
       std::unique_ptr<FileSource>(new FileSource(std::move(options), file));
   source->buffer_.resize(source->options_.read_size * 2);
+  struct stat info;
+  if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode))
+    source->size_ = info.st_size;
   return source;
 }
 
@@ -32,6 +37,7 @@ absl::StatusOr<bool> FileSource::Fill() {
   // the unconsumed tail to the front, and grow when one line fills it all.
   if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    consumed_ += static_cast<int64_t>(begin_);
     end_ -= begin_;
     begin_ = 0;
   }

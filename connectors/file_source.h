@@ -30,6 +30,10 @@ class FileSource final : public RecordSource {
                                   RecordBatch* batch) override;
   SourceKind kind() const override { return SourceKind::kFile; }
   absl::string_view name() const override { return options_.path; }
+  // Bytes consumed of the file's size (stdin and pipes: total unknown).
+  SourceProgress Progress() const override {
+    return {consumed_ + static_cast<int64_t>(begin_), size_, "bytes"};
+  }
 
  private:
   FileSource(FileSourceOptions options, std::FILE* file)
@@ -45,6 +49,8 @@ class FileSource final : public RecordSource {
   bool eof_ = false;
   bool announced_ = false;
   int64_t line_ = 0;
+  int64_t consumed_ = 0;  // bytes before buffer_[0]
+  int64_t size_ = -1;     // of a regular file
 };
 
 }  // namespace tillstream

@@ -214,12 +214,52 @@ absl::StatusOr<PollResult> KafkaSource::Poll(PartitionListener* listener,
     if (options_.bounded && m->offset + 1 >= state.end_offset)
       FinishPartition(partition);
   }
+  records_read_ += static_cast<int64_t>(batch->records.size());
   if (options_.bounded && ever_assigned_ && batch->records.empty() &&
       std::all_of(assigned_.begin(), assigned_.end(),
                   [](const auto& entry) { return entry.second.done; })) {
     return PollResult::kEndOfInput;
   }
   return PollResult::kRecords;
+}
+
+void KafkaSource::Lag(std::vector<PartitionLag>* out) {
+  out->clear();
+  if (assigned_.empty()) return;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size()));
+  for (const auto& [partition, state] : assigned_) {
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition);
+  }
+  rd_kafka_position(consumer_, list);
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = list->elems[i];
+    int64_t low = -1, high = -1;
+    PartitionLag lag{PartitionId{p.partition}};
+    if (rd_kafka_get_watermark_offsets(consumer_, options_.topic.c_str(),
+                                       p.partition, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0) {
+      // Before the first fetch the position is unset: all of it is lag.
+      lag.lag = std::max<int64_t>(0, high - (p.offset >= 0 ? p.offset : low));
+    }
+    out->push_back(lag);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  std::sort(out->begin(), out->end(),
+            [](const PartitionLag& a, const PartitionLag& b) {
+              return a.partition.value < b.partition.value;
+            });
+}
+
+SourceProgress KafkaSource::Progress() const {
+  SourceProgress progress{records_read_, -1, "records"};
+  if (options_.bounded && !end_offsets_.empty()) {
+    progress.total = 0;
+    for (const auto& [partition, range] : end_offsets_)
+      progress.total += range.second - range.first;
+  }
+  return progress;
 }
 
 }  // namespace tillstream

@@ -42,6 +42,10 @@ class KafkaSource final : public RecordSource {
                                   RecordBatch* batch) override;
   SourceKind kind() const override { return SourceKind::kKafka; }
   absl::string_view name() const override { return options_.topic; }
+  // High watermark (cached from fetch responses) minus position.
+  void Lag(std::vector<PartitionLag>* out) override;
+  // Bounded: records read of those between the start and end offsets.
+  SourceProgress Progress() const override;
 
  private:
   struct PartitionState {
@@ -70,6 +74,7 @@ class KafkaSource final : public RecordSource {
   PartitionListener* listener_ = nullptr;  // set during Poll
   absl::Status rebalance_error_;
   bool ever_assigned_ = false;
+  int64_t records_read_ = 0;
 };
 
 }  // namespace tillstream

@@ -38,6 +38,19 @@ class PartitionListener {
 
 enum class PollResult { kRecords, kEndOfInput };
 
+// How far behind the end of its partition a consumer is, in records.
+struct PartitionLag {
+  PartitionId partition;
+  int64_t lag = -1;  // -1: not known yet
+};
+
+// How much of a bounded input has been read, for progress reports.
+struct SourceProgress {
+  int64_t done = 0;    // records (Kafka) or bytes (file) read so far
+  int64_t total = -1;  // what there is to read; -1: unbounded or unknown
+  const char* unit = "records";
+};
+
 // A stream of input records, moved a batch at a time. Implementations: Kafka
 // (one consumer of a group), an NDJSON file. Used by one thread.
 class RecordSource {
@@ -55,6 +68,10 @@ class RecordSource {
   // records.
   virtual SourceKind kind() const = 0;
   virtual absl::string_view name() const = 0;
+  // The lag of every owned partition (metrics, health); empty by default.
+  // Between polls, on the polling thread; no network round trip.
+  virtual void Lag(std::vector<PartitionLag>* out) { out->clear(); }
+  virtual SourceProgress Progress() const { return {}; }
 };
 
 }  // namespace tillstream

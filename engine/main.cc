@@ -15,6 +15,12 @@ ABSL_FLAG(std::string, brokers, "",
 ABSL_FLAG(bool, bounded, false,
           "run: read to the end offsets present at start, close every window, "
           "exit 0");
+ABSL_FLAG(int32_t, http_port, -1,
+          "run: serve the HTTP endpoints on this port (0 = any free port), "
+          "overriding the pipeline file's http.port");
+ABSL_FLAG(std::string, log_format, "text",
+          "run: text (a status line on a terminal) or json (one JSON object "
+          "per log line)");
 ABSL_FLAG(std::string, input, "",
           "run: replay an NDJSON file instead of Kafka ('-' = stdin)");
 ABSL_FLAG(std::string, output_dir, "",

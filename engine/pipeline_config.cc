@@ -342,7 +342,7 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
   TS_RETURN_IF_ERROR(
       reader.CheckMap(root, "",
                       {"pipeline", "source", "limits", "kpis", "rolling",
-                       "anomalies", "outputs", "kafka"}));
+                       "anomalies", "outputs", "kafka", "http"}));
   if (!root["pipeline"])
     return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
@@ -771,6 +771,18 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                         reader.String(outputs[std::string(r.key)], path));
   }
 
+  if (const YAML::Node http = root["http"]) {
+    TS_RETURN_IF_ERROR(reader.CheckMap(http, "http", {"port", "address"}));
+    if (!http["port"]) return reader.Error(http, "http.port", "missing");
+    TS_ASSIGN_OR_RETURN(const int64_t port,
+                        reader.Count(http["port"], "http.port", 0, 65535));
+    config.http.port = static_cast<int>(port);
+    if (http["address"]) {
+      TS_ASSIGN_OR_RETURN(config.http.address,
+                          reader.String(http["address"], "http.address"));
+    }
+  }
+
   if (const YAML::Node kafka = root["kafka"]) {
     TS_RETURN_IF_ERROR(
         reader.CheckMap(kafka, "kafka", {"brokers", "group_id", "properties"}));
@@ -905,17 +917,89 @@ std::string EffectiveConfigJson(const PipelineConfig& config) {
       if (g > 0) out.push_back(',');
       AppendJsonString(GroupFieldName(rule.group_by[g]), &out);
     }
-    absl::StrAppend(
-        &out,
-        "],\"window\":{\"type\":\"tumbling\",\"size_ms\":", rule.window_size_ms,
-        "},\"allowed_lateness_ms\":", rule.allowed_lateness_ms, "}");
+    switch (rule.window_type) {
+      case WindowType::kTumbling:
+        absl::StrAppend(&out,
+                        "],\"window\":{\"type\":\"tumbling\",\"size_ms\":",
+                        rule.window_size_ms);
+        break;
+      case WindowType::kHopping:
+        absl::StrAppend(&out, "],\"window\":{\"type\":\"hopping\",\"size_ms\":",
+                        rule.window_size_ms,
+                        ",\"slide_ms\":", rule.window_slide_ms);
+        break;
+      case WindowType::kSession:
+        absl::StrAppend(&out, "],\"window\":{\"type\":\"session\",\"gap_ms\":",
+                        rule.session_gap_ms);
+        break;
+    }
+    out.append("},\"timezone\":");
+    AppendJsonString(rule.timezone.empty() ? "UTC" : rule.timezone, &out);
+    absl::StrAppend(&out, ",\"allowed_lateness_ms\":", rule.allowed_lateness_ms,
+                    ",\"top_skus\":", rule.top_skus, ",\"approx_distinct\":",
+                    rule.approx_distinct ? "true" : "false",
+                    ",\"update_interval_ms\":", rule.update_interval_ms, "}");
   }
-  out.append("],\"outputs\":{\"kpis\":");
-  AppendJsonString(config.outputs.kpis, &out);
-  out.append(",\"deadletter\":");
-  AppendJsonString(config.outputs.deadletter, &out);
-  out.append(",\"late\":");
-  AppendJsonString(config.outputs.late, &out);
+  out.append("],\"rolling\":[");
+  for (size_t i = 0; i < config.rolling.size(); ++i) {
+    const RollingRuleConfig& rule = config.rolling[i];
+    out.append(i > 0 ? ",{\"name\":" : "{\"name\":");
+    AppendJsonString(rule.name, &out);
+    out.append(",\"kpi\":");
+    AppendJsonString(rule.kpi, &out);
+    absl::StrAppend(&out, ",\"span\":", rule.span,
+                    ",\"previous_span\":", rule.previous_span,
+                    ",\"metrics\":[");
+    for (size_t m = 0; m < rule.metrics.size(); ++m) {
+      if (m > 0) out.push_back(',');
+      AppendJsonString(RollingMetricName(rule.metrics[m]), &out);
+    }
+    out.append("]}");
+  }
+  out.append("],\"anomalies\":[");
+  for (size_t i = 0; i < config.anomalies.size(); ++i) {
+    const AnomalyRuleConfig& rule = config.anomalies[i];
+    const bool drop = rule.direction == AnomalyRuleConfig::Direction::kDrop;
+    out.append(i > 0 ? ",{\"name\":" : "{\"name\":");
+    AppendJsonString(rule.name, &out);
+    out.append(",\"kpi\":");
+    AppendJsonString(rule.kpi, &out);
+    absl::StrAppend(
+        &out, ",\"metric\":\"", RollingMetricName(rule.metric),
+        "\",\"direction\":\"", drop ? "drop" : "spike",
+        "\",\"season\":", rule.season, ",\"history\":", rule.history,
+        ",\"min_history\":", rule.min_history,
+        ",\"z_threshold\":", rule.z_threshold,
+        ",\"min_change\":", rule.min_change,
+        ",\"critical_change\":", rule.critical_change,
+        ",\"min_volume\":", rule.min_volume, ",\"cooldown\":", rule.cooldown);
+    const AnomalyRuleConfig::EarlyWarning& early = rule.early_warning;
+    if (early.enabled) {
+      absl::StrAppend(&out, ",\"early_warning\":{\"step_ms\":", early.step_ms,
+                      ",\"for_steps\":", early.confirm_steps,
+                      ",\"min_progress\":", early.min_progress,
+                      ",\"z_threshold\":", early.z_threshold,
+                      ",\"min_change\":", early.min_change, "}");
+    }
+    out.push_back('}');
+  }
+  out.append("],\"outputs\":{");
+  const std::pair<const char*, const std::string*> outputs[] = {
+      {"kpis", &config.outputs.kpis},
+      {"rolling", &config.outputs.rolling},
+      {"alerts", &config.outputs.alerts},
+      {"deadletter", &config.outputs.deadletter},
+      {"late", &config.outputs.late}};
+  bool first = true;
+  for (const auto& [key, name] : outputs) {
+    if (name->empty()) continue;
+    absl::StrAppend(&out, first ? "\"" : ",\"", key, "\":");
+    AppendJsonString(*name, &out);
+    first = false;
+  }
+  absl::StrAppend(&out, "},\"http\":{\"port\":", config.http.port,
+                  ",\"address\":");
+  AppendJsonString(config.http.address, &out);
   out.append("},\"kafka\":{\"brokers\":");
   AppendJsonString(config.kafka.brokers, &out);
   out.append(",\"group_id\":");

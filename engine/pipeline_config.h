@@ -157,6 +157,12 @@ struct KafkaConfig {
   std::vector<std::pair<std::string, std::string>> properties;
 };
 
+// http: the engine's HTTP endpoints (metrics, queries, dashboard).
+struct HttpConfig {
+  int port = -1;                      // -1: off (the default); 0: any free port
+  std::string address = "127.0.0.1";  // 0.0.0.0 to serve other hosts
+};
+
 struct PipelineConfig {
   std::string file;  // where it was read from, for messages
   std::string name;
@@ -167,6 +173,7 @@ struct PipelineConfig {
   std::vector<AnomalyRuleConfig> anomalies;
   OutputsConfig outputs;
   KafkaConfig kafka;
+  HttpConfig http;
 };
 
 // True for a librdkafka property that can hold a secret (passwords, SASL

@@ -1,8 +1,11 @@
 #include "engine/pipeline_runner.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
+#include "engine/time_format.h"
 
 namespace tillstream {
 
@@ -45,17 +48,23 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       steps.AddListener(&early_operators_.back());
     }
   }
+  if (options_.queries != nullptr) live_ = std::make_unique<LiveView>();
 }
 
 void PipelineRunner::OnPartitionsAssigned(
     std::span<const PartitionId> partitions) {
   const int64_t now = clock_->NowMillis();
+  ++rebalances_;
   for (PartitionId p : partitions) watermarks_.AddPartition(p, now);
 }
 
 void PipelineRunner::OnPartitionsRevoked(
     std::span<const PartitionId> partitions) {
-  for (PartitionId p : partitions) watermarks_.RemovePartition(p);
+  ++rebalances_;
+  for (PartitionId p : partitions) {
+    watermarks_.RemovePartition(p);
+    caught_up_.erase(p.value);
+  }
 }
 
 void PipelineRunner::OnPartitionEnd(PartitionId partition) {
@@ -74,12 +83,16 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
       // closes.
       AdvanceWatermark(Timestamp::Max());
       TS_RETURN_IF_ERROR(WriteOutputs());
+      if (options_.metrics != nullptr) PublishMetrics(now);
       return sink_->Flush();
     }
     ProcessBatch(batch, now);
     AdvanceWatermark(watermarks_.Advance(now));
     TS_RETURN_IF_ERROR(WriteOutputs());
     if (options_.on_batch) options_.on_batch(summary());
+    if (options_.queries != nullptr) options_.queries->Serve();
+    if (options_.metrics != nullptr && now - last_publish_ms_ >= 100)
+      PublishMetrics(now);
   }
   return sink_->Flush();
 }
@@ -159,6 +172,9 @@ void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
 absl::Status PipelineRunner::WriteOutputs() {
   if (outputs_.empty()) return absl::OkStatus();
   summary_.outputs += static_cast<int64_t>(outputs_.size());
+  for (size_t i = 0; i < outputs_.size(); ++i)
+    ++summary_.outputs_by_kind[static_cast<int>(outputs_[i].kind)];
+  if (live_ != nullptr) live_->Observe(outputs_);
   absl::Status status = sink_->Write(outputs_);
   outputs_.Clear();
   return status;
@@ -184,6 +200,183 @@ const RunSummary& PipelineRunner::summary() {
     summary_.rolling += op.probe().snapshots + op.probe().corrections;
   }
   return summary_;
+}
+
+void PipelineRunner::RefreshLag() {
+  source_->Lag(&lags_);
+  for (const PartitionLag& lag : lags_) {
+    if (lag.lag >= 0 && lag.lag <= kCaughtUpLag)
+      caught_up_.insert(lag.partition.value);
+  }
+}
+
+void PipelineRunner::PublishMetrics(int64_t now_ms) {
+  last_publish_ms_ = now_ms;
+  RefreshLag();
+  const RunSummary& s = summary();
+  MetricsSnapshot m;
+  m.wall_ms = clock_->EpochMillis();
+  m.records_in = s.records;
+  m.events_in = s.events;
+  m.bad_records = s.bad_records;
+  for (int k = 0; k < kOutputKindCount; ++k)
+    m.outputs[k] = s.outputs_by_kind[k];
+  absl::flat_hash_map<std::string, int64_t> classes;
+  for (const auto& [reason, count] : s.bad_by_reason) {
+    std::string reason_class = ReasonClass(reason);
+    if (classes.size() >= 100 && !classes.contains(reason_class))
+      reason_class = "(other reasons)";
+    classes[reason_class] += count;
+  }
+  m.decode_errors.assign(classes.begin(), classes.end());
+  std::sort(m.decode_errors.begin(), m.decode_errors.end());
+  for (const WindowKpiOperator& op : kpi_operators_) {
+    if (op.rule().internal) continue;
+    m.late_by_kpi.emplace_back(op.rule().name, op.probe().late_events);
+    m.open_windows_by_kpi.emplace_back(op.rule().name,
+                                       static_cast<int64_t>(op.open_windows()));
+  }
+  absl::flat_hash_map<int32_t, int64_t> lag_by_partition;
+  for (const PartitionLag& lag : lags_)
+    lag_by_partition[lag.partition.value] = lag.lag;
+  watermarks_.ForEachPartition([&](PartitionId id, Timestamp watermark) {
+    auto lag = lag_by_partition.find(id.value);
+    m.partitions.push_back({id.value,
+                            lag == lag_by_partition.end() ? -1 : lag->second,
+                            watermark});
+  });
+  std::sort(
+      m.partitions.begin(), m.partitions.end(),
+      [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  m.watermark = s.watermark;
+  m.known_customers = static_cast<int64_t>(customers_.size());
+  m.assigned_partitions = static_cast<int64_t>(watermarks_.partition_count());
+  m.rebalances = rebalances_;
+  for (const AnomalyOperator& op : anomaly_operators_) {
+    m.alerts_fired += op.probe().fired;
+    m.alerts_resolved += op.probe().resolved;
+  }
+  for (const EarlyWarningOperator& op : early_operators_) {
+    m.alerts_fired += op.probe().fired;
+    m.alerts_resolved += op.probe().resolved;
+  }
+  options_.metrics->Publish(std::move(m));
+}
+
+const WindowKpiOperator* PipelineRunner::FindKpiRule(
+    absl::string_view name) const {
+  for (const WindowKpiOperator& op : kpi_operators_) {
+    if (!op.rule().internal && op.rule().name == name) return &op;
+  }
+  return nullptr;
+}
+
+std::string PipelineRunner::KpiRulesJson() const {
+  std::string json = "[";
+  for (const WindowKpiOperator& op : kpi_operators_) {
+    if (op.rule().internal) continue;
+    if (json.size() > 1) json.push_back(',');
+    json.append("{\"name\":");
+    AppendJsonString(op.rule().name, &json);
+    absl::StrAppend(&json, ",\"groups\":", op.group_count(),
+                    ",\"windows_in_state\":", op.open_windows(), "}");
+  }
+  json.push_back(']');
+  return json;
+}
+
+absl::StatusOr<std::string> PipelineRunner::KpiJson(
+    absl::string_view rule, absl::string_view group) const {
+  const WindowKpiOperator* op = FindKpiRule(rule);
+  if (op == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no KPI rule named \"", rule, "\""));
+  }
+  std::string open;
+  const bool known = op->AppendOpenWindowsJson(group, &open);
+  const std::string* closed =
+      live_ == nullptr ? nullptr : live_->LastClosed(rule, group);
+  if (!known && closed == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("KPI rule \"", rule, "\" has no group \"", group, "\""));
+  }
+  std::string json = "{\"kpi\":";
+  AppendJsonString(rule, &json);
+  json.append(",\"group\":");
+  AppendJsonString(group, &json);
+  json.append(",\"open\":");
+  json.append(known ? open : "[]");
+  json.append(",\"last_closed\":");
+  json.append(closed == nullptr ? "null" : *closed);
+  json.push_back('}');
+  return json;
+}
+
+absl::StatusOr<std::string> PipelineRunner::SeriesJson(absl::string_view rule,
+                                                       size_t limit) const {
+  if (FindKpiRule(rule) == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no KPI rule named \"", rule, "\""));
+  }
+  std::string json;
+  if (live_ != nullptr) live_->AppendSeriesJson(rule, limit, &json);
+  return json;
+}
+
+absl::StatusOr<std::string> PipelineRunner::RollingJson(
+    absl::string_view rule) const {
+  for (const RollingRuleConfig& r : config_.rolling) {
+    if (r.name != rule) continue;
+    std::string json;
+    if (live_ != nullptr) live_->AppendRollingJson(rule, &json);
+    return json;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no rolling rule named \"", rule, "\""));
+}
+
+std::string PipelineRunner::AlertsJson(absl::string_view state) const {
+  std::string json;
+  if (live_ != nullptr) live_->AppendAlertsJson(state, &json);
+  return json;
+}
+
+std::string PipelineRunner::HealthJson(bool* ready) {
+  RefreshLag();
+  const bool kafka = source_->kind() == SourceKind::kKafka;
+  const bool assigned = watermarks_.partition_count() > 0;
+  *ready = !kafka || assigned;
+  std::string partitions = "[";
+  for (const PartitionLag& lag : lags_) {
+    const bool caught_up = caught_up_.contains(lag.partition.value);
+    *ready = *ready && caught_up;
+    if (partitions.size() > 1) partitions.push_back(',');
+    absl::StrAppend(&partitions, "{\"partition\":", lag.partition.value,
+                    ",\"lag\":", lag.lag,
+                    ",\"caught_up\":", caught_up ? "true" : "false", "}");
+  }
+  partitions.push_back(']');
+  return absl::StrCat("{\"status\":\"", *ready ? "ready" : "starting",
+                      "\",\"source\":\"", kafka ? "kafka" : "file",
+                      "\",\"partitions\":", partitions, ",\"watermark\":\"",
+                      FormatRfc3339(summary_.watermark), "\"}");
+}
+
+int64_t PipelineRunner::TotalLag() {
+  RefreshLag();
+  if (lags_.empty()) return -1;
+  int64_t total = 0;
+  for (const PartitionLag& lag : lags_) total += std::max<int64_t>(0, lag.lag);
+  return total;
+}
+
+int64_t PipelineRunner::OpenAlerts() const {
+  int64_t open = 0;
+  for (const AnomalyOperator& op : anomaly_operators_)
+    open += op.probe().fired - op.probe().resolved;
+  for (const EarlyWarningOperator& op : early_operators_)
+    open += op.probe().fired - op.probe().resolved;
+  return open;
 }
 
 }  // namespace tillstream

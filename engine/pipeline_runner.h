@@ -5,19 +5,24 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "connectors/order_decoder.h"
 #include "connectors/output_sink.h"
 #include "connectors/record_source.h"
 #include "engine/clock.h"
+#include "engine/engine_metrics.h"
+#include "engine/live_view.h"
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
 #include "engine/watermark_tracker.h"
+#include "engine/worker_queries.h"
 #include "operators/anomaly_operator.h"
 #include "operators/early_warning_operator.h"
 #include "operators/rolling_operator.h"
@@ -37,6 +42,7 @@ struct RunSummary {
   int64_t rolling = 0;      // rolling snapshots (all revisions)
   int64_t alerts = 0;       // alert messages (firing and resolved)
   int64_t outputs = 0;      // output records of every kind
+  int64_t outputs_by_kind[kOutputKindCount] = {};
   Timestamp watermark = Timestamp::Min();
   absl::flat_hash_map<std::string, int64_t> bad_by_reason;
 };
@@ -47,6 +53,10 @@ struct RunnerOptions {
   // Called after each batch with the running totals (progress, demo); may be
   // empty.
   std::function<void(const RunSummary&)> on_batch;
+  // With http on: questions answered between batches, and the metrics the
+  // worker publishes (every 100 ms at most). Not owned; may be null.
+  WorkerQueries* queries = nullptr;
+  EngineMetrics* metrics = nullptr;
 };
 
 // Runs one pipeline in one worker: polls the source a batch at a time,
@@ -71,8 +81,34 @@ class PipelineRunner final : private PartitionListener {
   absl::Status Run(const std::atomic<bool>& stop);
 
   const RunSummary& summary();
+  // What a bounded input has left, for progress reports.
+  SourceProgress progress() const { return source_->Progress(); }
+
+  // Live queries (GET /kpis, /alerts, /health ...), JSON. Only on the
+  // worker's thread: through options.queries.
+  std::string KpiRulesJson() const;
+  // The group's open windows and last closed one; NotFound for an unknown
+  // rule or group.
+  absl::StatusOr<std::string> KpiJson(absl::string_view rule,
+                                      absl::string_view group) const;
+  absl::StatusOr<std::string> SeriesJson(absl::string_view rule,
+                                         size_t limit) const;
+  absl::StatusOr<std::string> RollingJson(absl::string_view rule) const;
+  std::string AlertsJson(absl::string_view state) const;
+  // Ready when partitions are assigned (or the input is a file) and each is
+  // caught up: within kCaughtUpLag records of its end at least once since
+  // it was assigned.
+  std::string HealthJson(bool* ready);
+  static constexpr int64_t kCaughtUpLag = 4096;  // one poll's worth
+  // For the status line (on the worker): total lag of the owned partitions
+  // (-1: unknown) and alerts open now.
+  int64_t TotalLag();
+  int64_t OpenAlerts() const;
 
  private:
+  const WindowKpiOperator* FindKpiRule(absl::string_view name) const;
+  void RefreshLag();
+  void PublishMetrics(int64_t now_ms);
   void OnPartitionsAssigned(std::span<const PartitionId> partitions) override;
   void OnPartitionsRevoked(std::span<const PartitionId> partitions) override;
   void OnPartitionEnd(PartitionId partition) override;
@@ -101,6 +137,13 @@ class PipelineRunner final : private PartitionListener {
   std::deque<EarlyWarningOperator> early_operators_;
   OutputBatch outputs_;
   RunSummary summary_;
+
+  // Live queries and metrics (http on).
+  std::unique_ptr<LiveView> live_;
+  std::vector<PartitionLag> lags_;
+  absl::flat_hash_set<int32_t> caught_up_;  // partitions that reached the end
+  int64_t rebalances_ = 0;
+  int64_t last_publish_ms_ = INT64_MIN / 2;  // far past, no overflow
 };
 
 }  // namespace tillstream

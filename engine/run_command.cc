@@ -1,4 +1,6 @@
 // `tillstream run PIPELINE.yaml`: Kafka in, Kafka out; or a file replay.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -12,41 +14,12 @@
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "engine/commands.h"
+#include "engine/http_server.h"
 #include "engine/pipeline_runner.h"
+#include "engine/run_reporter.h"
 #include "engine/time_format.h"
 
 namespace tillstream {
-namespace {
-
-void PrintSummary(const PipelineConfig& config, const RunSummary& s,
-                  double seconds) {
-  std::fprintf(
-      stderr,
-      "tillstream: pipeline %s: %lld records, %lld events, %lld dead letters, "
-      "%lld late, %lld windows emitted (+%lld corrections), %lld rolling, %lld "
-      "alerts, "
-      "watermark %s, "
-      "%.2f s (%.0f records/s)\n",
-      config.name.c_str(), static_cast<long long>(s.records),
-      static_cast<long long>(s.events), static_cast<long long>(s.bad_records),
-      static_cast<long long>(s.late_events),
-      static_cast<long long>(s.snapshots),
-      static_cast<long long>(s.corrections), static_cast<long long>(s.rolling),
-      static_cast<long long>(s.alerts), FormatRfc3339(s.watermark).c_str(),
-      seconds, seconds > 0 ? s.records / seconds : 0.0);
-  std::vector<std::pair<int64_t, std::string>> reasons;
-  for (const auto& [reason, count] : s.bad_by_reason)
-    reasons.emplace_back(count, reason);
-  std::sort(reasons.rbegin(), reasons.rend());
-  for (size_t i = 0; i < reasons.size() && i < 8; ++i) {
-    std::fprintf(stderr, "  dead letter x%lld: %s\n",
-                 static_cast<long long>(reasons[i].first),
-                 reasons[i].second.c_str());
-  }
-}
-
-}  // namespace
-
 int RunCommand(const std::vector<std::string>& args) {
   if (args.size() != 1) {
     std::fprintf(
@@ -55,6 +28,12 @@ int RunCommand(const std::vector<std::string>& args) {
         "[--input F.ndjson --output-dir DIR]\n");
     return kExitUsage;
   }
+  const std::string log_format = absl::GetFlag(FLAGS_log_format);
+  if (log_format != "text" && log_format != "json") {
+    std::fprintf(stderr, "tillstream: --log-format: expected text or json\n");
+    return kExitUsage;
+  }
+  const bool json_logs = log_format == "json";
   absl::StatusOr<PipelineConfig> config = LoadPipelineConfig(args[0]);
   if (!config.ok()) {
     std::fprintf(stderr, "tillstream: %s\n",
@@ -62,6 +41,7 @@ int RunCommand(const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
+  RunReporter reporter(*config, json_logs, isatty(STDERR_FILENO) == 1);
   std::unique_ptr<EmbeddedBroker> broker;
   std::unique_ptr<RecordSource> source;
   std::unique_ptr<OutputSink> sink;
@@ -70,7 +50,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (!input.empty()) {
     const std::string dir = absl::GetFlag(FLAGS_output_dir);
     if (dir.empty()) {
-      std::fprintf(stderr, "tillstream: --input needs --output-dir DIR\n");
+      reporter.Error("--input needs --output-dir DIR");
       return kExitUsage;
     }
     auto file_source = FileSource::Open({.path = input});
@@ -87,8 +67,7 @@ int RunCommand(const std::vector<std::string>& args) {
     if (embedded) {
       auto started = EmbeddedBroker::Start();
       if (!started.ok()) {
-        std::fprintf(stderr, "tillstream: %s\n",
-                     std::string(started.status().message()).c_str());
+        reporter.Error(started.status().message());
         return kExitFailure;
       }
       broker = *std::move(started);
@@ -101,8 +80,7 @@ int RunCommand(const std::vector<std::string>& args) {
             broker->CreateTopic(topic, absl::GetFlag(FLAGS_partitions)));
       }
       brokers = broker->bootstrap();
-      std::fprintf(stderr, "tillstream: embedded broker bootstrap=%s\n",
-                   brokers.c_str());
+      reporter.Info(absl::StrCat("embedded broker bootstrap=", brokers));
     }
     auto kafka_source =
         KafkaSource::Create({.brokers = brokers,
@@ -124,23 +102,49 @@ int RunCommand(const std::vector<std::string>& args) {
     }
   }
   if (!status.ok()) {
-    std::fprintf(stderr, "tillstream: %s\n",
-                 std::string(status.message()).c_str());
+    reporter.Error(status.message());
     return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
                                                                : kExitFailure;
   }
 
   SystemClock clock;
-  PipelineRunner runner(*config, source.get(), sink.get(), &clock);
+  WorkerQueries queries;
+  EngineMetrics metrics;
+  if (absl::GetFlag(FLAGS_http_port) >= 0)
+    config->http.port = absl::GetFlag(FLAGS_http_port);
+  const bool http = config->http.port >= 0;
+  PipelineRunner* running = nullptr;
+  RunnerOptions options;
+  options.queries = http ? &queries : nullptr;
+  options.metrics = http ? &metrics : nullptr;
+  options.on_batch = [&](const RunSummary&) { reporter.OnBatch(*running); };
+  PipelineRunner runner(*config, source.get(), sink.get(), &clock,
+                        std::move(options));
+  running = &runner;
+  std::unique_ptr<HttpServer> server;
+  if (http) {
+    auto started = HttpServer::Start({.config = &*config,
+                                      .runner = &runner,
+                                      .queries = &queries,
+                                      .metrics = &metrics,
+                                      .clock = &clock});
+    if (!started.ok()) {
+      reporter.Error(started.status().message());
+      return kExitFailure;
+    }
+    server = *std::move(started);
+    // Scripts and tests read the port from this line.
+    reporter.Info(
+        absl::StrCat("http=", config->http.address, ":", server->port()));
+  }
   auto started = std::chrono::steady_clock::now();
   status = runner.Run(StopRequested());
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
-  PrintSummary(*config, runner.summary(), seconds);
+  reporter.Summary(runner, seconds);
   if (!status.ok()) {
-    std::fprintf(stderr, "tillstream: stopped: %s\n",
-                 std::string(status.message()).c_str());
+    reporter.Error(absl::StrCat("stopped: ", status.message()));
     return kExitFailure;
   }
   return kExitOk;

@@ -56,6 +56,16 @@ class WatermarkTracker {
   Timestamp Advance(int64_t now_ms);
   Timestamp current() const { return current_; }
   size_t partition_count() const { return partitions_.size(); }
+  // Calls visit(partition, its watermark) for every partition (metrics).
+  template <typename Visit>
+  void ForEachPartition(Visit visit) const {
+    for (const auto& [id, partition] : partitions_) {
+      visit(id, partition.max_seen_.is_min()
+                    ? Timestamp::Min()
+                    : Timestamp::FromMillis(partition.max_seen_.millis() -
+                                            options_.max_out_of_orderness_ms));
+    }
+  }
 
  private:
   WatermarkOptions options_;

@@ -115,6 +115,13 @@ void AnomalyOperator::Judge(GroupState& state, int64_t index, int64_t value,
       RobustBaseline::Anomalous(evidence, drop, rule_.z_threshold,
                                 rule_.min_change);
   const bool critical = evidence.change >= rule_.critical_change;
+  // Hysteresis: an open incident stays open while the metric is still
+  // further than min_change from the median, even when the z score no
+  // longer passes (the anomalous periods widen the baseline's MAD).
+  if (state.open && !anomalous && evidence.change > rule_.min_change) {
+    ++probe_.folded;
+    return;
+  }
   if (anomalous) {
     if (!state.open) {
       if (index < state.quiet_until) {

@@ -37,8 +37,10 @@ struct AnomalyProbe {
 // Alerts: the first anomalous period opens an incident, sent as state
 // "firing" with a stable alert_id (rule|group|first period); further
 // anomalous periods fold into it (sent again only if the severity rises);
-// the first normal period resolves it (state "resolved", same id); after
-// that the group stays quiet for `cooldown` periods. One thread.
+// the first period back within min_change of the median resolves it (state
+// "resolved", same id; a period that only fails the z test, as the incident
+// widens the baseline's MAD, keeps it open); after that the group stays
+// quiet for `cooldown` periods. One thread.
 class AnomalyOperator final : public WindowListener {
  public:
   AnomalyOperator(const AnomalyRuleConfig& rule, const KpiRuleConfig& kpi,

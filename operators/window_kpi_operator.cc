@@ -434,17 +434,27 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
   }
 }
 
-void WindowKpiOperator::AppendSnapshot(const WindowKey& key, WindowState& state,
-                                       bool final, OutputBatch* out) {
-  const KpiGroup& group = groups_[key.group];
-  out->BeginRecord(OutputKind::kKpis, group.key);
-  std::string* json = out->value();
+void WindowKpiOperator::AppendSnapshot(const WindowKey& key,
+                                       WindowState& state, bool final,
+                                       OutputBatch* out) {
+  out->BeginRecord(OutputKind::kKpis, groups_[key.group].key);
+  // In emit: updates mode every snapshot says whether more may follow.
+  AppendSnapshotJson(key, state, final, rule_.update_interval_ms > 0,
+                     out->value());
+  out->EndRecord();
+  if (final) state.replaces.clear();
+}
+
+void WindowKpiOperator::AppendSnapshotJson(const WindowKey& key,
+                                           const WindowState& state, bool final,
+                                           bool say_final,
+                                           std::string* json) const {
   json->append(snapshot_head_);
   const bool session = rule_.window_type == WindowType::kSession;
   AppendWindowJson(
       key.start, session ? state.session_end : assigner_.End(key.start), json);
   json->append(",\"group\":");
-  json->append(group.json);
+  json->append(groups_[key.group].json);
   state.kpis.AppendJsonFields(json);
   if (rule_.top_skus > 0)
     state.kpis.AppendTopSkus(rule_.top_skus, sku_names_, json);
@@ -457,15 +467,34 @@ void WindowKpiOperator::AppendSnapshot(const WindowKey& key, WindowState& state,
       json->append("\"}");
     }
     json->push_back(']');
-    state.replaces.clear();
   }
-  // In emit: updates mode every snapshot says whether more may follow;
-  // an early one carries the revision its window's final snapshot will have.
-  if (rule_.update_interval_ms > 0)
-    json->append(final ? ",\"final\":true" : ",\"final\":false");
-  absl::StrAppend(
-      json, ",\"revision\":", final ? state.revision : state.revision + 1, "}");
-  out->EndRecord();
+  if (say_final) json->append(final ? ",\"final\":true" : ",\"final\":false");
+  // An early snapshot carries the revision its window's final snapshot will
+  // have.
+  absl::StrAppend(json, ",\"revision\":",
+                  final ? state.revision : state.revision + 1, "}");
+}
+
+bool WindowKpiOperator::AppendOpenWindowsJson(absl::string_view group_key,
+                                              std::string* json) const {
+  auto group = group_ids_.find(group_key);
+  if (group == group_ids_.end()) return false;
+  std::vector<std::pair<WindowKey, const WindowState*>> open;
+  for (const auto& [key, state] : windows_) {
+    if (key.group == group->second && state.revision < 0)
+      open.emplace_back(key, &state);
+  }
+  std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
+    return a.first.start < b.first.start;
+  });
+  json->push_back('[');
+  for (size_t i = 0; i < open.size(); ++i) {
+    if (i > 0) json->push_back(',');
+    AppendSnapshotJson(open[i].first, *open[i].second, /*final=*/false,
+                       /*say_final=*/true, json);
+  }
+  json->push_back(']');
+  return true;
 }
 
 }  // namespace tillstream

@@ -63,6 +63,12 @@ class WindowKpiOperator {
   // `listener` (not owned, outlives the operator) hears of every emission.
   void AddListener(WindowListener* listener) { listeners_.push_back(listener); }
 
+  // Live queries: appends [snapshot, ..] of the group's windows not emitted
+  // yet ("final": false), by start; false when the group is unknown.
+  bool AppendOpenWindowsJson(absl::string_view group_key,
+                             std::string* json) const;
+  size_t group_count() const { return groups_.size(); }
+
   const KpiRuleConfig& rule() const { return rule_; }
   const WindowKpiProbe& probe() const { return probe_; }
   size_t open_windows() const { return windows_.size(); }
@@ -114,6 +120,9 @@ class WindowKpiOperator {
   // The snapshot record of an emission (not for internal rules).
   void AppendSnapshot(const WindowKey& key, WindowState& state, bool final,
                       OutputBatch* out);
+  // `say_final`: write the "final" member (emit: updates, live queries).
+  void AppendSnapshotJson(const WindowKey& key, const WindowState& state,
+                          bool final, bool say_final, std::string* json) const;
   void EmitEarly(Timestamp watermark, OutputBatch* out);
   void SortKeys(std::vector<WindowKey>* keys) const;
   void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);

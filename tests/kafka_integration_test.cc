@@ -41,29 +41,10 @@ class KafkaIntegrationTest : public ::testing::Test {
     broker_ = nullptr;
   }
 
-  // Produces `records` keyed as given, and waits until all are acknowledged.
   void Produce(
       const std::string& topic,
       const std::vector<std::pair<std::string, std::string>>& records) {
-    char error[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(),
-                      error, sizeof(error));
-    rd_kafka_conf_set(conf, "linger.ms", "1", error, sizeof(error));
-    rd_kafka_t* producer =
-        rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-    ASSERT_NE(producer, nullptr) << error;
-    for (const auto& [key, value] : records) {
-      ASSERT_EQ(
-          rd_kafka_producev(
-              producer, RD_KAFKA_V_TOPIC(topic.c_str()),
-              RD_KAFKA_V_KEY(key.data(), key.size()),
-              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-          RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
-    EXPECT_EQ(rd_kafka_flush(producer, 30'000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(producer);
+    testing::ProduceAll(broker_->bootstrap(), topic, records);
   }
 
   // Every message of `topic`, partition by partition, read up to the end

@@ -75,6 +75,12 @@ PipelineConfig PosAnalyticsConfig();
 // Reads an NDJSON file into lines.
 std::vector<std::string> ReadLines(const std::string& path);
 
+// Produces (key, value) records to `topic` of the broker at `bootstrap` and
+// waits until all are acknowledged (EXPECTs that they are).
+void ProduceAll(
+    const std::string& bootstrap, const std::string& topic,
+    const std::vector<std::pair<std::string, std::string>>& records);
+
 }  // namespace tillstream::testing
 
 #endif  // TILLSTREAM_TESTS_PIPELINE_TEST_SUPPORT_H_

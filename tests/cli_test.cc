@@ -10,8 +10,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "simdjson.h"
 
 namespace {
 
@@ -112,6 +114,30 @@ TEST_F(CliTest, FileReplayMatchesGoldenFilesByteForByte) {
   EXPECT_EQ(ReadFile((dir_ / "late.ndjson").string()), "");
   EXPECT_THAT(result.stderr_text,
               ::testing::HasSubstr("13 records, 11 events, 2 dead letters"));
+}
+
+TEST_F(CliTest, JsonLogsAreOneObjectPerLine) {
+  Result result = Run(absl::StrCat(
+      "run tests/golden/small.yaml --log-format json --http-port 0 --input "
+      "tests/golden/small_orders.ndjson --output-dir ",
+      dir_.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  std::vector<std::string> lines =
+      absl::StrSplit(result.stderr_text, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << result.stderr_text;  // http=..., summary
+  simdjson::dom::parser parser;
+  for (const std::string& line : lines) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
+    EXPECT_EQ(std::string(e["level"].get_string().value()), "info");
+    EXPECT_EQ(std::string(e["pipeline"].get_string().value()), "golden");
+  }
+  EXPECT_THAT(lines[0], ::testing::HasSubstr("\"msg\":\"http=127.0.0.1:"));
+  simdjson::dom::element summary = parser.parse(lines[1]);
+  EXPECT_EQ(std::string(summary["msg"].get_string().value()), "summary");
+  EXPECT_EQ(summary["records"].get_int64().value(), 13);
+  EXPECT_EQ(summary["dead_letters"].get_int64().value(), 2);
+  EXPECT_EQ(Run("run tests/golden/small.yaml --log-format xml").exit_code, 2);
 }
 
 TEST_F(CliTest, StdinInput) {

@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test test-asan demo fuzz clean format
+.PHONY: all deps configure build test test-asan demo bench fuzz clean format
 
 all: build
 
@@ -31,6 +31,14 @@ test-asan: deps
 
 demo: build
 	@examples/demo.sh $(BUILD_DIR)/tillstream
+
+# The end-to-end harness (generates, preloads the embedded broker, measures
+# raw consume, the pipeline through Kafka, file replay, pandas, latency).
+EVENTS ?= 1000000
+bench: build
+	@scripts/install-deps.sh bench
+	$(BUILD_DIR)/bench/e2e --events $(EVENTS) --result $(BUILD_DIR)/bench/e2e_result.json \
+		--work_dir $(BUILD_DIR)/bench/e2e-work
 
 # libFuzzer over the decoder, pipeline file, time and money parsers:
 # FUZZ_SECONDS per target (default 60).

@@ -87,7 +87,7 @@ absl::StatusOr<PollResult> FileSource::Poll(PartitionListener* listener,
     begin_ = line_end < end_ ? line_end + 1 : end_;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == absl::string_view::npos) continue;
-    batch->records.push_back({line, partition, Offset{line_}});
+    batch->records.push_back({line, partition, Offset{line_}, 0});
   }
   if (batch->records.empty() && eof_ && begin_ == end_) {
     listener->OnPartitionEnd(partition);

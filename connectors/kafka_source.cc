@@ -210,7 +210,8 @@ absl::StatusOr<PollResult> KafkaSource::Poll(PartitionListener* listener,
     }
     batch->records.push_back(
         {absl::string_view(static_cast<const char*>(m->payload), m->len),
-         PartitionId{partition}, Offset{m->offset}});
+         PartitionId{partition}, Offset{m->offset},
+         rd_kafka_message_timestamp(m, nullptr)});
     if (options_.bounded && m->offset + 1 >= state.end_offset)
       FinishPartition(partition);
   }

@@ -17,6 +17,7 @@ struct SourceRecord {
   absl::string_view payload;
   PartitionId partition;
   Offset offset;
+  int64_t append_ms;  // Kafka: the message timestamp (latency); else 0
 };
 
 // Records of one Poll, valid until the next Poll on the same source.

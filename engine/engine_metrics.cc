@@ -78,7 +78,7 @@ void EngineMetrics::Publish(MetricsSnapshot snapshot) {
     }
     events_per_second_ = (snapshot.events_in - rate_base_.events_in) / seconds;
     outputs_per_second_ = (outputs - base_outputs) / seconds;
-    rate_base_ = latest_.wall_ms > 0 ? latest_ : snapshot;
+    rate_base_ = snapshot;
   }
   latest_ = std::move(snapshot);
 }

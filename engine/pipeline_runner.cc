@@ -90,6 +90,7 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     AdvanceWatermark(watermarks_.Advance(now));
     TS_RETURN_IF_ERROR(WriteOutputs());
     if (options_.on_batch) options_.on_batch(summary());
+    if (options_.after_batch) options_.after_batch(batch);
     if (options_.queries != nullptr) options_.queries->Serve();
     if (options_.metrics != nullptr && now - last_publish_ms_ >= 100)
       PublishMetrics(now);

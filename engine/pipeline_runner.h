@@ -53,6 +53,8 @@ struct RunnerOptions {
   // Called after each batch with the running totals (progress, demo); may be
   // empty.
   std::function<void(const RunSummary&)> on_batch;
+  // Benchmarks: called with each batch once its outputs are with the sink.
+  std::function<void(const RecordBatch&)> after_batch;
   // With http on: questions answered between batches, and the metrics the
   // worker publishes (every 100 ms at most). Not owned; may be null.
   WorkerQueries* queries = nullptr;

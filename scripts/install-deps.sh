@@ -3,6 +3,7 @@
 # is missing. `install-deps.sh test` adds what the tests use beyond the build
 # (Python's Prometheus parser, and Chromium for the dashboard test, which is
 # skipped with a message where Chromium cannot be installed);
+# `install-deps.sh bench` adds pandas (the baseline of `make bench`);
 # `install-deps.sh fuzz` adds clang and libFuzzer for `make fuzz`.
 set -euo pipefail
 packages=(cmake g++ make pkg-config librdkafka-dev librocksdb-dev libabsl-dev
@@ -11,6 +12,7 @@ packages=(cmake g++ make pkg-config librdkafka-dev librocksdb-dev libabsl-dev
 optional=()
 [ "${1:-}" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
 [ "${1:-}" = test ] && packages+=(python3 python3-prometheus-client) && optional+=(chromium)
+[ "${1:-}" = bench ] && packages+=(python3 python3-pandas)
 missing() {
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"

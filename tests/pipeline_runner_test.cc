@@ -492,7 +492,7 @@ TEST(PipelineRunnerTest, StopKeepsOpenWindowsOpen) {
                                     RecordBatch* batch) override {
       const PartitionId p{0};
       listener->OnPartitionsAssigned({&p, 1});
-      batch->records = {{record_, p, Offset{0}}};
+      batch->records = {{record_, p, Offset{0}, 0}};
       stop_->store(true);
       return PollResult::kRecords;
     }

@@ -40,7 +40,8 @@ absl::StatusOr<PollResult> VectorSource::Poll(PartitionListener* listener,
       size_t index = queues_[p][next_[p]++];
       batch->records.push_back({records_[index],
                                 PartitionId{static_cast<int32_t>(p)},
-                                Offset{static_cast<int64_t>(next_[p] - 1)}});
+                                Offset{static_cast<int64_t>(next_[p] - 1)},
+                                0});
       any = true;
       if (next_[p] == queues_[p].size())
         listener->OnPartitionEnd(PartitionId{static_cast<int32_t>(p)});

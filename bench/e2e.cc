@@ -1,0 +1,442 @@
+// The end-to-end throughput harness: one command, one run, so its ratios
+// compare figures taken on the same machine at the same time.
+//
+//   build/bench/e2e [--events 1000000] [--partitions 8]
+//                   [--pipeline examples/pos-analytics.yaml]
+//
+// 1. generates the events (seeded) into an NDJSON file;
+// 2. file replay of that file through the pipeline (in a child process, so
+//    its peak RSS is the engine's own);
+// 3. preloads them into the embedded broker (lz4, spread over partitions);
+// 4. (a) the raw consume rate: librdkafka through our Kafka source, no
+//    processing; (b) the full pipeline through Kafka, --bounded, outputs to
+//    Kafka topics;
+// 5. a rate-limited live run: ingest-to-processed latency p50/p99;
+// 6. the pandas baseline on the same file, when python3-pandas is there.
+// Prints a table and writes the figures as JSON (--result).
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "connectors/embedded_broker.h"
+#include "connectors/file_sink.h"
+#include "connectors/file_source.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
+#include "engine/clock.h"
+#include "engine/pipeline_runner.h"
+#include "examples/generator/traffic_generator.h"
+#include "librdkafka/rdkafka.h"
+
+ABSL_FLAG(int64_t, events, 1'000'000, "events to generate and replay");
+// The embedded broker keeps 5 MB of (compressed) batches per partition:
+// 32 lz4 partitions hold 1M events of ~370 bytes.
+ABSL_FLAG(int32_t, partitions, 32, "partitions of the input topic");
+ABSL_FLAG(std::string, pipeline, "examples/pos-analytics.yaml",
+          "the pipeline file to run");
+ABSL_FLAG(double, live_rate, 20'000, "events/s of the rate-limited live run");
+ABSL_FLAG(int32_t, live_seconds, 10, "length of the live run");
+ABSL_FLAG(std::string, result, "build/bench/e2e_result.json",
+          "where to write the figures as JSON");
+ABSL_FLAG(std::string, work_dir, "build/bench/e2e-work",
+          "scratch directory (the NDJSON file, file outputs)");
+
+namespace tillstream {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+void Die(absl::string_view what, const absl::Status& status) {
+  std::fprintf(stderr, "e2e: %.*s: %s\n", static_cast<int>(what.size()),
+               what.data(), std::string(status.message()).c_str());
+  std::exit(1);
+}
+
+// Generates the events into `path`; returns the byte count.
+int64_t Generate(const std::string& path, int64_t events) {
+  TrafficOptions options;
+  options.orders = events;
+  options.stores = 50;
+  options.days = 60;
+  TrafficGenerator generator(options);
+  std::ofstream out(path, std::ios::binary);
+  std::string record, key;
+  int64_t bytes = 0;
+  while (generator.Next(&record, &key)) {
+    out << record << '\n';
+    bytes += static_cast<int64_t>(record.size()) + 1;
+  }
+  return bytes;
+}
+
+struct Replay {
+  double seconds = 0;
+  int64_t records = 0;
+  int64_t peak_rss_kb = 0;
+};
+
+// File replay in a child process: its time, records and peak RSS.
+Replay FileReplay(const PipelineConfig& config, const std::string& input,
+                  const std::string& out_dir) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) std::exit(1);
+  const pid_t child = fork();
+  if (child == 0) {
+    close(pipe_fds[0]);
+    auto source = FileSource::Open({.path = input});
+    auto sink = FileSink::Open(out_dir);
+    if (!source.ok() || !sink.ok()) _exit(1);
+    SystemClock clock;
+    PipelineRunner runner(config, source->get(), sink->get(), &clock);
+    std::atomic<bool> stop{false};
+    const auto started = Clock::now();
+    if (!runner.Run(stop).ok()) _exit(1);
+    Replay r{Seconds(started), runner.summary().records, 0};
+    if (write(pipe_fds[1], &r, sizeof(r)) != sizeof(r)) _exit(1);
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  Replay r;
+  if (read(pipe_fds[0], &r, sizeof(r)) != sizeof(r)) {
+    std::fprintf(stderr, "e2e: the file replay failed\n");
+    std::exit(1);
+  }
+  close(pipe_fds[0]);
+  int status = 0;
+  struct rusage usage;
+  wait4(child, &status, 0, &usage);
+  r.peak_rss_kb = usage.ru_maxrss;
+  return r;
+}
+
+rd_kafka_t* Producer(const std::string& bootstrap, const char* linger_ms) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [key, value] :
+       std::vector<std::pair<const char*, const char*>>{
+           {"bootstrap.servers", bootstrap.c_str()},
+           {"compression.codec", "lz4"},
+           {"linger.ms", linger_ms},
+           {"batch.size", "1000000"},
+           {"queue.buffering.max.messages", "1000000"}}) {
+    rd_kafka_conf_set(conf, key, value, error, sizeof(error));
+  }
+  rd_kafka_t* producer =
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (producer == nullptr) {
+    std::fprintf(stderr, "e2e: producer: %s\n", error);
+    std::exit(1);
+  }
+  return producer;
+}
+
+// Round-robin over the partitions: an even spread keeps every partition
+// within the embedded broker's retention (keyed by store, the largest
+// stores' partitions would overflow it).
+void Produce(rd_kafka_t* producer, const std::string& topic,
+             const std::string& line, int32_t partition) {
+  while (rd_kafka_producev(
+             producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+             RD_KAFKA_V_PARTITION(partition),
+             RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()),
+             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd_kafka_poll(producer, 10);
+  }
+}
+
+class NoPartitions final : public PartitionListener {
+  void OnPartitionsAssigned(std::span<const PartitionId>) override {}
+  void OnPartitionsRevoked(std::span<const PartitionId>) override {}
+  void OnPartitionEnd(PartitionId) override {}
+};
+
+std::unique_ptr<KafkaSource> Source(const std::string& bootstrap,
+                                    const std::string& topic,
+                                    const std::string& group, bool bounded) {
+  auto source = KafkaSource::Create({.brokers = bootstrap,
+                                     .topic = topic,
+                                     .group_id = group,
+                                     .properties = {},
+                                     .bounded = bounded,
+                                     .embedded_broker = true,
+                                     .max_batch_records = 4096});
+  if (!source.ok()) Die("kafka source", source.status());
+  return *std::move(source);
+}
+
+std::unique_ptr<KafkaSink> Sink(const std::string& bootstrap,
+                                const PipelineConfig& config) {
+  KafkaSinkOptions options;
+  options.brokers = bootstrap;
+  options.topics = OutputTopics(config.outputs);
+  auto sink = KafkaSink::Create(std::move(options));
+  if (!sink.ok()) Die("kafka sink", sink.status());
+  return *std::move(sink);
+}
+
+int Main() {
+  const int64_t events = absl::GetFlag(FLAGS_events);
+  const int partitions = absl::GetFlag(FLAGS_partitions);
+  const std::string work = absl::GetFlag(FLAGS_work_dir);
+  std::filesystem::create_directories(work + "/out");
+  absl::StatusOr<PipelineConfig> config =
+      LoadPipelineConfig(absl::GetFlag(FLAGS_pipeline));
+  if (!config.ok()) Die("pipeline", config.status());
+  config->http.port = -1;
+
+  const std::string input = work + "/orders.ndjson";
+  std::printf("generating %lld events ...\n", static_cast<long long>(events));
+  const int64_t bytes = Generate(input, events);
+
+  // (c) file replay, before the broker holds the events in this process.
+  const Replay replay = FileReplay(*config, input, work + "/out");
+
+  auto broker = EmbeddedBroker::Start();
+  if (!broker.ok()) Die("embedded broker", broker.status());
+  const std::string bootstrap = (*broker)->bootstrap();
+  for (const std::string& topic :
+       {config->source.topic, std::string("e2e.live"), config->outputs.kpis,
+        config->outputs.rolling, config->outputs.alerts,
+        config->outputs.deadletter, config->outputs.late}) {
+    if (topic.empty()) continue;
+    absl::Status created = (*broker)->CreateTopic(topic, partitions);
+    if (!created.ok()) Die("create topic", created);
+  }
+  std::printf("preloading the embedded broker (%d partitions, lz4) ...\n",
+              partitions);
+  auto started = Clock::now();
+  {
+    rd_kafka_t* producer = Producer(bootstrap, "50");
+    std::ifstream in(input, std::ios::binary);
+    int64_t n = 0;
+    for (std::string line; std::getline(in, line); ++n)
+      Produce(producer, config->source.topic, line, n % partitions);
+    if (rd_kafka_flush(producer, 300'000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::fprintf(stderr, "e2e: preload did not complete\n");
+      return 1;
+    }
+    rd_kafka_destroy(producer);
+  }
+  const double preload_seconds = Seconds(started);
+
+  // (a) raw consume.
+  // (a) and (b) are timed from their first record to the end: joining the
+  // consumer group (seconds on the embedded broker) is not throughput.
+  std::printf("(a) raw consume ...\n");
+  started = Clock::now();
+  bool first = true;
+  int64_t raw_records = 0, raw_bytes = 0, first_batch_records = 0;
+  {
+    auto source = Source(bootstrap, config->source.topic, "e2e-raw", true);
+    NoPartitions listener;
+    RecordBatch batch;
+    while (true) {
+      auto polled = source->Poll(&listener, absl::Milliseconds(100), &batch);
+      if (!polled.ok()) Die("raw consume", polled.status());
+      if (first && !batch.records.empty()) {
+        started = Clock::now();  // after the first batch, which is not counted
+        first = false;
+        first_batch_records = static_cast<int64_t>(batch.records.size());
+        continue;
+      }
+      for (const SourceRecord& r : batch.records)
+        raw_bytes += static_cast<int64_t>(r.payload.size());
+      raw_records += static_cast<int64_t>(batch.records.size());
+      if (*polled == PollResult::kEndOfInput) break;
+    }
+  }
+  const double raw_seconds = Seconds(started);
+  if (raw_records + first_batch_records != events) {
+    std::fprintf(stderr,
+                 "e2e: consumed %lld of %lld events: the embedded broker's "
+                 "retention dropped some; use more --partitions\n",
+                 static_cast<long long>(raw_records + first_batch_records),
+                 static_cast<long long>(events));
+    return 1;
+  }
+
+  // (b) the pipeline through Kafka.
+  std::printf("(b) the pipeline through Kafka, --bounded ...\n");
+  started = Clock::now();
+  RunSummary kafka_summary;
+  {
+    auto source = Source(bootstrap, config->source.topic, "e2e-pipeline", true);
+    auto sink = Sink(bootstrap, *config);
+    SystemClock clock;
+    RunnerOptions options;
+    first = true;
+    int64_t first_batch = 0;
+    options.after_batch = [&](const RecordBatch& batch) {
+      if (!first || batch.records.empty()) return;
+      started = Clock::now();  // after the first batch, which is not counted
+      first_batch = static_cast<int64_t>(batch.records.size());
+      first = false;
+    };
+    PipelineRunner runner(*config, source.get(), sink.get(), &clock,
+                          std::move(options));
+    std::atomic<bool> stop{false};
+    absl::Status status = runner.Run(stop);
+    if (!status.ok()) Die("pipeline", status);
+    kafka_summary = runner.summary();
+    kafka_summary.records -= first_batch;
+  }
+  const double kafka_seconds = Seconds(started);
+
+  // Live run: events produced at a steady rate while the pipeline runs;
+  // latency from the broker's append time of each event to the end of the
+  // batch that processed it (its outputs handed to the sink).
+  const double rate = absl::GetFlag(FLAGS_live_rate);
+  const int live_seconds = absl::GetFlag(FLAGS_live_seconds);
+  std::printf("live run: %.0f events/s for %d s ...\n", rate, live_seconds);
+  std::vector<int64_t> latencies;
+  {
+    PipelineConfig live = *config;
+    live.source.topic = "e2e.live";
+    auto source = Source(bootstrap, live.source.topic, "e2e-live", false);
+    auto sink = Sink(bootstrap, live);
+    SystemClock clock;
+    RunnerOptions options;
+    std::atomic<int64_t> processed{0};
+    options.after_batch = [&](const RecordBatch& batch) {
+      const int64_t now = clock.EpochMillis();
+      for (const SourceRecord& r : batch.records)
+        latencies.push_back(now - r.append_ms);
+      processed += static_cast<int64_t>(batch.records.size());
+    };
+    PipelineRunner runner(live, source.get(), sink.get(), &clock,
+                          std::move(options));
+    std::atomic<bool> stop{false};
+    absl::Status status;
+    std::thread worker([&] { status = runner.Run(stop); });
+    rd_kafka_t* producer = Producer(bootstrap, "5");
+    std::ifstream in(input, std::ios::binary);
+    // One event first, and (bounded) wait until it is processed: the
+    // consumer has joined its group, so the timed events measure the
+    // pipeline, not the join.
+    std::string warmup;
+    std::getline(in, warmup);
+    Produce(producer, live.source.topic, warmup, 0);
+    rd_kafka_flush(producer, 10'000);
+    for (int i = 0; i < 600 && processed.load() < 1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto live_start = Clock::now();
+    int64_t sent = 1;
+    for (std::string line;
+         std::getline(in, line) && Seconds(live_start) < live_seconds;) {
+      Produce(producer, live.source.topic, line, sent % partitions);
+      ++sent;
+      // Paced: never ahead of the rate.
+      while (sent > rate * Seconds(live_start))
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      rd_kafka_poll(producer, 0);
+    }
+    rd_kafka_flush(producer, 30'000);
+    rd_kafka_destroy(producer);
+    // Drain: wait (bounded) until everything sent was processed.
+    for (int i = 0; i < 300 && processed.load() < sent; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop = true;
+    worker.join();
+    if (!status.ok()) Die("live run", status);
+    if (!latencies.empty()) latencies.erase(latencies.begin());  // warm-up
+  }
+  std::sort(latencies.begin(), latencies.end());
+  auto percentile = [&](double p) -> int64_t {
+    if (latencies.empty()) return -1;
+    return latencies[static_cast<size_t>(p * (latencies.size() - 1))];
+  };
+
+  // The pandas baseline on the same file.
+  double pandas_rate = 0;
+  {
+    const std::string command = absl::StrCat(
+        "/usr/bin/python3 bench/pandas_baseline.py '", input, "' 2>/dev/null");
+    if (std::FILE* p = popen(command.c_str(), "r")) {
+      char line[256] = {};
+      if (std::fgets(line, sizeof(line), p) != nullptr)
+        pandas_rate = std::atof(line);
+      pclose(p);
+    }
+  }
+
+  const double raw_rate = raw_records / raw_seconds;
+  const double kafka_rate = kafka_summary.records / kafka_seconds;
+  const double file_rate = replay.records / replay.seconds;
+  std::printf(
+      "\nend-to-end, %lld events (%.0f MB, %.0f B/event), %d partitions, "
+      "pipeline %s\n",
+      static_cast<long long>(events), bytes / 1e6,
+      static_cast<double>(bytes) / events, partitions,
+      absl::GetFlag(FLAGS_pipeline).c_str());
+  std::printf("  preload into the embedded broker      %9.0f events/s\n",
+              events / preload_seconds);
+  std::printf(
+      "  (a) raw consume, no processing        %9.0f events/s  (%lld)\n",
+      raw_rate, static_cast<long long>(raw_records));
+  std::printf(
+      "  (b) pipeline through Kafka, bounded   %9.0f events/s  = %.2f x (a)\n",
+      kafka_rate, kafka_rate / raw_rate);
+  std::printf(
+      "  (c) file replay                       %9.0f events/s  peak RSS %lld "
+      "MB\n",
+      file_rate, static_cast<long long>(replay.peak_rss_kb / 1024));
+  if (pandas_rate > 0) {
+    std::printf(
+        "  pandas baseline, same file            %9.0f events/s  (c) = %.1f x "
+        "pandas\n",
+        pandas_rate, file_rate / pandas_rate);
+  } else {
+    std::printf("  pandas baseline: python3-pandas is not installed\n");
+  }
+  std::printf(
+      "  live run at %.0f events/s: ingest-to-processed latency p50 %lld ms, "
+      "p99 %lld ms (%zu events)\n",
+      rate, static_cast<long long>(percentile(0.5)),
+      static_cast<long long>(percentile(0.99)), latencies.size());
+  std::printf(
+      "  not measured yet: checkpoints (durable state, #5), worker "
+      "scaling (workers: N, #5)\n");
+
+  const std::string result = absl::GetFlag(FLAGS_result);
+  std::ofstream out(result);
+  out << absl::StrFormat(
+      "{\"events\":%d,\"bytes\":%d,\"partitions\":%d,\"pipeline\":\"%s\","
+      "\"preload_events_per_second\":%.0f,\"raw_consume_events_per_second\":"
+      "%.0f,\"pipeline_kafka_events_per_second\":%.0f,"
+      "\"pipeline_to_raw_ratio\":%.3f,\"file_replay_events_per_second\":%.0f,"
+      "\"file_replay_peak_rss_bytes\":%d,\"pandas_events_per_second\":%.0f,"
+      "\"live_rate\":%.0f,\"latency_p50_ms\":%d,\"latency_p99_ms\":%d}\n",
+      events, bytes, partitions, absl::GetFlag(FLAGS_pipeline),
+      events / preload_seconds, raw_rate, kafka_rate, kafka_rate / raw_rate,
+      file_rate, replay.peak_rss_kb * 1024, pandas_rate, rate, percentile(0.5),
+      percentile(0.99));
+  std::printf("  figures written to %s\n", result.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace tillstream
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return tillstream::Main();
+}

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "engine/dashboard_html.h"
 #include "engine/json_writer.h"
@@ -87,6 +88,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Context context) {
   server->port_ = port;
   httplib::Server* raw = server->server_.get();
   server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  // httplib's stop() is a no-op until the listening loop runs: wait for it
+  // (bounded), so that a server stopped at once still ends.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!raw->is_running()) {
+    if (absl::Now() > deadline) {
+      return absl::InternalError("http: the server did not start listening");
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   return server;
 }
 

@@ -115,7 +115,6 @@ void LiveView::ObserveAlert(absl::string_view key, absl::string_view json) {
   Fields f;
   if (!Read(json, "rule", nullptr, &f)) return;
   AlertView& view = alerts_[key];
-  firing_ += (f.firing ? 1 : 0) - (view.firing ? 1 : 0);
   const bool was_resolved = !view.json.empty() && !view.firing;
   resolved_ += (f.firing ? 0 : 1) - (was_resolved ? 1 : 0);
   view.firing = f.firing;

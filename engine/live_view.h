@@ -40,7 +40,6 @@ class LiveView {
   // [<alert>,..]: the latest message of every alert in `state` ("firing",
   // "resolved" or "" for all), firing first, then by id.
   void AppendAlertsJson(absl::string_view state, std::string* out) const;
-  int64_t firing_alerts() const { return firing_; }
 
  private:
   struct Point {
@@ -73,7 +72,6 @@ class LiveView {
   absl::flat_hash_map<std::string, absl::btree_map<std::string, RollingView>>
       rolling_;
   absl::btree_map<std::string, AlertView> alerts_;
-  int64_t firing_ = 0;
   int64_t resolved_ = 0;
   int64_t sequence_ = 0;
 };

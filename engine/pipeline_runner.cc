@@ -189,13 +189,8 @@ const RunSummary& PipelineRunner::summary() {
     summary_.snapshots += op.probe().snapshots;
     summary_.corrections += op.probe().corrections;
   }
-  summary_.alerts = 0;
-  for (const AnomalyOperator& op : anomaly_operators_) {
-    summary_.alerts +=
-        op.probe().fired + op.probe().escalated + op.probe().resolved;
-  }
-  for (const EarlyWarningOperator& op : early_operators_)
-    summary_.alerts += op.probe().fired + op.probe().resolved;
+  const AnomalyProbe alerts = AlertTotals();
+  summary_.alerts = alerts.fired + alerts.escalated + alerts.resolved;
   summary_.rolling = 0;
   for (const RollingOperator& op : rolling_operators_) {
     summary_.rolling += op.probe().snapshots + op.probe().corrections;
@@ -253,14 +248,9 @@ void PipelineRunner::PublishMetrics(int64_t now_ms) {
   m.known_customers = static_cast<int64_t>(customers_.size());
   m.assigned_partitions = static_cast<int64_t>(watermarks_.partition_count());
   m.rebalances = rebalances_;
-  for (const AnomalyOperator& op : anomaly_operators_) {
-    m.alerts_fired += op.probe().fired;
-    m.alerts_resolved += op.probe().resolved;
-  }
-  for (const EarlyWarningOperator& op : early_operators_) {
-    m.alerts_fired += op.probe().fired;
-    m.alerts_resolved += op.probe().resolved;
-  }
+  const AnomalyProbe alerts = AlertTotals();
+  m.alerts_fired = alerts.fired;
+  m.alerts_resolved = alerts.resolved;
   options_.metrics->Publish(std::move(m));
 }
 
@@ -372,12 +362,23 @@ int64_t PipelineRunner::TotalLag() {
 }
 
 int64_t PipelineRunner::OpenAlerts() const {
-  int64_t open = 0;
-  for (const AnomalyOperator& op : anomaly_operators_)
-    open += op.probe().fired - op.probe().resolved;
-  for (const EarlyWarningOperator& op : early_operators_)
-    open += op.probe().fired - op.probe().resolved;
-  return open;
+  const AnomalyProbe alerts = AlertTotals();
+  return alerts.fired - alerts.resolved;
+}
+
+AnomalyProbe PipelineRunner::AlertTotals() const {
+  AnomalyProbe total;
+  auto add = [&total](const AnomalyProbe& p) {
+    total.evaluations += p.evaluations;
+    total.fired += p.fired;
+    total.escalated += p.escalated;
+    total.folded += p.folded;
+    total.resolved += p.resolved;
+    total.suppressed += p.suppressed;
+  };
+  for (const AnomalyOperator& op : anomaly_operators_) add(op.probe());
+  for (const EarlyWarningOperator& op : early_operators_) add(op.probe());
+  return total;
 }
 
 }  // namespace tillstream

@@ -109,6 +109,8 @@ class PipelineRunner final : private PartitionListener {
 
  private:
   const WindowKpiOperator* FindKpiRule(absl::string_view name) const;
+  // The probes of every anomaly and early-warning operator, summed.
+  AnomalyProbe AlertTotals() const;
   void RefreshLag();
   void PublishMetrics(int64_t now_ms);
   void OnPartitionsAssigned(std::span<const PartitionId> partitions) override;

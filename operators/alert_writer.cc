@@ -10,6 +10,12 @@
 
 namespace tillstream {
 
+std::string PeriodName(int64_t start_ms) {
+  std::string when = FormatRfc3339(Timestamp::FromMillis(start_ms));
+  if (when.size() == 20 && when.substr(10) == "T00:00:00Z") when.resize(10);
+  return when;
+}
+
 AlertWriter::AlertWriter(const AnomalyRuleConfig& rule, absl::string_view kpi,
                          absl::string_view pipeline)
     : rule_(rule),

@@ -13,6 +13,10 @@
 
 namespace tillstream {
 
+// How alert messages name a period: "2026-03-10" for one starting at
+// midnight UTC, else its full RFC 3339 start.
+std::string PeriodName(int64_t start_ms);
+
 // One alert message of an anomaly rule (DESIGN.md "Output messages").
 struct AlertRecord {
   absl::string_view alert_id;

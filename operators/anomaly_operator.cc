@@ -157,9 +157,7 @@ void AnomalyOperator::Emit(const GroupState& state, int64_t index,
                            OutputBatch* out) {
   const int64_t start = assigner_.PeriodStart(index);
   const bool drop = rule_.direction == AnomalyRuleConfig::Direction::kDrop;
-  std::string when = FormatRfc3339(Timestamp::FromMillis(start));
-  if (when.size() == 20 && when.substr(10) == "T00:00:00Z")
-    when = when.substr(0, 10);
+  const std::string when = PeriodName(start);
   // One line a person understands without the docs.
   const std::string message =
       firing

@@ -13,13 +13,6 @@ namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
 
-// "2026-03-10" for a period starting at midnight UTC, else the full time.
-std::string PeriodName(int64_t start) {
-  std::string when = FormatRfc3339(Timestamp::FromMillis(start));
-  if (when.size() == 20 && when.substr(10) == "T00:00:00Z") when.resize(10);
-  return when;
-}
-
 }  // namespace
 
 KpiRuleConfig EarlyWarningOperator::StepRule(const AnomalyRuleConfig& rule,
@@ -151,7 +144,7 @@ void EarlyWarningOperator::Judge(GroupState& state, int64_t step,
     observed += it->second;
   }
   ++probe_.evaluations;
-  const double usual_whole = robust_.Evaluate(whole_, 0, drop_).median;
+  const double usual_whole = robust_.Median(whole_);
   const RobustEvidence evidence = robust_.Evaluate(baseline_, observed, drop_);
   state.last = evidence;
   const double progress =

@@ -8,7 +8,7 @@ namespace {
 
 // The median of `values` (sorted in place); the mean of the middle two for
 // an even count.
-double Median(std::vector<double>& values) {
+double MedianInPlace(std::vector<double>& values) {
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
@@ -23,11 +23,11 @@ RobustEvidence RobustBaseline::Evaluate(std::span<const int64_t> baseline,
   evidence.n = static_cast<int64_t>(baseline.size());
   if (baseline.empty()) return evidence;
   values_.assign(baseline.begin(), baseline.end());
-  evidence.median = Median(values_);
+  evidence.median = MedianInPlace(values_);
   deviations_.clear();
   for (int64_t v : baseline)
     deviations_.push_back(std::abs(static_cast<double>(v) - evidence.median));
-  evidence.mad = Median(deviations_);
+  evidence.mad = MedianInPlace(deviations_);
   const double x = static_cast<double>(observed);
   const double m = evidence.median;
   if (evidence.mad > 0) {
@@ -36,6 +36,12 @@ RobustEvidence RobustBaseline::Evaluate(std::span<const int64_t> baseline,
   }
   evidence.change = m > 0 ? (drop ? (m - x) / m : (x - m) / m) : 0;
   return evidence;
+}
+
+double RobustBaseline::Median(std::span<const int64_t> values) {
+  if (values.empty()) return 0;
+  values_.assign(values.begin(), values.end());
+  return MedianInPlace(values_);
 }
 
 bool RobustBaseline::Anomalous(const RobustEvidence& e, bool drop,

@@ -25,6 +25,8 @@ class RobustBaseline {
  public:
   RobustEvidence Evaluate(std::span<const int64_t> baseline, int64_t observed,
                           bool drop);
+  // The median alone (0 for none).
+  double Median(std::span<const int64_t> values);
   // median > 0, change > min_change and the score beyond -z_threshold (drop)
   // or z_threshold (spike); with MAD = 0, any value below (above) the median.
   static bool Anomalous(const RobustEvidence& evidence, bool drop,

@@ -434,9 +434,8 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
   }
 }
 
-void WindowKpiOperator::AppendSnapshot(const WindowKey& key,
-                                       WindowState& state, bool final,
-                                       OutputBatch* out) {
+void WindowKpiOperator::AppendSnapshot(const WindowKey& key, WindowState& state,
+                                       bool final, OutputBatch* out) {
   out->BeginRecord(OutputKind::kKpis, groups_[key.group].key);
   // In emit: updates mode every snapshot says whether more may follow.
   AppendSnapshotJson(key, state, final, rule_.update_interval_ms > 0,
@@ -471,8 +470,8 @@ void WindowKpiOperator::AppendSnapshotJson(const WindowKey& key,
   if (say_final) json->append(final ? ",\"final\":true" : ",\"final\":false");
   // An early snapshot carries the revision its window's final snapshot will
   // have.
-  absl::StrAppend(json, ",\"revision\":",
-                  final ? state.revision : state.revision + 1, "}");
+  absl::StrAppend(
+      json, ",\"revision\":", final ? state.revision : state.revision + 1, "}");
 }
 
 bool WindowKpiOperator::AppendOpenWindowsJson(absl::string_view group_key,

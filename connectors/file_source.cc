@@ -85,6 +85,7 @@ absl::StatusOr<PollResult> FileSource::Poll(PartitionListener* listener,
     ++line_;
     absl::string_view line(data + begin_, line_end - begin_);
     begin_ = line_end < end_ ? line_end + 1 : end_;
+    if (line_ < first_line_) continue;  // before a restored checkpoint
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == absl::string_view::npos) continue;
     batch->records.push_back({line, partition, Offset{line_}, 0});

@@ -29,6 +29,11 @@ class FileSource final : public RecordSource {
                                   absl::Duration timeout,
                                   RecordBatch* batch) override;
   SourceKind kind() const override { return SourceKind::kFile; }
+  // Offsets are line numbers (from 1) in partition 0.
+  void StartAt(const SourceOffsets& offsets) override {
+    auto it = offsets.find(0);
+    first_line_ = it == offsets.end() ? 0 : it->second;
+  }
   absl::string_view name() const override { return options_.path; }
   // Bytes consumed of the file's size (stdin and pipes: total unknown).
   SourceProgress Progress() const override {
@@ -49,8 +54,9 @@ class FileSource final : public RecordSource {
   bool eof_ = false;
   bool announced_ = false;
   int64_t line_ = 0;
-  int64_t consumed_ = 0;  // bytes before buffer_[0]
-  int64_t size_ = -1;     // of a regular file
+  int64_t first_line_ = 0;  // StartAt: lines before it are skipped
+  int64_t consumed_ = 0;    // bytes before buffer_[0]
+  int64_t size_ = -1;       // of a regular file
 };
 
 }  // namespace tillstream

@@ -113,7 +113,10 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
   }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     for (int i = 0; i < partitions->cnt; ++i) {
-      partitions->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+      auto start = start_offsets_.find(partitions->elems[i].partition);
+      partitions->elems[i].offset = start == start_offsets_.end()
+                                        ? RD_KAFKA_OFFSET_BEGINNING
+                                        : start->second;
     }
     rd_kafka_error_t* error = nullptr;
     rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -141,8 +144,14 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
         auto range = end_offsets_.find(id.value);
         // A partition created after start has nothing to read in this run; one
         // whose retained log starts at its end offset is empty.
-        bool empty = range == end_offsets_.end() ||
-                     range->second.first >= range->second.second;
+        auto start = start_offsets_.find(id.value);
+        const int64_t first =
+            range == end_offsets_.end() ? 0
+            : start == start_offsets_.end()
+                ? range->second.first
+                : std::max(range->second.first, start->second);
+        bool empty =
+            range == end_offsets_.end() || first >= range->second.second;
         assigned_[id.value].end_offset = empty ? 0 : range->second.second;
         if (empty) {
           FinishPartition(id.value);
@@ -238,8 +247,8 @@ void KafkaSource::Lag(std::vector<PartitionLag>* out) {
     int64_t low = -1, high = -1;
     PartitionLag lag{PartitionId{p.partition}};
     if (rd_kafka_get_watermark_offsets(consumer_, options_.topic.c_str(),
-                                       p.partition, &low, &high) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR &&
+                                       p.partition, &low,
+                                       &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         high >= 0) {
       // Before the first fetch the position is unset: all of it is lag.
       lag.lag = std::max<int64_t>(0, high - (p.offset >= 0 ? p.offset : low));
@@ -251,6 +260,19 @@ void KafkaSource::Lag(std::vector<PartitionLag>* out) {
             [](const PartitionLag& a, const PartitionLag& b) {
               return a.partition.value < b.partition.value;
             });
+}
+
+void KafkaSource::CommitOffsets(const SourceOffsets& offsets) {
+  if (offsets.empty()) return;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [partition, next] : offsets) {
+    if (!assigned_.contains(partition)) continue;
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition)
+        ->offset = next;
+  }
+  if (list->cnt > 0) rd_kafka_commit(consumer_, list, /*async=*/1);
+  rd_kafka_topic_partition_list_destroy(list);
 }
 
 SourceProgress KafkaSource::Progress() const {

@@ -27,8 +27,9 @@ struct KafkaSourceOptions {
 // One consumer of a Kafka consumer group (librdkafka KafkaConsumer). The
 // group assigns partitions; the assignment callbacks run inside Poll and tell
 // the PartitionListener, so the runtime creates and drops partition tasks.
-// An assigned partition is read from its beginning: until durable state
-// exists, the engine rebuilds its state from the retained log.
+// An assigned partition is read from the offset a restored checkpoint gives
+// (StartAt), else from its beginning: the engine's own checkpoint is the
+// source of truth, the group's committed offsets are for monitoring.
 // Records are views into librdkafka's buffers, no copy; they stay valid until
 // the next Poll. Used by one thread.
 class KafkaSource final : public RecordSource {
@@ -46,6 +47,18 @@ class KafkaSource final : public RecordSource {
   void Lag(std::vector<PartitionLag>* out) override;
   // Bounded: records read of those between the start and end offsets.
   SourceProgress Progress() const override;
+  void StartAt(const SourceOffsets& offsets) override {
+    start_offsets_ = offsets;
+  }
+  // Asynchronous: a failed commit only delays what monitoring shows.
+  void CommitOffsets(const SourceOffsets& offsets) override;
+  // For a transactional producer: the group's metadata (owned by the
+  // caller, rd_kafka_consumer_group_metadata_destroy), so the offsets it
+  // commits in a transaction fence out a zombie of this consumer.
+  rd_kafka_consumer_group_metadata_t* GroupMetadata() const {
+    return rd_kafka_consumer_group_metadata(consumer_);
+  }
+  const std::string& topic() const { return options_.topic; }
 
  private:
   struct PartitionState {
@@ -71,6 +84,7 @@ class KafkaSource final : public RecordSource {
   absl::flat_hash_map<int32_t, std::pair<int64_t, int64_t>>
       end_offsets_;  // bounded: [low, high) at start
   absl::flat_hash_map<int32_t, PartitionState> assigned_;
+  SourceOffsets start_offsets_;            // from a restored checkpoint
   PartitionListener* listener_ = nullptr;  // set during Poll
   absl::Status rebalance_error_;
   bool ever_assigned_ = false;

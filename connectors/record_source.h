@@ -4,6 +4,7 @@
 #include <span>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -39,6 +40,10 @@ class PartitionListener {
 
 enum class PollResult { kRecords, kEndOfInput };
 
+// Per partition, the offset of the next record to read: where a checkpoint
+// resumes.
+using SourceOffsets = absl::flat_hash_map<int32_t, int64_t>;
+
 // How far behind the end of its partition a consumer is, in records.
 struct PartitionLag {
   PartitionId partition;
@@ -73,6 +78,13 @@ class RecordSource {
   // Between polls, on the polling thread; no network round trip.
   virtual void Lag(std::vector<PartitionLag>* out) { out->clear(); }
   virtual SourceProgress Progress() const { return {}; }
+
+  // Before the first Poll: read each partition in `offsets` from its offset
+  // there (a restored checkpoint), others from their beginning.
+  virtual void StartAt(const SourceOffsets& offsets) = 0;
+  // After a checkpoint: record its offsets where monitoring sees them (the
+  // consumer group); the checkpoint itself stays the source of truth.
+  virtual void CommitOffsets(const SourceOffsets& /*offsets*/) {}
 };
 
 }  // namespace tillstream

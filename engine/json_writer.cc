@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "engine/time_format.h"
 
 namespace tillstream {
 namespace {
@@ -97,6 +98,19 @@ void AppendSourceJson(const SourcePosition& source, std::string* out) {
     absl::StrAppend(out, ",\"partition\":", source.partition.value,
                     ",\"offset\":", source.offset.value, "}");
   }
+}
+
+void AppendOutputId(absl::string_view rule, absl::string_view group,
+                    Timestamp start, std::string* out) {
+  std::string id;
+  id.reserve(rule.size() + group.size() + 26);
+  id.append(rule.data(), rule.size());
+  id.push_back('|');
+  id.append(group.data(), group.size());
+  id.push_back('|');
+  AppendRfc3339(start, &id);
+  out->append(",\"id\":");
+  AppendJsonString(id, out);
 }
 
 }  // namespace tillstream

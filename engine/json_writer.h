@@ -17,6 +17,12 @@ void AppendJsonString(absl::string_view text, std::string* out);
 // "offset":..} for Kafka, {"file":..,"line":..} for a file.
 void AppendSourceJson(const SourcePosition& source, std::string* out);
 
+// Appends ,"id":"RULE|GROUP|START": the deterministic id of an output that
+// stands for one (rule, group, window): a replay after a crash re-emits
+// the same id, so consumers and compacted topics keep the last record per id.
+void AppendOutputId(absl::string_view rule, absl::string_view group,
+                    Timestamp start, std::string* out);
+
 }  // namespace tillstream
 
 #endif  // TILLSTREAM_ENGINE_JSON_WRITER_H_

@@ -43,11 +43,6 @@ absl::string_view GroupFieldName(GroupField field) {
 
 namespace {
 
-// Sections DESIGN.md names that this version does not run yet. They are
-// refused rather than ignored, so that nobody believes they are in effect.
-constexpr absl::string_view kNotYetSupported[] = {"state",
-                                                  "processing_guarantee"};
-
 // Walks the YAML tree; every error carries file, line and the key path.
 class ConfigReader {
  public:
@@ -69,13 +64,6 @@ class ConfigReader {
     for (const auto& entry : node) {
       std::string key = entry.first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        for (absl::string_view later : kNotYetSupported) {
-          if (path.empty() && key == later) {
-            return Error(entry.first, key,
-                         "not supported by this version of tillstream yet "
-                         "(see README, Roadmap); remove it");
-          }
-        }
         return Error(entry.first,
                      absl::StrCat(path, path.empty() ? "" : ".", key),
                      absl::StrCat("unknown key; expected one of: ",
@@ -339,10 +327,10 @@ absl::Status ParseEarlyWarning(const ConfigReader& reader,
 absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                      const ConfigReader& reader) {
   PipelineConfig config;
-  TS_RETURN_IF_ERROR(
-      reader.CheckMap(root, "",
-                      {"pipeline", "source", "limits", "kpis", "rolling",
-                       "anomalies", "outputs", "kafka", "http"}));
+  TS_RETURN_IF_ERROR(reader.CheckMap(
+      root, "",
+      {"pipeline", "source", "limits", "kpis", "rolling", "anomalies",
+       "outputs", "kafka", "http", "state", "processing_guarantee"}));
   if (!root["pipeline"])
     return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
@@ -783,6 +771,41 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     }
   }
 
+  if (const YAML::Node state = root["state"]) {
+    TS_RETURN_IF_ERROR(reader.CheckMap(
+        state, "state", {"dir", "checkpoint_interval", "memory_mb"}));
+    if (!state["dir"]) return reader.Error(state, "state.dir", "missing");
+    TS_ASSIGN_OR_RETURN(config.state.dir,
+                        reader.String(state["dir"], "state.dir"));
+    if (state["checkpoint_interval"]) {
+      TS_ASSIGN_OR_RETURN(config.state.checkpoint_interval_ms,
+                          reader.Duration(state["checkpoint_interval"],
+                                          "state.checkpoint_interval"));
+      if (config.state.checkpoint_interval_ms < 10) {
+        return reader.Error(state["checkpoint_interval"],
+                            "state.checkpoint_interval",
+                            "must be at least 10ms");
+      }
+    }
+    if (state["memory_mb"]) {
+      TS_ASSIGN_OR_RETURN(
+          config.state.memory_mb,
+          reader.Count(state["memory_mb"], "state.memory_mb", 16, 1 << 20));
+    }
+  }
+  if (const YAML::Node guarantee = root["processing_guarantee"]) {
+    TS_ASSIGN_OR_RETURN(const std::string name,
+                        reader.String(guarantee, "processing_guarantee"));
+    if (name == "at_least_once") {
+      config.processing_guarantee = ProcessingGuarantee::kAtLeastOnce;
+    } else if (name == "exactly_once") {
+      config.processing_guarantee = ProcessingGuarantee::kExactlyOnce;
+    } else {
+      return reader.Error(guarantee, "processing_guarantee",
+                          "expected at_least_once or exactly_once");
+    }
+  }
+
   if (const YAML::Node kafka = root["kafka"]) {
     TS_RETURN_IF_ERROR(
         reader.CheckMap(kafka, "kafka", {"brokers", "group_id", "properties"}));
@@ -867,6 +890,18 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return ParsePipelineConfig(text.str(), path);
+}
+
+absl::string_view GuaranteeName(ProcessingGuarantee guarantee) {
+  switch (guarantee) {
+    case ProcessingGuarantee::kDefault:
+      return "default";
+    case ProcessingGuarantee::kAtLeastOnce:
+      return "at_least_once";
+    case ProcessingGuarantee::kExactlyOnce:
+      return "exactly_once";
+  }
+  return "?";
 }
 
 absl::string_view RollingMetricName(RollingMetric metric) {
@@ -1000,7 +1035,14 @@ std::string EffectiveConfigJson(const PipelineConfig& config) {
   absl::StrAppend(&out, "},\"http\":{\"port\":", config.http.port,
                   ",\"address\":");
   AppendJsonString(config.http.address, &out);
-  out.append("},\"kafka\":{\"brokers\":");
+  out.append("},\"state\":{\"dir\":");
+  AppendJsonString(config.state.dir, &out);
+  absl::StrAppend(
+      &out, ",\"checkpoint_interval_ms\":", config.state.checkpoint_interval_ms,
+      ",\"memory_mb\":", config.state.memory_mb,
+      "},\"processing_guarantee\":\"",
+      GuaranteeName(config.processing_guarantee), "\"");
+  out.append(",\"kafka\":{\"brokers\":");
   AppendJsonString(config.kafka.brokers, &out);
   out.append(",\"group_id\":");
   AppendJsonString(config.kafka.group_id, &out);

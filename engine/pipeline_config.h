@@ -163,6 +163,23 @@ struct HttpConfig {
   std::string address = "127.0.0.1";  // 0.0.0.0 to serve other hosts
 };
 
+// Durable state: RocksDB checkpoints (README "Guarantees").
+struct StateConfig {
+  std::string dir;  // empty: no checkpoints; state lives only in memory
+  int64_t checkpoint_interval_ms = 1'000;
+  // RocksDB's memory: half block cache, half memtables (write buffers).
+  int64_t memory_mb = 256;
+};
+
+enum class ProcessingGuarantee {
+  kDefault,      // exactly_once with a real cluster, else at_least_once
+  kAtLeastOnce,  // outputs carry ids; a crash may replay some
+  kExactlyOnce,  // outputs and offsets in one transaction per checkpoint
+};
+
+// "default", "at_least_once" or "exactly_once".
+absl::string_view GuaranteeName(ProcessingGuarantee guarantee);
+
 struct PipelineConfig {
   std::string file;  // where it was read from, for messages
   std::string name;
@@ -174,6 +191,8 @@ struct PipelineConfig {
   OutputsConfig outputs;
   KafkaConfig kafka;
   HttpConfig http;
+  StateConfig state;
+  ProcessingGuarantee processing_guarantee = ProcessingGuarantee::kDefault;
 };
 
 // True for a librdkafka property that can hold a secret (passwords, SASL

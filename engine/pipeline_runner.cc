@@ -1,13 +1,19 @@
 #include "engine/pipeline_runner.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
+#include "state/state_codec.h"
 
 namespace tillstream {
+namespace {
+constexpr absl::string_view kEngineFamily = "engine";
+constexpr uint64_t kEngineStateVersion = 1;
+}  // namespace
 
 PipelineRunner::PipelineRunner(const PipelineConfig& config,
                                RecordSource* source, OutputSink* sink,
@@ -55,7 +61,16 @@ void PipelineRunner::OnPartitionsAssigned(
     std::span<const PartitionId> partitions) {
   const int64_t now = clock_->NowMillis();
   ++rebalances_;
-  for (PartitionId p : partitions) watermarks_.AddPartition(p, now);
+  for (PartitionId p : partitions) AddPartition(p, now);
+}
+
+PartitionWatermark* PipelineRunner::AddPartition(PartitionId partition,
+                                                 int64_t now_ms) {
+  PartitionWatermark* added = watermarks_.AddPartition(partition, now_ms);
+  // A partition resumed from a checkpoint keeps its event-time progress.
+  auto restored = restored_max_seen_.find(partition.value);
+  if (restored != restored_max_seen_.end()) added->Observe(restored->second);
+  return added;
 }
 
 void PipelineRunner::OnPartitionsRevoked(
@@ -79,6 +94,9 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     if (!polled.ok()) return polled.status();
     const int64_t now = clock_->NowMillis();
     if (*polled == PollResult::kEndOfInput) {
+      // Checkpointed before the artificial end of time below, so that a
+      // later run over more input resumes with its windows still open.
+      if (state_ != nullptr) TS_RETURN_IF_ERROR(Checkpoint());
       // A bounded input ends with a watermark of +infinity: every window
       // closes.
       AdvanceWatermark(Timestamp::Max());
@@ -94,8 +112,146 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     if (options_.queries != nullptr) options_.queries->Serve();
     if (options_.metrics != nullptr && now - last_publish_ms_ >= 100)
       PublishMetrics(now);
+    if (state_ != nullptr &&
+        now - last_checkpoint_ms_ >= checkpoint_interval_ms_) {
+      TS_RETURN_IF_ERROR(Checkpoint());
+    }
   }
+  if (state_ != nullptr) return Checkpoint();  // flushes the sink first
   return sink_->Flush();
+}
+
+std::vector<std::string> PipelineRunner::StateFamilies() const {
+  std::vector<std::string> families = {std::string(kEngineFamily)};
+  for (const WindowKpiOperator& op : kpi_operators_)
+    families.push_back(op.family());
+  for (const RollingOperator& op : rolling_operators_)
+    families.push_back(op.family());
+  for (const AnomalyOperator& op : anomaly_operators_)
+    families.push_back(op.family());
+  for (const EarlyWarningOperator& op : early_operators_)
+    families.push_back(op.family());
+  return families;
+}
+
+absl::Status PipelineRunner::EnableState(StateStore* store,
+                                         int64_t interval_ms) {
+  state_ = store;
+  checkpoint_interval_ms_ = interval_ms;
+  last_checkpoint_ms_ = clock_->NowMillis();
+  stateful_.clear();
+  for (WindowKpiOperator& op : kpi_operators_) {
+    op.EnableCheckpoints();
+    stateful_.push_back(&op);
+  }
+  for (RollingOperator& op : rolling_operators_) {
+    op.EnableCheckpoints();
+    stateful_.push_back(&op);
+  }
+  for (AnomalyOperator& op : anomaly_operators_) {
+    op.EnableCheckpoints();
+    stateful_.push_back(&op);
+  }
+  for (EarlyWarningOperator& op : early_operators_) {
+    op.EnableCheckpoints();
+    stateful_.push_back(&op);
+  }
+  for (CheckpointedState* op : stateful_)
+    TS_RETURN_IF_ERROR(op->Restore(store));
+  TS_RETURN_IF_ERROR(RestoreEngineState());
+  source_->StartAt(next_offsets_);
+  return absl::OkStatus();
+}
+
+// The engine's own records in family "engine":
+//   "c" + id (8 bytes)   a known customer, append-only in id order
+//   "p"                  version, the operator watermark, and per source
+//                        partition the next offset and the max event time
+absl::Status PipelineRunner::RestoreEngineState() {
+  absl::Status status;
+  TS_RETURN_IF_ERROR(state_->Scan(
+      kEngineFamily, "c", [&](absl::string_view key, absl::string_view value) {
+        if (ReadOrderedKey(key.substr(1)) !=
+            static_cast<int64_t>(customers_.size())) {
+          status.Update(
+              absl::DataLossError("engine: customer table has a gap"));
+          return;
+        }
+        customers_.Intern(value);
+      }));
+  TS_RETURN_IF_ERROR(status);
+  customers_checkpointed_ = customers_.size();
+  std::optional<std::string> progress;
+  TS_ASSIGN_OR_RETURN(progress, state_->Get(kEngineFamily, "p"));
+  if (!progress.has_value()) return absl::OkStatus();
+  StateDecoder in(*progress);
+  if (in.U64() != kEngineStateVersion) {
+    return absl::DataLossError(
+        "engine: checkpoint from an incompatible version");
+  }
+  const Timestamp watermark = Timestamp::FromMillis(in.I64());
+  const size_t partitions = in.Count();
+  for (size_t i = 0; i < partitions; ++i) {
+    const int32_t partition = static_cast<int32_t>(in.I64());
+    next_offsets_[partition] = in.I64();
+    const int64_t max_seen = in.I64();
+    if (max_seen != INT64_MIN)
+      restored_max_seen_[partition] = Timestamp::FromMillis(max_seen);
+  }
+  if (!in.done()) return absl::DataLossError("engine: bad progress record");
+  watermarks_.RaiseTo(watermark);
+  summary_.watermark = watermark;
+  return absl::OkStatus();
+}
+
+absl::Status PipelineRunner::Checkpoint() {
+  const auto started = std::chrono::steady_clock::now();
+  StateWriteBatch batch;
+  for (CheckpointedState* op : stateful_) op->Checkpoint(&batch);
+  for (; customers_checkpointed_ < customers_.size();
+       ++customers_checkpointed_) {
+    std::string key = "c";
+    AppendOrderedKey(static_cast<int64_t>(customers_checkpointed_), &key);
+    batch.Put(kEngineFamily, key, customers_.Lookup(customers_checkpointed_));
+  }
+  std::string progress;
+  StateEncoder out(&progress);
+  out.U64(kEngineStateVersion);
+  out.I64(watermarks_.current().millis());
+  out.U64(next_offsets_.size());
+  for (const auto& [partition, next] : next_offsets_) {
+    out.I64(partition);
+    out.I64(next);
+    // Revoked partitions keep their offset; their event time restarts.
+    const PartitionWatermark* p = watermarks_.Find(PartitionId{partition});
+    out.I64(p == nullptr || p->max_seen().is_min() ? INT64_MIN
+                                                   : p->max_seen().millis());
+  }
+  batch.Put(kEngineFamily, "p", progress);
+  // Outputs first: once the offsets are saved, their inputs are never
+  // processed again, so what they produced must already be delivered.
+  absl::Status status = sink_->Flush();
+  if (status.ok()) status = state_->Write(batch);
+  last_checkpoint_ms_ = clock_->NowMillis();
+  if (!status.ok()) {
+    ++checkpoint_probe_.failed;
+    return absl::Status(status.code(),
+                        absl::StrCat("checkpoint: ", status.message()));
+  }
+  source_->CommitOffsets(next_offsets_);
+  const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+  ++checkpoint_probe_.completed;
+  checkpoint_probe_.last_duration_us = us;
+  checkpoint_probe_.total_duration_us += us;
+  checkpoint_probe_.last_writes = static_cast<int64_t>(batch.writes().size());
+  checkpoint_probe_.last_bytes = 0;
+  for (const StateWriteBatch::Write& write : batch.writes()) {
+    checkpoint_probe_.last_bytes += static_cast<int64_t>(
+        write.key.size() + (write.value ? write.value->size() : 0));
+  }
+  return absl::OkStatus();
 }
 
 void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
@@ -103,15 +259,19 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
   decoder_.SetWallClock(clock_->EpochMillis());
   PartitionId cached_id{-1};
   PartitionWatermark* partition = nullptr;
+  int64_t last_offset = -1;  // of cached_id's records in this run of them
   OrderEvent event;
   for (const SourceRecord& record : batch.records) {
     if (partition == nullptr || record.partition != cached_id) {
+      if (partition != nullptr)
+        next_offsets_[cached_id.value] = last_offset + 1;
       cached_id = record.partition;
       partition = watermarks_.Find(record.partition);
       if (partition == nullptr)
-        partition = watermarks_.AddPartition(record.partition, now_ms);
+        partition = AddPartition(record.partition, now_ms);
       watermarks_.MarkActive(partition, now_ms);
     }
+    last_offset = record.offset.value;
     ++summary_.records;
     absl::Status decoded = decoder_.Decode(record.payload, &event);
     if (!decoded.ok()) {
@@ -129,6 +289,7 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
       op.Process(event, customer, watermark, &outputs_);
     }
   }
+  if (partition != nullptr) next_offsets_[cached_id.value] = last_offset + 1;
 }
 
 void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
@@ -159,6 +320,8 @@ void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
   AppendSourceJson(source, json);
   json->append(",\"payload\":");
   AppendJsonString(record.payload, json);
+  json->append(",\"id\":");
+  AppendJsonString(key, json);
   json->push_back('}');
   outputs_.EndRecord();
 }

@@ -28,6 +28,8 @@
 #include "operators/rolling_operator.h"
 #include "operators/string_interner.h"
 #include "operators/window_kpi_operator.h"
+#include "state/checkpointed_state.h"
+#include "state/state_store.h"
 
 namespace tillstream {
 
@@ -61,6 +63,16 @@ struct RunnerOptions {
   EngineMetrics* metrics = nullptr;
 };
 
+// Checkpoints of one run, for the summary and metrics.
+struct CheckpointProbe {
+  int64_t completed = 0;
+  int64_t failed = 0;
+  int64_t last_duration_us = 0;  // flush of outputs + state write
+  int64_t total_duration_us = 0;
+  int64_t last_writes = 0;  // keys put or deleted by the last checkpoint
+  int64_t last_bytes = 0;   // their keys and values
+};
+
 // Runs one pipeline in one worker: polls the source a batch at a time,
 // decodes each record (bad ones to the dead-letter output, with a reason),
 // tracks event time per source partition, feeds every KPI rule, advances the
@@ -81,6 +93,17 @@ class PipelineRunner final : private PartitionListener {
   // outputs flushed) or `stop` becomes true (outputs so far are flushed; open
   // windows stay open). Returns a source or sink error as it happens.
   absl::Status Run(const std::atomic<bool>& stop);
+
+  // Durable state: the column families the operators and the engine write
+  // (open the store with them), then, before Run, EnableState restores the
+  // last checkpoint from `store` (not owned), tells the source where each
+  // partition resumes, and makes Run checkpoint every `interval_ms`:
+  // operator state, watermarks, known customers and the source offsets in
+  // one atomic write, after the outputs so far are delivered
+  // (at-least-once: a crash replays from the last checkpoint).
+  std::vector<std::string> StateFamilies() const;
+  absl::Status EnableState(StateStore* store, int64_t interval_ms);
+  const CheckpointProbe& checkpoints() const { return checkpoint_probe_; }
 
   const RunSummary& summary();
   // What a bounded input has left, for progress reports.
@@ -118,6 +141,9 @@ class PipelineRunner final : private PartitionListener {
   void OnPartitionEnd(PartitionId partition) override;
 
   void ProcessBatch(const RecordBatch& batch, int64_t now_ms);
+  PartitionWatermark* AddPartition(PartitionId partition, int64_t now_ms);
+  absl::Status Checkpoint();
+  absl::Status RestoreEngineState();
   void WriteDeadLetter(const SourceRecord& record, absl::string_view reason);
   void AdvanceWatermark(Timestamp watermark);
   absl::Status WriteOutputs();
@@ -148,6 +174,16 @@ class PipelineRunner final : private PartitionListener {
   absl::flat_hash_set<int32_t> caught_up_;  // partitions that reached the end
   int64_t rebalances_ = 0;
   int64_t last_publish_ms_ = INT64_MIN / 2;  // far past, no overflow
+
+  // Durable state (EnableState).
+  StateStore* state_ = nullptr;
+  int64_t checkpoint_interval_ms_ = 0;
+  int64_t last_checkpoint_ms_ = 0;
+  std::vector<CheckpointedState*> stateful_;
+  SourceOffsets next_offsets_;  // per partition: the next record to process
+  absl::flat_hash_map<int32_t, Timestamp> restored_max_seen_;
+  size_t customers_checkpointed_ = 0;
+  CheckpointProbe checkpoint_probe_;
 };
 
 }  // namespace tillstream

@@ -55,6 +55,10 @@ class WatermarkTracker {
   // Recomputes the watermark at processing time `now_ms`.
   Timestamp Advance(int64_t now_ms);
   Timestamp current() const { return current_; }
+  // A restored checkpoint's watermark: it never moves back below it.
+  void RaiseTo(Timestamp watermark) {
+    if (watermark > current_) current_ = watermark;
+  }
   size_t partition_count() const { return partitions_.size(); }
   // Calls visit(partition, its watermark) for every partition (metrics).
   template <typename Visit>

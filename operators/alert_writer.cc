@@ -65,6 +65,9 @@ void AlertWriter::Append(const AlertRecord& alert, OutputBatch* out) const {
   out->BeginRecord(OutputKind::kAlerts, alert.alert_id);
   std::string* json = out->value();
   json->append(head_);
+  // One incident is one id: its last message is its current state.
+  json->append(",\"id\":");
+  AppendJsonString(alert.alert_id, json);
   json->append(",\"alert_id\":");
   AppendJsonString(alert.alert_id, json);
   absl::StrAppend(

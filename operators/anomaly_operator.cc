@@ -13,7 +13,10 @@ namespace tillstream {
 AnomalyOperator::AnomalyOperator(const AnomalyRuleConfig& rule,
                                  const KpiRuleConfig& kpi,
                                  absl::string_view pipeline)
-    : rule_(rule), assigner_(kpi), writer_(rule, kpi.name, pipeline) {}
+    : rule_(rule),
+      assigner_(kpi),
+      writer_(rule, kpi.name, pipeline),
+      checkpoints_(absl::StrCat("anomaly/", rule.name)) {}
 
 void AnomalyOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
                                       int64_t start, const KpiAccumulator& kpis,
@@ -22,6 +25,7 @@ void AnomalyOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
   const int64_t index = assigner_.PeriodIndex(start);
   auto [it, inserted] = groups_.try_emplace(group_id);
   GroupState& state = it->second;
+  checkpoints_.Mark(group_id);
   if (inserted) {
     state.group = group;
     state.first_index = index;
@@ -60,9 +64,9 @@ void AnomalyOperator::OnWindowsClosed(int64_t closed_through,
   for (; next_index_ <= last; ++next_index_) {
     for (const auto& [key, id] : order_) {
       GroupState& state = groups_.at(id);
-      if (state.first_index <= next_index_) {
-        Finalize(state, next_index_, next_index_ <= last_judged, out);
-      }
+      if (state.first_index > next_index_) continue;
+      checkpoints_.Mark(id);
+      Finalize(state, next_index_, next_index_ <= last_judged, out);
     }
   }
 }
@@ -183,6 +187,40 @@ void AnomalyOperator::Emit(const GroupState& state, int64_t index,
                   .evidence = &e,
                   .message = message},
                  out);
+}
+
+void AnomalyOperator::Checkpoint(StateWriteBatch* batch) {
+  checkpoints_.Write(
+      groups_,
+      [](const GroupState& state, StateEncoder* out) {
+        out->I64(state.first_index);
+        out->I64(state.history_index);
+        out->U64(state.history.size());
+        for (int64_t value : state.history) out->I64(value);
+        EncodeMap(state.pending, out, [out](int64_t v) { out->I64(v); });
+        out->Bool(state.open);
+        out->Bool(state.critical);
+        out->Bytes(state.alert_id);
+        out->I64(state.quiet_until);
+      },
+      [this](StateEncoder* meta) { meta->I64(next_index_); }, batch);
+}
+
+absl::Status AnomalyOperator::Restore(StateStore* store) {
+  return checkpoints_.Read(
+      store, &groups_, &order_,
+      [](GroupState& state, StateDecoder* in) {
+        state.first_index = in->I64();
+        state.history_index = in->I64();
+        const size_t n = in->Count();
+        for (size_t i = 0; i < n; ++i) state.history.push_back(in->I64());
+        DecodeMap(in, &state.pending, [in](int64_t* v) { *v = in->I64(); });
+        state.open = in->Bool();
+        state.critical = in->Bool();
+        state.alert_id = std::string(in->Bytes());
+        state.quiet_until = in->I64();
+      },
+      [this](StateDecoder* meta) { next_index_ = meta->I64(); });
 }
 
 }  // namespace tillstream

@@ -10,9 +10,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "engine/pipeline_config.h"
 #include "operators/alert_writer.h"
+#include "operators/group_checkpoints.h"
 #include "operators/robust_baseline.h"
 #include "operators/window_assigner.h"
 #include "operators/window_listener.h"
+#include "state/checkpointed_state.h"
 
 namespace tillstream {
 
@@ -41,7 +43,7 @@ struct AnomalyProbe {
 // "resolved", same id; a period that only fails the z test, as the incident
 // widens the baseline's MAD, keeps it open); after that the group stays
 // quiet for `cooldown` periods. One thread.
-class AnomalyOperator final : public WindowListener {
+class AnomalyOperator final : public WindowListener, public CheckpointedState {
  public:
   AnomalyOperator(const AnomalyRuleConfig& rule, const KpiRuleConfig& kpi,
                   absl::string_view pipeline);
@@ -53,6 +55,13 @@ class AnomalyOperator final : public WindowListener {
                        OutputBatch* out) override;
 
   const AnomalyProbe& probe() const { return probe_; }
+
+  // Checkpoints (family "anomaly/<rule>"): the groups a window or a period
+  // close changed since the last one.
+  void EnableCheckpoints() { checkpoints_.Enable(); }
+  const std::string& family() const override { return checkpoints_.family(); }
+  void Checkpoint(StateWriteBatch* batch) override;
+  absl::Status Restore(StateStore* store) override;
 
  private:
   struct GroupState {
@@ -84,6 +93,7 @@ class AnomalyOperator final : public WindowListener {
   std::vector<int64_t> baseline_;
   RobustBaseline robust_;
   AnomalyProbe probe_;
+  GroupCheckpoints checkpoints_;
 };
 
 }  // namespace tillstream

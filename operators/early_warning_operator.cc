@@ -40,7 +40,8 @@ EarlyWarningOperator::EarlyWarningOperator(const AnomalyRuleConfig& rule,
       zoned_(!kpi.timezone.empty()),
       positions_(static_cast<int>((zoned_ ? kDayMs : kpi.window_size_ms) /
                                   rule.early_warning.step_ms)),
-      writer_(rule, kpi.name, pipeline) {
+      writer_(rule, kpi.name, pipeline),
+      checkpoints_(absl::StrCat("early/", rule.name)) {
   // The configuration checked the zone at load.
   if (zoned_ && !absl::LoadTimeZone(kpi.timezone, &zone_))
     zone_ = absl::UTCTimeZone();
@@ -73,6 +74,7 @@ void EarlyWarningOperator::OnWindowEmitted(uint32_t group_id,
   const int64_t period = periods_.PeriodOf(start);
   auto [it, inserted] = groups_.try_emplace(group_id);
   GroupState& state = it->second;
+  checkpoints_.Mark(group_id);
   if (inserted) {
     state.group = group;
     state.first_step = step;
@@ -116,6 +118,7 @@ void EarlyWarningOperator::OnWindowsClosed(int64_t closed_through,
     for (const auto& [key, id] : order_) {
       GroupState& state = groups_.at(id);
       if (state.first_step > next_step_) continue;
+      checkpoints_.Mark(id);
       Judge(state, next_step_, period, position, end, out);
       if (closes_period) ClosePeriod(state, period, out);
     }
@@ -251,6 +254,70 @@ void EarlyWarningOperator::Emit(const GroupState& state, int64_t period,
                   .evidence = &e,
                   .message = message},
                  out);
+}
+
+void EarlyWarningOperator::Checkpoint(StateWriteBatch* batch) {
+  checkpoints_.Write(
+      groups_,
+      [](const GroupState& state, StateEncoder* out) {
+        out->I64(state.first_step);
+        out->I64(state.first_period);
+        EncodeMap(state.steps, out, [out](int64_t v) { out->I64(v); });
+        out->U64(state.curves.size());
+        for (const std::vector<int64_t>& curve : state.curves) {
+          out->U64(curve.size());
+          for (int64_t v : curve) out->I64(v);
+        }
+        out->I64(state.curves_period);
+        out->I64(state.streak);
+        out->Bool(state.open);
+        out->Bytes(state.alert_id);
+        const RobustEvidence& e = state.last;
+        out->I64(e.observed);
+        out->Double(e.median);
+        out->Double(e.mad);
+        out->I64(e.n);
+        out->Bool(e.has_score);
+        out->Double(e.score);
+        out->Double(e.change);
+      },
+      [this](StateEncoder* meta) {
+        meta->I64(next_step_);
+        meta->I64(closed_period_);
+      },
+      batch);
+}
+
+absl::Status EarlyWarningOperator::Restore(StateStore* store) {
+  return checkpoints_.Read(
+      store, &groups_, &order_,
+      [](GroupState& state, StateDecoder* in) {
+        state.first_step = in->I64();
+        state.first_period = in->I64();
+        DecodeMap(in, &state.steps, [in](int64_t* v) { *v = in->I64(); });
+        const size_t curves = in->Count();
+        for (size_t i = 0; i < curves; ++i) {
+          std::vector<int64_t>& curve = state.curves.emplace_back();
+          curve.resize(in->Count());
+          for (int64_t& v : curve) v = in->I64();
+        }
+        state.curves_period = in->I64();
+        state.streak = in->I64();
+        state.open = in->Bool();
+        state.alert_id = std::string(in->Bytes());
+        RobustEvidence& e = state.last;
+        e.observed = in->I64();
+        e.median = in->Double();
+        e.mad = in->Double();
+        e.n = in->I64();
+        e.has_score = in->Bool();
+        e.score = in->Double();
+        e.change = in->Double();
+      },
+      [this](StateDecoder* meta) {
+        next_step_ = meta->I64();
+        closed_period_ = meta->I64();
+      });
 }
 
 }  // namespace tillstream

@@ -12,9 +12,11 @@
 #include "engine/pipeline_config.h"
 #include "operators/alert_writer.h"
 #include "operators/anomaly_operator.h"
+#include "operators/group_checkpoints.h"
 #include "operators/robust_baseline.h"
 #include "operators/window_assigner.h"
 #include "operators/window_listener.h"
+#include "state/checkpointed_state.h"
 
 namespace tillstream {
 
@@ -40,7 +42,8 @@ namespace tillstream {
 // rule's own judgement of the whole period then takes over). An open
 // warning stays open while the change exceeds its threshold, whatever the z
 // score does (no flapping). One thread.
-class EarlyWarningOperator final : public WindowListener {
+class EarlyWarningOperator final : public WindowListener,
+                                   public CheckpointedState {
  public:
   // The internal rule whose windows (one step each) this operator hears.
   static KpiRuleConfig StepRule(const AnomalyRuleConfig& rule,
@@ -57,6 +60,13 @@ class EarlyWarningOperator final : public WindowListener {
                        OutputBatch* out) override;
 
   const AnomalyProbe& probe() const { return probe_; }
+
+  // Checkpoints (family "early/<rule>"): the groups a window or a period
+  // close changed since the last one.
+  void EnableCheckpoints() { checkpoints_.Enable(); }
+  const std::string& family() const override { return checkpoints_.family(); }
+  void Checkpoint(StateWriteBatch* batch) override;
+  absl::Status Restore(StateStore* store) override;
 
  private:
   struct GroupState {
@@ -104,6 +114,7 @@ class EarlyWarningOperator final : public WindowListener {
   std::vector<int64_t> whole_;         // scratch: whole-period values
   RobustBaseline robust_;
   AnomalyProbe probe_;
+  GroupCheckpoints checkpoints_;
 };
 
 }  // namespace tillstream

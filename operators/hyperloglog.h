@@ -41,6 +41,12 @@ class HyperLogLog {
 
   static uint64_t Hash(absl::string_view value);
 
+  // The raw registers (checkpoints).
+  const std::array<uint8_t, kRegisters>& registers() const {
+    return registers_;
+  }
+  std::array<uint8_t, kRegisters>& mutable_registers() { return registers_; }
+
  private:
   std::array<uint8_t, kRegisters> registers_{};
 };

@@ -37,6 +37,78 @@ void KpiAccumulator::Merge(KpiAccumulator&& other) {
   }
 }
 
+void KpiAccumulator::Encode(StateEncoder* out) const {
+  out->I128(revenue_cents);
+  out->I128(completed_gross_cents);
+  out->I128(costed_revenue_cents);
+  out->I128(margin_cents);
+  out->I128(units);
+  out->I64(orders);
+  out->I64(refunded_orders);
+  out->I64(cancelled_orders);
+  out->I64(new_customers);
+  // Sorted: the same state always encodes to the same bytes.
+  std::vector<uint32_t> ids(customers.begin(), customers.end());
+  std::sort(ids.begin(), ids.end());
+  out->U64(ids.size());
+  uint32_t previous = 0;
+  for (uint32_t id : ids) {
+    out->U64(id - previous);  // deltas: small varints
+    previous = id;
+  }
+  out->Bool(customer_sketch != nullptr);
+  if (customer_sketch) {
+    const auto& registers = customer_sketch->registers();
+    out->Bytes(absl::string_view(
+        reinterpret_cast<const char*>(registers.data()), registers.size()));
+  }
+  out->U64(skus ? skus->size() : 0);
+  if (skus) {
+    for (const auto& [sku, totals] : *skus) {
+      out->U64(sku);
+      out->I128(totals.revenue);
+      out->I128(totals.units);
+    }
+  }
+}
+
+bool KpiAccumulator::Decode(StateDecoder* in) {
+  revenue_cents = in->I128();
+  completed_gross_cents = in->I128();
+  costed_revenue_cents = in->I128();
+  margin_cents = in->I128();
+  units = in->I128();
+  orders = in->I64();
+  refunded_orders = in->I64();
+  cancelled_orders = in->I64();
+  new_customers = in->I64();
+  const size_t customer_count = in->Count();
+  customers.reserve(customer_count);
+  uint32_t id = 0;
+  for (size_t i = 0; i < customer_count; ++i) {
+    id += static_cast<uint32_t>(in->U64());
+    customers.insert(id);
+  }
+  if (in->Bool()) {
+    const absl::string_view registers = in->Bytes();
+    if (registers.size() != HyperLogLog::kRegisters) return false;
+    customer_sketch = std::make_unique<HyperLogLog>();
+    std::copy(registers.begin(), registers.end(),
+              customer_sketch->mutable_registers().begin());
+  }
+  const size_t sku_count = in->Count();
+  if (sku_count > 0) {
+    skus = std::make_unique<absl::flat_hash_map<uint32_t, SkuTotals>>();
+    for (size_t i = 0; i < sku_count; ++i) {
+      const uint32_t sku = static_cast<uint32_t>(in->U64());
+      SkuTotals& totals = (*skus)[sku];
+      totals.revenue = in->I128();
+      totals.units = in->I128();
+    }
+  }
+  return in->ok();
+}
+
 void KpiAccumulator::AppendJsonFields(std::string* out) const {
   out->append(",\"revenue\":\"");
   AppendCents(revenue_cents, out);

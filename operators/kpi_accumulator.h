@@ -11,6 +11,7 @@
 #include "engine/order_event.h"
 #include "operators/hyperloglog.h"
 #include "operators/string_interner.h"
+#include "state/state_codec.h"
 
 namespace tillstream {
 
@@ -116,6 +117,11 @@ struct KpiAccumulator {
   // Adds everything `other` counted (session windows merging). A customer
   // in both counts once; new_customers adds, since each is new once only.
   void Merge(KpiAccumulator&& other);
+
+  // Checkpoints: every field, in a fixed order. Decode into a fresh
+  // accumulator; false when the bytes are malformed.
+  void Encode(StateEncoder* out) const;
+  bool Decode(StateDecoder* in);
 
   // Appends the KPI fields as JSON members, each preceded by a comma:
   // ,"revenue":"12.30","orders":2,...

@@ -29,7 +29,8 @@ RollingOperator::RollingOperator(const RollingRuleConfig& rule,
       // lateness bound can feed.
       keep_(static_cast<size_t>(2 * (rule.span + rule.previous_span) +
                                 kpi.allowed_lateness_ms / kpi.window_size_ms +
-                                2)) {
+                                2)),
+      checkpoints_(absl::StrCat("rolling/", rule.name)) {
   head_ = "{\"type\":\"rolling\",\"pipeline\":";
   AppendJsonString(pipeline, &head_);
   head_.append(",\"rule\":");
@@ -49,6 +50,7 @@ void RollingOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
   const int64_t index = assigner_.PeriodIndex(start);
   auto [it, inserted] = groups_.try_emplace(group_id);
   GroupState& state = it->second;
+  checkpoints_.Mark(group_id);
   if (inserted) {
     state.group = group;
     state.first_index = index;
@@ -91,7 +93,9 @@ void RollingOperator::OnWindowsClosed(int64_t closed_through,
   for (; next_index_ <= last; ++next_index_) {
     for (const auto& [key, id] : order_) {
       GroupState& state = groups_.at(id);
-      if (state.first_index <= next_index_) Finalize(state, next_index_, out);
+      if (state.first_index > next_index_) continue;
+      checkpoints_.Mark(id);
+      Finalize(state, next_index_, out);
     }
   }
 }
@@ -185,6 +189,8 @@ void RollingOperator::Emit(GroupState& state, size_t index,
   for (RollingMetric metric : rule_.metrics) {
     AppendMetric(metric, period.values, current, previous, full_history, json);
   }
+  AppendOutputId(rule_.name, state.group.key, Timestamp::FromMillis(start),
+                 json);
   absl::StrAppend(json, ",\"revision\":", period.revision, "}");
   out->EndRecord();
 }
@@ -250,6 +256,59 @@ void RollingOperator::AppendMetric(RollingMetric metric, const Values& period,
                 out);
     out->push_back('"');
   }
+}
+
+namespace {
+void EncodeValues(const auto& v, StateEncoder* out) {
+  out->I128(v.revenue);
+  out->I128(v.gross);
+  out->I128(v.orders);
+  out->I128(v.units);
+}
+void DecodeValues(StateDecoder* in, auto* v) {
+  v->revenue = in->I128();
+  v->gross = in->I128();
+  v->orders = in->I128();
+  v->units = in->I128();
+}
+}  // namespace
+
+void RollingOperator::Checkpoint(StateWriteBatch* batch) {
+  checkpoints_.Write(
+      groups_,
+      [](const GroupState& state, StateEncoder* out) {
+        out->I64(state.first_index);
+        out->I64(state.history_index);
+        out->U64(state.history.size());
+        for (const Period& period : state.history) {
+          EncodeValues(period.values, out);
+          out->I64(period.revision);
+        }
+        EncodeMap(state.pending, out,
+                  [out](const Values& v) { EncodeValues(v, out); });
+        EncodeValues(state.current, out);
+        EncodeValues(state.previous, out);
+      },
+      [this](StateEncoder* meta) { meta->I64(next_index_); }, batch);
+}
+
+absl::Status RollingOperator::Restore(StateStore* store) {
+  return checkpoints_.Read(
+      store, &groups_, &order_,
+      [](GroupState& state, StateDecoder* in) {
+        state.first_index = in->I64();
+        state.history_index = in->I64();
+        const size_t n = in->Count();
+        for (size_t i = 0; i < n; ++i) {
+          Period& period = state.history.emplace_back();
+          DecodeValues(in, &period.values);
+          period.revision = static_cast<int32_t>(in->I64());
+        }
+        DecodeMap(in, &state.pending, [in](Values* v) { DecodeValues(in, v); });
+        DecodeValues(in, &state.current);
+        DecodeValues(in, &state.previous);
+      },
+      [this](StateDecoder* meta) { next_index_ = meta->I64(); });
 }
 
 }  // namespace tillstream

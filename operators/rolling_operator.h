@@ -10,8 +10,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "engine/money.h"
 #include "engine/pipeline_config.h"
+#include "operators/group_checkpoints.h"
 #include "operators/window_assigner.h"
 #include "operators/window_listener.h"
+#include "state/checkpointed_state.h"
 
 namespace tillstream {
 
@@ -29,7 +31,7 @@ struct RollingProbe {
 // A corrected KPI window re-emits every rolling period it feeds, revision + 1.
 //
 // `rule` and `kpi` must outlive the operator. One thread.
-class RollingOperator final : public WindowListener {
+class RollingOperator final : public WindowListener, public CheckpointedState {
  public:
   RollingOperator(const RollingRuleConfig& rule, const KpiRuleConfig& kpi,
                   absl::string_view pipeline);
@@ -41,6 +43,13 @@ class RollingOperator final : public WindowListener {
                        OutputBatch* out) override;
 
   const RollingProbe& probe() const { return probe_; }
+
+  // Checkpoints (family "rolling/<rule>"): the groups a window or a period
+  // close changed since the last one.
+  void EnableCheckpoints() { checkpoints_.Enable(); }
+  const std::string& family() const override { return checkpoints_.family(); }
+  void Checkpoint(StateWriteBatch* batch) override;
+  absl::Status Restore(StateStore* store) override;
 
  private:
   // The additive parts of one period's KPIs.
@@ -97,6 +106,7 @@ class RollingOperator final : public WindowListener {
   int64_t next_index_ =
       INT64_MIN;  // next period to finalize; INT64_MIN: none seen
   RollingProbe probe_;
+  GroupCheckpoints checkpoints_;
 };
 
 }  // namespace tillstream

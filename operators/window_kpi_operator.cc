@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/json_writer.h"
+#include "engine/status_macros.h"
 #include "engine/time_format.h"
 
 namespace tillstream {
@@ -37,8 +38,9 @@ WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
                                      absl::string_view pipeline)
     : rule_(rule),
       assigner_(rule),
-      line_level_(std::any_of(rule.group_by.begin(), rule.group_by.end(),
-                              IsLineField)) {
+      line_level_(
+          std::any_of(rule.group_by.begin(), rule.group_by.end(), IsLineField)),
+      family_(absl::StrCat("kpi/", rule.name)) {
   // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
   for (auto [head, type] :
        {std::pair{&snapshot_head_, "kpi"}, std::pair{&late_head_, "late"}}) {
@@ -117,6 +119,12 @@ void WindowKpiOperator::AppendLate(const OrderEvent& event, int64_t start,
   AppendSourceJson(event.source, json);
   json->append(",\"payload\":");
   AppendJsonString(event.payload, json);
+  // One late record per (rule, event, window).
+  AppendOutputId(
+      rule_.name,
+      absl::StrCat(event.source.topic, "/", event.source.partition.value, "/",
+                   event.source.offset.value),
+      Timestamp::FromMillis(start), json);
   json->push_back('}');
   out->EndRecord();
 }
@@ -165,6 +173,7 @@ WindowKpiOperator::WindowState* WindowKpiOperator::SessionFor(
   bool keeps_key = false;  // one of the parts already has the merged start
   for (int64_t part : parts) {
     auto node = windows_.extract(WindowKey{part, group});
+    Forget(WindowKey{part, group});
     WindowState& piece = node.mapped();
     session_ends_.erase({piece.session_end, part, group});
     sessions.erase(part);
@@ -186,10 +195,12 @@ WindowKpiOperator::WindowState* WindowKpiOperator::SessionFor(
   }
   if (!keeps_key) merged.updated = false;  // its old key is gone from updated_
   merged.session_end = end;
+  merged.dirty = false;  // a part's flag: this key is not in dirty_ yet
   sessions[start] = end;
   session_ends_.insert({end, start, group});
   const WindowKey key{start, group};
   WindowState& state = windows_[key] = std::move(merged);
+  Touch(key, state);
   if (Timestamp::FromMillis(end) <= watermark) {
     if (!state.pending) {
       state.pending =
@@ -269,6 +280,7 @@ WindowKpiOperator::WindowState& WindowKpiOperator::AddTo(const WindowKey& key,
   auto [it, inserted] = windows_.try_emplace(key);
   if (inserted) groups_by_start_[key.start].push_back(key.group);
   WindowState& state = it->second;
+  Touch(key, state);
   // Already closed by the watermark: emit again as a correction (or, for a
   // window that had no events before, for the first time).
   if (end <= watermark && !state.pending) {
@@ -331,8 +343,10 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out,
     Timestamp expiry = Timestamp::FromMillis(assigner_.End(first->first))
                            .Plus(rule_.allowed_lateness_ms);
     if (expiry > watermark) break;
-    for (uint32_t group : first->second)
+    for (uint32_t group : first->second) {
       windows_.erase(WindowKey{first->first, group});
+      Forget(WindowKey{first->first, group});
+    }
     groups_by_start_.erase(first);
   }
 }
@@ -365,6 +379,7 @@ void WindowKpiOperator::AdvanceSessions(Timestamp watermark, OutputBatch* out,
     if (Timestamp::FromMillis(end).Plus(rule_.allowed_lateness_ms) > watermark)
       break;
     windows_.erase(WindowKey{start, group});
+    Forget(WindowKey{start, group});
     sessions_[group].erase(start);
     session_ends_.erase(session_ends_.begin());
   }
@@ -376,6 +391,7 @@ void WindowKpiOperator::EmitEarly(Timestamp watermark, OutputBatch* out) {
     auto it = windows_.find(key);
     if (it == windows_.end() || !it->second.updated) continue;
     it->second.updated = false;
+    Touch(key, it->second);
     // Closed in the meantime: its final snapshot has gone out instead.
     const int64_t end = rule_.window_type == WindowType::kSession
                             ? it->second.session_end
@@ -420,6 +436,7 @@ void WindowKpiOperator::Emit(const WindowKey& key, WindowState* state,
                              OutputBatch* out, Finality finality) {
   const bool final = finality == Finality::kFinal;
   if (final) {
+    Touch(key, *state);
     ++state->revision;
     ++(state->revision == 0 ? probe_.snapshots : probe_.corrections);
   } else {
@@ -468,6 +485,8 @@ void WindowKpiOperator::AppendSnapshotJson(const WindowKey& key,
     json->push_back(']');
   }
   if (say_final) json->append(final ? ",\"final\":true" : ",\"final\":false");
+  AppendOutputId(rule_.name, groups_[key.group].key,
+                 Timestamp::FromMillis(key.start), json);
   // An early snapshot carries the revision its window's final snapshot will
   // have.
   absl::StrAppend(
@@ -494,6 +513,154 @@ bool WindowKpiOperator::AppendOpenWindowsJson(absl::string_view group_key,
   }
   json->push_back(']');
   return true;
+}
+
+// Checkpoint records of family "kpi/<rule>":
+//   "m"                      version, first_unclosed_start, max_start_seen,
+//                            sessions_closed_through
+//   "g" + id (8 bytes)       group key and JSON, append-only
+//   "s" + id                 SKU name, append-only
+//   "w" + start + group      one window's state
+namespace {
+constexpr uint64_t kWindowStateVersion = 1;
+
+std::string IdKey(char kind, int64_t id) {
+  std::string key(1, kind);
+  AppendOrderedKey(id, &key);
+  return key;
+}
+
+}  // namespace
+
+void WindowKpiOperator::EncodeWindow(const WindowState& state,
+                                     std::string* out) const {
+  StateEncoder encoder(out);
+  encoder.I64(state.revision);
+  encoder.Bool(state.pending);
+  encoder.Bool(state.updated);
+  encoder.I64(state.session_end);
+  encoder.U64(state.replaces.size());
+  for (int64_t start : state.replaces) encoder.I64(start);
+  state.kpis.Encode(&encoder);
+}
+
+void WindowKpiOperator::Checkpoint(StateWriteBatch* batch) {
+  std::string key, value;
+  for (const WindowKey& window : dirty_) {
+    key.clear();
+    key.push_back('w');
+    AppendOrderedKey(window.start, &key);
+    AppendOrderedKey(window.group, &key);
+    auto it = windows_.find(window);
+    if (it == windows_.end()) {
+      batch->Delete(family_, key);
+      continue;
+    }
+    if (!it->second.dirty) continue;  // listed twice, written already
+    it->second.dirty = false;
+    value.clear();
+    EncodeWindow(it->second, &value);
+    batch->Put(family_, key, value);
+  }
+  dirty_.clear();
+  for (; groups_checkpointed_ < groups_.size(); ++groups_checkpointed_) {
+    const KpiGroup& group = groups_[groups_checkpointed_];
+    value.clear();
+    StateEncoder encoder(&value);
+    encoder.Bytes(group.key);
+    encoder.Bytes(group.json);
+    batch->Put(family_, IdKey('g', groups_checkpointed_), value);
+  }
+  for (; skus_checkpointed_ < sku_names_.size(); ++skus_checkpointed_) {
+    batch->Put(family_, IdKey('s', skus_checkpointed_),
+               sku_names_.Lookup(skus_checkpointed_));
+  }
+  value.clear();
+  StateEncoder meta(&value);
+  meta.U64(kWindowStateVersion);
+  meta.I64(first_unclosed_start_);
+  meta.I64(max_start_seen_);
+  meta.I64(sessions_closed_through_);
+  batch->Put(family_, "m", value);
+}
+
+absl::Status WindowKpiOperator::Restore(StateStore* store) {
+  std::optional<std::string> meta_bytes;
+  TS_ASSIGN_OR_RETURN(meta_bytes, store->Get(family_, "m"));
+  if (!meta_bytes.has_value()) return absl::OkStatus();  // never checkpointed
+  StateDecoder meta(*meta_bytes);
+  if (meta.U64() != kWindowStateVersion) {
+    return absl::DataLossError(
+        absl::StrCat(family_, ": checkpoint from an incompatible version"));
+  }
+  first_unclosed_start_ = meta.I64();
+  max_start_seen_ = meta.I64();
+  sessions_closed_through_ = meta.I64();
+  if (!meta.done())
+    return absl::DataLossError(absl::StrCat(family_, ": bad meta"));
+  absl::Status status;
+  TS_RETURN_IF_ERROR(store->Scan(
+      family_, "g", [&](absl::string_view key, absl::string_view value) {
+        StateDecoder decoder(value);
+        KpiGroup group{std::string(decoder.Bytes()),
+                       std::string(decoder.Bytes())};
+        if (!decoder.ok() || ReadOrderedKey(key.substr(1)) !=
+                                 static_cast<int64_t>(groups_.size())) {
+          status.Update(absl::DataLossError(
+              absl::StrCat(family_, ": group table has a gap")));
+          return;
+        }
+        group_ids_.emplace(group.key, static_cast<uint32_t>(groups_.size()));
+        groups_.push_back(std::move(group));
+      }));
+  TS_RETURN_IF_ERROR(store->Scan(
+      family_, "s", [&](absl::string_view key, absl::string_view value) {
+        if (ReadOrderedKey(key.substr(1)) !=
+            static_cast<int64_t>(sku_names_.size())) {
+          status.Update(absl::DataLossError(
+              absl::StrCat(family_, ": SKU table has a gap")));
+          return;
+        }
+        sku_names_.Intern(value);
+      }));
+  groups_checkpointed_ = groups_.size();
+  skus_checkpointed_ = sku_names_.size();
+  TS_RETURN_IF_ERROR(store->Scan(
+      family_, "w", [&](absl::string_view key, absl::string_view value) {
+        status.Update(RestoreWindow(key, value));
+      }));
+  return status;
+}
+
+absl::Status WindowKpiOperator::RestoreWindow(absl::string_view key,
+                                              absl::string_view value) {
+  if (key.size() != 17) {
+    return absl::DataLossError(absl::StrCat(family_, ": bad window key"));
+  }
+  const WindowKey window{ReadOrderedKey(key.substr(1)),
+                         static_cast<uint32_t>(ReadOrderedKey(key.substr(9)))};
+  WindowState state;
+  StateDecoder decoder(value);
+  state.revision = static_cast<int32_t>(decoder.I64());
+  state.pending = decoder.Bool();
+  state.updated = decoder.Bool();
+  state.session_end = decoder.I64();
+  const size_t replaced = decoder.Count();
+  for (size_t i = 0; i < replaced; ++i) state.replaces.push_back(decoder.I64());
+  if (!state.kpis.Decode(&decoder) || !decoder.done() ||
+      window.group >= groups_.size()) {
+    return absl::DataLossError(absl::StrCat(family_, ": bad window record"));
+  }
+  if (state.pending) pending_.push_back(window);
+  if (state.updated) updated_.push_back(window);
+  if (rule_.window_type == WindowType::kSession) {
+    sessions_[window.group][window.start] = state.session_end;
+    session_ends_.insert({state.session_end, window.start, window.group});
+  } else {
+    groups_by_start_[window.start].push_back(window.group);
+  }
+  windows_.emplace(window, std::move(state));
+  return absl::OkStatus();
 }
 
 }  // namespace tillstream

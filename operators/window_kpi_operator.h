@@ -18,6 +18,7 @@
 #include "operators/string_interner.h"
 #include "operators/window_assigner.h"
 #include "operators/window_listener.h"
+#include "state/checkpointed_state.h"
 
 namespace tillstream {
 
@@ -46,7 +47,7 @@ struct WindowKpiProbe {
 //
 // `rule` and `customers` must outlive the operator. Not thread-safe: owned by
 // one worker.
-class WindowKpiOperator {
+class WindowKpiOperator final : public CheckpointedState {
  public:
   WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline);
   WindowKpiOperator(const WindowKpiOperator&) = delete;
@@ -69,6 +70,14 @@ class WindowKpiOperator {
                              std::string* json) const;
   size_t group_count() const { return groups_.size(); }
 
+  // Checkpoints (family "kpi/<rule>"): windows, group and SKU names and the
+  // watermark bookkeeping. Off until enabled: only then are changed windows
+  // remembered for the next checkpoint.
+  void EnableCheckpoints() { checkpointing_ = true; }
+  const std::string& family() const override { return family_; }
+  void Checkpoint(StateWriteBatch* batch) override;
+  absl::Status Restore(StateStore* store) override;
+
   const KpiRuleConfig& rule() const { return rule_; }
   const WindowKpiProbe& probe() const { return probe_; }
   size_t open_windows() const { return windows_.size(); }
@@ -88,6 +97,7 @@ class WindowKpiOperator {
     int32_t revision = -1;    // -1: not emitted yet
     bool pending = false;     // in pending_, awaiting a (re-)emission
     bool updated = false;     // in updated_: changed while open (emit: updates)
+    bool dirty = false;       // in dirty_: changed since the last checkpoint
     int64_t session_end = 0;  // session windows: last event + gap
     std::vector<int64_t>
         replaces;  // session windows: emitted starts merged into this one
@@ -127,6 +137,19 @@ class WindowKpiOperator {
   void SortKeys(std::vector<WindowKey>* keys) const;
   void EmitSorted(std::vector<WindowKey>* keys, OutputBatch* out);
   void AppendWindowJson(int64_t start, int64_t end, std::string* out) const;
+  // Remembers a changed window for the next checkpoint.
+  void Touch(const WindowKey& key, WindowState& state) {
+    if (checkpointing_ && !state.dirty) {
+      state.dirty = true;
+      dirty_.push_back(key);
+    }
+  }
+  // Remembers a removed window: its record is deleted at the checkpoint.
+  void Forget(const WindowKey& key) {
+    if (checkpointing_) dirty_.push_back(key);
+  }
+  void EncodeWindow(const WindowState& state, std::string* out) const;
+  absl::Status RestoreWindow(absl::string_view key, absl::string_view value);
 
   const KpiRuleConfig& rule_;
   std::string snapshot_head_;  // the JSON every snapshot starts with
@@ -159,6 +182,12 @@ class WindowKpiOperator {
   int64_t last_update_ms_ = INT64_MIN / 2;
   int64_t max_start_seen_ = INT64_MIN;
   std::vector<WindowListener*> listeners_;
+
+  const std::string family_;
+  bool checkpointing_ = false;
+  std::vector<WindowKey> dirty_;    // changed or removed since the checkpoint
+  size_t groups_checkpointed_ = 0;  // groups_ before this are in the store
+  size_t skus_checkpointed_ = 0;    // likewise sku_names_
 };
 
 }  // namespace tillstream

@@ -226,7 +226,9 @@ TEST(MutationTest, EveryGoodEventCountedOnceEveryBadOneDeadLettered) {
     std::string payload;
     AppendJsonString(records[index], &payload);
     EXPECT_TRUE(
-        absl::EndsWith(line, absl::StrCat(",\"payload\":", payload, "}")));
+        absl::EndsWith(line, absl::StrCat(",\"payload\":", payload,
+                                          ",\"id\":\"orders/0/", index, "\"}")))
+        << line;
   }
 
   // Known classes, and the oracle for the rest.

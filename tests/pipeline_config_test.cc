@@ -138,11 +138,18 @@ TEST(PipelineConfigTest, MissingOutputs) {
             "p.yaml:1: outputs: missing");
 }
 
-TEST(PipelineConfigTest, RefusesSectionsThisVersionDoesNotRun) {
-  EXPECT_EQ(ErrorWith("kafka:\n", "state: {dir: /tmp/x}\nkafka:\n"),
-            "p.yaml:9: state: not supported by this version of tillstream yet "
-            "(see README, "
-            "Roadmap); remove it");
+TEST(PipelineConfigTest, StateAndGuarantee) {
+  EXPECT_EQ(ErrorWith("kafka:\n", "state: {checkpoint_interval: 1s}\nkafka:\n"),
+            "p.yaml:9: state.dir: missing");
+  EXPECT_EQ(ErrorWith("kafka:\n",
+                      "state: {dir: s, checkpoint_interval: 5ms}\nkafka:\n"),
+            "p.yaml:9: state.checkpoint_interval: must be at least 10ms");
+  EXPECT_EQ(ErrorWith("kafka:\n", "state: {dir: s, memory_mb: 1}\nkafka:\n"),
+            "p.yaml:9: state.memory_mb: must be between 16 and 1048576");
+  EXPECT_EQ(
+      ErrorWith("kafka:\n", "processing_guarantee: at_most_once\nkafka:\n"),
+      "p.yaml:9: processing_guarantee: expected at_least_once or "
+      "exactly_once");
 }
 
 TEST(PipelineConfigTest, AnomalyRules) {

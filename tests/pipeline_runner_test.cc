@@ -395,8 +395,8 @@ TEST(PipelineRunnerTest, DeadLettersCarryReasonSourceAndPayload) {
   EXPECT_THAT(
       run->sink.outputs[static_cast<int>(OutputKind::kDeadLetter)],
       ::testing::ElementsAre(
-          R"({"type":"deadletter","pipeline":"pos-analytics","reason":"lines[0].qty must be > 0, got 0","source":{"topic":"orders","partition":0,"offset":0},"payload":"{\"order_id\":\"o\",\"ts\":1,\"store_id\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":0,\"unit_price\":\"1.00\"}]}"})",
-          R"({"type":"deadletter","pipeline":"pos-analytics","reason":"invalid JSON: bad literal","source":{"topic":"orders","partition":0,"offset":1},"payload":"not json"})"));
+          R"({"type":"deadletter","pipeline":"pos-analytics","reason":"lines[0].qty must be > 0, got 0","source":{"topic":"orders","partition":0,"offset":0},"payload":"{\"order_id\":\"o\",\"ts\":1,\"store_id\":\"s\",\"lines\":[{\"sku\":\"A\",\"qty\":0,\"unit_price\":\"1.00\"}]}","id":"orders/0/0"})",
+          R"({"type":"deadletter","pipeline":"pos-analytics","reason":"invalid JSON: bad literal","source":{"topic":"orders","partition":0,"offset":1},"payload":"not json","id":"orders/0/1"})"));
 }
 
 TEST(PipelineRunnerTest, ShuffleWithinOutOfOrdernessGivesByteIdenticalOutput) {
@@ -498,6 +498,7 @@ TEST(PipelineRunnerTest, StopKeepsOpenWindowsOpen) {
     }
     SourceKind kind() const override { return SourceKind::kKafka; }
     absl::string_view name() const override { return "t"; }
+    void StartAt(const SourceOffsets&) override {}
 
    private:
     std::atomic<bool>* stop_;

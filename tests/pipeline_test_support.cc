@@ -20,6 +20,13 @@ VectorSource::VectorSource(std::vector<std::string> records,
     queues_[partition_of[i]].push_back(i);
 }
 
+void VectorSource::StartAt(const SourceOffsets& offsets) {
+  for (const auto& [partition, next] : offsets) {
+    if (partition >= 0 && static_cast<size_t>(partition) < queues_.size())
+      next_[partition] = std::min<size_t>(next, queues_[partition].size());
+  }
+}
+
 absl::StatusOr<PollResult> VectorSource::Poll(PartitionListener* listener,
                                               absl::Duration,
                                               RecordBatch* batch) {
@@ -29,6 +36,10 @@ absl::StatusOr<PollResult> VectorSource::Poll(PartitionListener* listener,
     for (size_t p = 0; p < queues_.size(); ++p)
       ids.push_back(PartitionId{static_cast<int32_t>(p)});
     listener->OnPartitionsAssigned(ids);
+    for (PartitionId p : ids) {
+      if (next_[p.value] == queues_[p.value].size())
+        listener->OnPartitionEnd(p);
+    }
   }
   batch->records.clear();
   bool any = true;
@@ -40,8 +51,7 @@ absl::StatusOr<PollResult> VectorSource::Poll(PartitionListener* listener,
       size_t index = queues_[p][next_[p]++];
       batch->records.push_back({records_[index],
                                 PartitionId{static_cast<int32_t>(p)},
-                                Offset{static_cast<int64_t>(next_[p] - 1)},
-                                0});
+                                Offset{static_cast<int64_t>(next_[p] - 1)}, 0});
       any = true;
       if (next_[p] == queues_[p].size())
         listener->OnPartitionEnd(PartitionId{static_cast<int32_t>(p)});

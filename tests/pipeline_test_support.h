@@ -26,6 +26,8 @@ class VectorSource final : public RecordSource {
                                   RecordBatch* batch) override;
   SourceKind kind() const override { return SourceKind::kKafka; }
   absl::string_view name() const override { return "orders"; }
+  // Offsets are indexes into each partition's records.
+  void StartAt(const SourceOffsets& offsets) override;
 
  private:
   std::vector<std::string> records_;

@@ -222,7 +222,7 @@ TEST_F(RollingOperatorTest, MetricsOnRequest) {
           R"("orders_pct_change_2d":null,"units":-1,"units_2d":1,)"
           R"("units_prev_2d":0,"units_pct_change_2d":null,"aov":null,)"
           R"("aov_2d":"15.01","aov_prev_2d":null,"aov_pct_change_2d":null,)"
-          R"("revision":0})"));
+          R"("id":"store_2d|store_id=s-1|2024-01-02T00:00:00Z","revision":0})"));
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ TEST_F(WindowKpiOperatorTest, EveryKpiOfOneWindow) {
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
       ElementsAre(
-          R"({"type":"kpi","pipeline":"p","kpi":"store_hour","window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"group":{"store_id":"s-1"},"revenue":"18.50","orders":3,"refunded_orders":1,"cancelled_orders":1,"units":4,"margin":"4.80","margin_pct":"56.47","aov":"7.33","distinct_customers":1,"new_customers":1,"returning_customers":0,"revision":0})"));
+          R"({"type":"kpi","pipeline":"p","kpi":"store_hour","window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"group":{"store_id":"s-1"},"revenue":"18.50","orders":3,"refunded_orders":1,"cancelled_orders":1,"units":4,"margin":"4.80","margin_pct":"56.47","aov":"7.33","distinct_customers":1,"new_customers":1,"returning_customers":0,"id":"store_hour|store_id=s-1|2024-01-01T10:00:00Z","revision":0})"));
 }
 
 TEST_F(WindowKpiOperatorTest, AovRoundsHalfUp) {
@@ -137,7 +137,7 @@ TEST_F(WindowKpiOperatorTest, OnlyRefundsAndCancellations) {
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
       ElementsAre(::testing::HasSubstr(
-          R"("revenue":"-3.10","orders":0,"refunded_orders":1,"cancelled_orders":1,"units":-2,"margin":"0.00","margin_pct":null,"aov":null,"distinct_customers":0,"new_customers":0,"returning_customers":0,"revision":0})")));
+          R"("revenue":"-3.10","orders":0,"refunded_orders":1,"cancelled_orders":1,"units":-2,"margin":"0.00","margin_pct":null,"aov":null,"distinct_customers":0,"new_customers":0,"returning_customers":0,"id":"store_hour|store_id=s-1|2024-01-01T10:00:00Z","revision":0})")));
 }
 
 TEST_F(WindowKpiOperatorTest, EventAtWindowEndBelongsToTheNextWindow) {
@@ -341,7 +341,7 @@ TEST_F(WindowKpiOperatorTest, TopSkusByRevenueTiesBySkuName) {
   EXPECT_THAT(
       TakeAll(OutputKind::kKpis),
       ElementsAre(::testing::HasSubstr(
-          R"("distinct_customers":0,"new_customers":0,"returning_customers":0,"top_skus":[{"sku":"B","revenue":"5.00","units":5},{"sku":"C","revenue":"5.00","units":1}],"revision":0})")));
+          R"("distinct_customers":0,"new_customers":0,"returning_customers":0,"top_skus":[{"sku":"B","revenue":"5.00","units":5},{"sku":"C","revenue":"5.00","units":1}],"id":"store_hour|store_id=s-1|2024-01-01T10:00:00Z","revision":0})")));
 }
 
 TEST_F(WindowKpiOperatorTest, NewAndReturningCustomers) {
@@ -456,9 +456,12 @@ TEST_F(WindowKpiOperatorTest,
        0);
   op().AdvanceWatermark(Timestamp::FromMillis(k10h + kMinute), &out_,
                         /*now_ms=*/0);
-  EXPECT_THAT(TakeAll(OutputKind::kKpis),
-              ElementsAre(AllOf(HasSubstr(R"("revenue":"1.00")"),
-                                HasSubstr(R"("final":false,"revision":0})"))));
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(AllOf(
+          HasSubstr(R"("revenue":"1.00")"),
+          HasSubstr(
+              R"("final":false,"id":"store_hour|store_id=s-1|2024-01-01T10:00:00Z","revision":0})"))));
   // Changed, but the interval has not passed: nothing yet.
   Feed(Order(k10h + 1, "s-1", "completed", "",
              R"([{"sku":"A","qty":1,"unit_price":"2.00"}])"),
@@ -480,9 +483,12 @@ TEST_F(WindowKpiOperatorTest,
              R"([{"sku":"A","qty":1,"unit_price":"4.00"}])"),
        k10h + 4 * kMinute);
   op().AdvanceWatermark(Timestamp::FromMillis(k10h + kHour), &out_, 121'000);
-  EXPECT_THAT(TakeAll(OutputKind::kKpis),
-              ElementsAre(AllOf(HasSubstr(R"("revenue":"7.00")"),
-                                HasSubstr(R"("final":true,"revision":0})"))));
+  EXPECT_THAT(
+      TakeAll(OutputKind::kKpis),
+      ElementsAre(AllOf(
+          HasSubstr(R"("revenue":"7.00")"),
+          HasSubstr(
+              R"("final":true,"id":"store_hour|store_id=s-1|2024-01-01T10:00:00Z","revision":0})"))));
   EXPECT_EQ(op().probe().early_snapshots, 2);
   EXPECT_EQ(op().probe().snapshots, 1);
 }
@@ -545,7 +551,7 @@ TEST_F(SessionWindowTest, LateEventMergesSessionsAndSaysWhatItReplaces) {
           HasSubstr(
               R"("window":{"start":"2024-01-01T10:10:00Z","end":"2024-01-01T11:40:00Z"},"group":{"store_id":"s-1"},"revenue":"15.00","orders":4)"),
           HasSubstr(
-              R"("replaces":[{"start":"2024-01-01T10:30:00Z"}],"revision":1})"))));
+              R"("replaces":[{"start":"2024-01-01T10:30:00Z"}],"id":"store_hour|store_id=s-1|2024-01-01T10:10:00Z","revision":1})"))));
 }
 
 TEST_F(SessionWindowTest, ClosedSessionCorrectedInPlace) {

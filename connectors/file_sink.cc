@@ -25,8 +25,8 @@ absl::string_view OutputFileStem(OutputKind kind) {
   return "unknown";
 }
 
-absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Open(
-    const std::string& dir) {
+absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Open(const std::string& dir,
+                                                         bool append) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
@@ -38,7 +38,7 @@ absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Open(
   for (int k = 0; k < kOutputKindCount; ++k) {
     std::string path = absl::StrCat(
         dir, "/", OutputFileStem(static_cast<OutputKind>(k)), ".ndjson");
-    sink->files_[k] = std::fopen(path.c_str(), "wb");
+    sink->files_[k] = std::fopen(path.c_str(), append ? "ab" : "wb");
     if (sink->files_[k] == nullptr) {
       return absl::PermissionDeniedError(absl::StrCat(
           path, ": cannot open for writing: ", std::strerror(errno)));

@@ -13,10 +13,13 @@ namespace tillstream {
 
 // Writes each output to DIR/<output>.ndjson (kpis.ndjson, deadletter.ndjson,
 // late.ndjson), one JSON value per line, in emission order. The directory is
-// created if missing; existing files are replaced.
+// created if missing; existing files are replaced (or appended to).
 class FileSink final : public OutputSink {
  public:
-  static absl::StatusOr<std::unique_ptr<FileSink>> Open(const std::string& dir);
+  // `append`: keep what the files hold (a run resuming from a checkpoint
+  // adds to the outputs of the runs before it); else start them empty.
+  static absl::StatusOr<std::unique_ptr<FileSink>> Open(const std::string& dir,
+                                                        bool append = false);
   ~FileSink() override;
 
   absl::Status Write(const OutputBatch& batch) override;

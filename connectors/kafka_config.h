@@ -10,6 +10,10 @@
 
 namespace tillstream {
 
+// Offsets committed by a checkpoint's transaction carry this metadata,
+// followed by the checkpoint's number.
+inline constexpr char kCheckpointMetadataPrefix[] = "tillstream-checkpoint=";
+
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 
 // Builds a librdkafka configuration: `defaults` first, then the user's

@@ -1,5 +1,8 @@
 #include "connectors/kafka_sink.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
@@ -30,6 +33,18 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
       {"message.timeout.ms", "60000"},
       {"log_level", "4"},
   };
+  if (!options.transactional_id.empty()) {
+    if (options.consumer == nullptr || options.input_topic.empty()) {
+      return absl::InvalidArgumentError(
+          "a transactional sink needs the consumer whose offsets it commits");
+    }
+    defaults.emplace_back("transactional.id", options.transactional_id);
+    // A transaction spans one checkpoint interval plus its commit.
+    defaults.emplace_back("transaction.timeout.ms", "60000");
+  }
+  sink->transactional_id_ = options.transactional_id;
+  sink->input_topic_ = options.input_topic;
+  sink->consumer_ = options.consumer;
   rd_kafka_conf_t* conf;
   TS_ASSIGN_OR_RETURN(conf, MakeKafkaConf(defaults, options.properties));
   rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::DeliveryReport);
@@ -47,12 +62,76 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
     sink->topics_[k] =
         rd_kafka_topic_new(sink->producer_, options.topics[k].c_str(), nullptr);
   }
+  if (sink->transactional()) {
+    // Fences an earlier producer with the same id (a zombie of this
+    // instance) and aborts whatever transaction it left open.
+    if (rd_kafka_error_t* error =
+            rd_kafka_init_transactions(sink->producer_, 60'000)) {
+      return sink->TransactionError("init transactions", error);
+    }
+    if (rd_kafka_error_t* error = rd_kafka_begin_transaction(sink->producer_))
+      return sink->TransactionError("begin transaction", error);
+  }
   return sink;
+}
+
+absl::Status KafkaSink::TransactionError(absl::string_view what,
+                                         rd_kafka_error_t* error) {
+  absl::Status status = absl::UnavailableError(absl::StrCat(
+      "kafka transaction (", transactional_id_, "): ", what, ": ",
+      rd_kafka_error_string(error),
+      rd_kafka_error_is_fatal(error) ? " (fatal: fenced by a newer instance?)"
+                                     : ""));
+  const bool abort = rd_kafka_error_txn_requires_abort(error);
+  rd_kafka_error_destroy(error);
+  // The outputs of an aborted transaction are still in the checkpoint that
+  // preceded the commit: a restart produces them again.
+  if (abort) {
+    if (rd_kafka_error_t* aborted =
+            rd_kafka_abort_transaction(producer_, 60'000)) {
+      rd_kafka_error_destroy(aborted);
+    }
+  }
+  return status;
+}
+
+absl::Status KafkaSink::Commit(const SourceOffsets& offsets,
+                               int64_t checkpoint) {
+  if (!transactional()) return absl::OkStatus();
+  const std::string label = absl::StrCat(kCheckpointMetadataPrefix, checkpoint);
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [partition, next] : offsets) {
+    rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_add(
+        list, input_topic_.c_str(), partition);
+    p->offset = next;
+    // The list owns (and frees) its metadata.
+    p->metadata = std::malloc(label.size());
+    std::memcpy(p->metadata, label.data(), label.size());
+    p->metadata_size = label.size();
+  }
+  rd_kafka_consumer_group_metadata_t* group =
+      rd_kafka_consumer_group_metadata(consumer_);
+  rd_kafka_error_t* error = list->cnt == 0
+                                ? nullptr
+                                : rd_kafka_send_offsets_to_transaction(
+                                      producer_, list, group, 60'000);
+  rd_kafka_consumer_group_metadata_destroy(group);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (error != nullptr) return TransactionError("send offsets", error);
+  if ((error = rd_kafka_commit_transaction(producer_, 60'000)) != nullptr)
+    return TransactionError("commit", error);
+  if (!delivery_error_.ok()) return delivery_error_;
+  if ((error = rd_kafka_begin_transaction(producer_)) != nullptr)
+    return TransactionError("begin transaction", error);
+  return absl::OkStatus();
 }
 
 KafkaSink::~KafkaSink() {
   if (producer_ == nullptr) return;
-  rd_kafka_flush(producer_, 10'000);
+  // An uncommitted transaction is left to be aborted: by the broker after
+  // its timeout, or at once by the next instance's init_transactions.
+  if (!transactional()) rd_kafka_flush(producer_, 10'000);
   for (rd_kafka_topic_t* topic : topics_) {
     if (topic != nullptr) rd_kafka_topic_destroy(topic);
   }

@@ -18,6 +18,13 @@ struct KafkaSinkOptions {
   KafkaProperties properties;  // kafka.properties, passed through
   // Topic per OutputKind (kpis, deadletter, late).
   std::array<std::string, kOutputKindCount> topics;
+  // Exactly-once: a transactional producer with this id (stable across
+  // restarts of one instance, so a restart fences its zombie); empty: an
+  // idempotent producer, at-least-once.
+  std::string transactional_id;
+  // The input topic and the consumer whose offsets a transaction commits.
+  std::string input_topic;
+  rd_kafka_t* consumer = nullptr;
 };
 
 // The topic of each OutputKind, from the pipeline's `outputs:`.
@@ -36,13 +43,24 @@ class KafkaSink final : public OutputSink {
 
   absl::Status Write(const OutputBatch& batch) override;
   absl::Status Flush() override;
+  // Sends `offsets` (metadata "tillstream-checkpoint=N") to the open
+  // transaction, commits it and begins the next.
+  absl::Status Commit(const SourceOffsets& offsets,
+                      int64_t checkpoint) override;
+  bool transactional() const override { return !transactional_id_.empty(); }
 
  private:
   KafkaSink() = default;
   static void DeliveryReport(rd_kafka_t* rk, const rd_kafka_message_t* message,
                              void* opaque);
 
+  absl::Status TransactionError(absl::string_view what,
+                                rd_kafka_error_t* error);
+
   rd_kafka_t* producer_ = nullptr;
+  std::string transactional_id_;
+  std::string input_topic_;
+  rd_kafka_t* consumer_ = nullptr;
   std::array<rd_kafka_topic_t*, kOutputKindCount> topics_{};
   absl::Status delivery_error_;
 };

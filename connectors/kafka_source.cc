@@ -4,7 +4,9 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "engine/status_macros.h"
 
 namespace tillstream {
@@ -273,6 +275,33 @@ void KafkaSource::CommitOffsets(const SourceOffsets& offsets) {
   }
   if (list->cnt > 0) rd_kafka_commit(consumer_, list, /*async=*/1);
   rd_kafka_topic_partition_list_destroy(list);
+}
+
+absl::StatusOr<int64_t> KafkaSource::CommittedCheckpoint(
+    const SourceOffsets& partitions) {
+  if (partitions.empty()) return -1;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& [partition, next] : partitions)
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition);
+  rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list, 30'000);
+  int64_t checkpoint = -1;
+  for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = list->elems[i];
+    absl::string_view metadata(static_cast<const char*>(p.metadata),
+                               p.metadata == nullptr ? 0 : p.metadata_size);
+    int64_t label = 0;
+    if (absl::ConsumePrefix(&metadata, kCheckpointMetadataPrefix) &&
+        absl::SimpleAtoi(metadata, &label)) {
+      checkpoint = std::max(checkpoint, label);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat(
+        "committed offsets of ", options_.topic, ": ", rd_kafka_err2str(err)));
+  }
+  return checkpoint;
 }
 
 SourceProgress KafkaSource::Progress() const {

@@ -52,13 +52,12 @@ class KafkaSource final : public RecordSource {
   }
   // Asynchronous: a failed commit only delays what monitoring shows.
   void CommitOffsets(const SourceOffsets& offsets) override;
-  // For a transactional producer: the group's metadata (owned by the
-  // caller, rd_kafka_consumer_group_metadata_destroy), so the offsets it
-  // commits in a transaction fence out a zombie of this consumer.
-  rd_kafka_consumer_group_metadata_t* GroupMetadata() const {
-    return rd_kafka_consumer_group_metadata(consumer_);
-  }
-  const std::string& topic() const { return options_.topic; }
+  // The highest checkpoint label ("tillstream-checkpoint=N" metadata) of the
+  // group's committed offsets for `partitions`; -1 when none has one.
+  absl::StatusOr<int64_t> CommittedCheckpoint(
+      const SourceOffsets& partitions) override;
+  // For a transactional producer that commits this consumer's offsets.
+  rd_kafka_t* handle() const { return consumer_; }
 
  private:
   struct PartitionState {

@@ -2,6 +2,7 @@
 #define TILLSTREAM_CONNECTORS_OUTPUT_SINK_H_
 
 #include "absl/status/status.h"
+#include "connectors/record_source.h"
 #include "engine/output_batch.h"
 
 namespace tillstream {
@@ -15,6 +16,17 @@ class OutputSink {
   virtual ~OutputSink() = default;
   [[nodiscard]] virtual absl::Status Write(const OutputBatch& batch) = 0;
   [[nodiscard]] virtual absl::Status Flush() = 0;
+
+  // At a checkpoint, once its state is durable: makes the outputs written
+  // since the previous commit visible together with the input `offsets`
+  // that produced them, labelled `checkpoint` (a transactional sink commits
+  // its transaction; others have nothing left to do after Flush).
+  [[nodiscard]] virtual absl::Status Commit(const SourceOffsets& /*offsets*/,
+                                            int64_t /*checkpoint*/) {
+    return absl::OkStatus();
+  }
+  // True when outputs become visible only at Commit (exactly-once).
+  virtual bool transactional() const { return false; }
 };
 
 }  // namespace tillstream

@@ -85,6 +85,13 @@ class RecordSource {
   // After a checkpoint: record its offsets where monitoring sees them (the
   // consumer group); the checkpoint itself stays the source of truth.
   virtual void CommitOffsets(const SourceOffsets& /*offsets*/) {}
+  // Exactly-once recovery: the highest checkpoint number a transaction
+  // committed with the group's offsets of `partitions` (-1: none, or a
+  // source without transactions).
+  virtual absl::StatusOr<int64_t> CommittedCheckpoint(
+      const SourceOffsets& /*partitions*/) {
+    return -1;
+  }
 };
 
 }  // namespace tillstream

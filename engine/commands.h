@@ -12,6 +12,7 @@
 ABSL_DECLARE_FLAG(std::string, brokers);
 ABSL_DECLARE_FLAG(bool, bounded);
 ABSL_DECLARE_FLAG(std::string, input);
+ABSL_DECLARE_FLAG(std::string, state_dir);
 ABSL_DECLARE_FLAG(int32_t, http_port);
 ABSL_DECLARE_FLAG(std::string, log_format);
 ABSL_DECLARE_FLAG(std::string, output_dir);

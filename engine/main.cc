@@ -21,6 +21,9 @@ ABSL_FLAG(int32_t, http_port, -1,
 ABSL_FLAG(std::string, log_format, "text",
           "run: text (a status line on a terminal) or json (one JSON object "
           "per log line)");
+ABSL_FLAG(std::string, state_dir, "",
+          "run: keep state in this directory (overrides state.dir); a restart "
+          "resumes from its last checkpoint");
 ABSL_FLAG(std::string, input, "",
           "run: replay an NDJSON file instead of Kafka ('-' = stdin)");
 ABSL_FLAG(std::string, output_dir, "",

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
@@ -102,7 +104,13 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
       AdvanceWatermark(Timestamp::Max());
       TS_RETURN_IF_ERROR(WriteOutputs());
       if (options_.metrics != nullptr) PublishMetrics(now);
-      return sink_->Flush();
+      TS_RETURN_IF_ERROR(sink_->Flush());
+      // The closing outputs in a transaction of their own, offsets
+      // unchanged: lost in a crash, a rerun from the checkpoint above
+      // closes the same windows again.
+      return state_ == nullptr
+                 ? absl::OkStatus()
+                 : sink_->Commit(next_offsets_, checkpoint_number_);
     }
     ProcessBatch(batch, now);
     AdvanceWatermark(watermarks_.Advance(now));
@@ -121,17 +129,33 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
   return sink_->Flush();
 }
 
-std::vector<std::string> PipelineRunner::StateFamilies() const {
+std::vector<std::string> PipelineRunner::StateFamilies(
+    const PipelineConfig& config) {
+  // The operators name their families: build them, touch nothing else.
+  ManualClock clock;
+  PipelineRunner probe(config, nullptr, nullptr, &clock);
   std::vector<std::string> families = {std::string(kEngineFamily)};
-  for (const WindowKpiOperator& op : kpi_operators_)
+  for (const WindowKpiOperator& op : probe.kpi_operators_)
     families.push_back(op.family());
-  for (const RollingOperator& op : rolling_operators_)
+  for (const RollingOperator& op : probe.rolling_operators_)
     families.push_back(op.family());
-  for (const AnomalyOperator& op : anomaly_operators_)
+  for (const AnomalyOperator& op : probe.anomaly_operators_)
     families.push_back(op.family());
-  for (const EarlyWarningOperator& op : early_operators_)
+  for (const EarlyWarningOperator& op : probe.early_operators_)
     families.push_back(op.family());
   return families;
+}
+
+absl::StatusOr<std::string> PipelineRunner::InstanceId(StateStore* store) {
+  std::optional<std::string> id;
+  TS_ASSIGN_OR_RETURN(id, store->Get(kEngineFamily, "i"));
+  if (id.has_value()) return *id;
+  absl::BitGen random;
+  id = absl::StrFormat("%016x", absl::Uniform<uint64_t>(random));
+  StateWriteBatch batch;
+  batch.Put(kEngineFamily, "i", *id);
+  TS_RETURN_IF_ERROR(store->Write(batch));
+  return *id;
 }
 
 absl::Status PipelineRunner::EnableState(StateStore* store,
@@ -159,8 +183,39 @@ absl::Status PipelineRunner::EnableState(StateStore* store,
   for (CheckpointedState* op : stateful_)
     TS_RETURN_IF_ERROR(op->Restore(store));
   TS_RETURN_IF_ERROR(RestoreEngineState());
+  if (sink_->transactional()) TS_RETURN_IF_ERROR(RecoverTransaction());
   source_->StartAt(next_offsets_);
   return absl::OkStatus();
+}
+
+absl::Status PipelineRunner::RecoverTransaction() {
+  std::optional<std::string> pending;
+  TS_ASSIGN_OR_RETURN(pending, state_->Get(kEngineFamily, "t"));
+  if (!pending.has_value()) return absl::OkStatus();
+  StateDecoder in(*pending);
+  const int64_t number = in.I64();
+  const absl::string_view outputs = in.Bytes();
+  if (!in.done()) return absl::DataLossError("engine: bad transaction record");
+  if (number != checkpoint_number_) return absl::OkStatus();
+  int64_t committed;
+  TS_ASSIGN_OR_RETURN(committed, source_->CommittedCheckpoint(next_offsets_));
+  if (committed >= number) return absl::OkStatus();
+  StateDecoder records(outputs);
+  while (!records.done() && records.ok()) {
+    const auto kind = static_cast<OutputKind>(records.U64());
+    outputs_.BeginRecord(kind, records.Bytes());
+    const absl::string_view value = records.Bytes();
+    outputs_.value()->append(value.data(), value.size());
+    outputs_.EndRecord();
+  }
+  if (!records.ok()) {
+    outputs_.Clear();
+    return absl::DataLossError("engine: bad transaction record");
+  }
+  TS_RETURN_IF_ERROR(sink_->Write(outputs_));
+  outputs_.Clear();
+  TS_RETURN_IF_ERROR(sink_->Flush());
+  return sink_->Commit(next_offsets_, number);
 }
 
 // The engine's own records in family "engine":
@@ -189,6 +244,7 @@ absl::Status PipelineRunner::RestoreEngineState() {
     return absl::DataLossError(
         "engine: checkpoint from an incompatible version");
   }
+  checkpoint_number_ = in.I64();
   const Timestamp watermark = Timestamp::FromMillis(in.I64());
   const size_t partitions = in.Count();
   for (size_t i = 0; i < partitions; ++i) {
@@ -216,7 +272,9 @@ absl::Status PipelineRunner::Checkpoint() {
   }
   std::string progress;
   StateEncoder out(&progress);
+  const int64_t number = checkpoint_number_ + 1;
   out.U64(kEngineStateVersion);
+  out.I64(number);
   out.I64(watermarks_.current().millis());
   out.U64(next_offsets_.size());
   for (const auto& [partition, next] : next_offsets_) {
@@ -228,17 +286,29 @@ absl::Status PipelineRunner::Checkpoint() {
                                                    : p->max_seen().millis());
   }
   batch.Put(kEngineFamily, "p", progress);
+  const bool transactional = sink_->transactional();
+  if (transactional) {
+    std::string pending;
+    StateEncoder record(&pending);
+    record.I64(number);
+    record.Bytes(transaction_outputs_);
+    batch.Put(kEngineFamily, "t", pending);
+  }
   // Outputs first: once the offsets are saved, their inputs are never
-  // processed again, so what they produced must already be delivered.
+  // processed again, so what they produced must already be delivered (or,
+  // exactly-once, be in the transaction and in this checkpoint).
   absl::Status status = sink_->Flush();
   if (status.ok()) status = state_->Write(batch);
+  if (status.ok()) status = sink_->Commit(next_offsets_, number);
   last_checkpoint_ms_ = clock_->NowMillis();
   if (!status.ok()) {
     ++checkpoint_probe_.failed;
     return absl::Status(status.code(),
                         absl::StrCat("checkpoint: ", status.message()));
   }
-  source_->CommitOffsets(next_offsets_);
+  checkpoint_number_ = number;
+  transaction_outputs_.clear();
+  if (!transactional) source_->CommitOffsets(next_offsets_);
   const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - started)
                          .count();
@@ -339,6 +409,14 @@ absl::Status PipelineRunner::WriteOutputs() {
   for (size_t i = 0; i < outputs_.size(); ++i)
     ++summary_.outputs_by_kind[static_cast<int>(outputs_[i].kind)];
   if (live_ != nullptr) live_->Observe(outputs_);
+  if (state_ != nullptr && sink_->transactional()) {
+    StateEncoder log(&transaction_outputs_);
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      log.U64(static_cast<uint64_t>(outputs_[i].kind));
+      log.Bytes(outputs_[i].key);
+      log.Bytes(outputs_[i].value);
+    }
+  }
   absl::Status status = sink_->Write(outputs_);
   outputs_.Clear();
   return status;

@@ -101,8 +101,12 @@ class PipelineRunner final : private PartitionListener {
   // operator state, watermarks, known customers and the source offsets in
   // one atomic write, after the outputs so far are delivered
   // (at-least-once: a crash replays from the last checkpoint).
-  std::vector<std::string> StateFamilies() const;
+  static std::vector<std::string> StateFamilies(const PipelineConfig& config);
   absl::Status EnableState(StateStore* store, int64_t interval_ms);
+  // This instance's id, made at its state's first checkpoint and kept with
+  // it: stable across restarts (a transactional id must be), distinct
+  // between instances.
+  static absl::StatusOr<std::string> InstanceId(StateStore* store);
   const CheckpointProbe& checkpoints() const { return checkpoint_probe_; }
 
   const RunSummary& summary();
@@ -144,6 +148,9 @@ class PipelineRunner final : private PartitionListener {
   PartitionWatermark* AddPartition(PartitionId partition, int64_t now_ms);
   absl::Status Checkpoint();
   absl::Status RestoreEngineState();
+  // Exactly-once: commits the last checkpoint's transaction again when a
+  // crash came between its state write and its commit.
+  absl::Status RecoverTransaction();
   void WriteDeadLetter(const SourceRecord& record, absl::string_view reason);
   void AdvanceWatermark(Timestamp watermark);
   absl::Status WriteOutputs();
@@ -183,6 +190,11 @@ class PipelineRunner final : private PartitionListener {
   SourceOffsets next_offsets_;  // per partition: the next record to process
   absl::flat_hash_map<int32_t, Timestamp> restored_max_seen_;
   size_t customers_checkpointed_ = 0;
+  int64_t checkpoint_number_ = 0;  // of the last completed checkpoint
+  // Exactly-once: the outputs of the open transaction (kind, key, value),
+  // kept in the checkpoint so that a transaction lost between the state
+  // write and its commit is produced again on restart.
+  std::string transaction_outputs_;
   CheckpointProbe checkpoint_probe_;
 };
 

@@ -18,6 +18,7 @@
 #include "engine/pipeline_runner.h"
 #include "engine/run_reporter.h"
 #include "engine/time_format.h"
+#include "state/rocksdb_state_store.h"
 
 namespace tillstream {
 int RunCommand(const std::vector<std::string>& args) {
@@ -41,7 +42,25 @@ int RunCommand(const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
+  if (!absl::GetFlag(FLAGS_state_dir).empty())
+    config->state.dir = absl::GetFlag(FLAGS_state_dir);
   RunReporter reporter(*config, json_logs, isatty(STDERR_FILENO) == 1);
+  // State first: an exactly-once sink's transactional id is kept with it.
+  std::unique_ptr<RocksDbStateStore> store;
+  if (!config->state.dir.empty()) {
+    const int64_t half = config->state.memory_mb << 19;  // MiB / 2
+    auto opened = RocksDbStateStore::Open(
+        {.dir = config->state.dir,
+         .families = PipelineRunner::StateFamilies(*config),
+         .block_cache_bytes = half,
+         .write_buffer_bytes = half});
+    if (!opened.ok()) {
+      reporter.Error(absl::StrCat("state ", config->state.dir, ": ",
+                                  opened.status().message()));
+      return kExitFailure;
+    }
+    store = *std::move(opened);
+  }
   std::unique_ptr<EmbeddedBroker> broker;
   std::unique_ptr<RecordSource> source;
   std::unique_ptr<OutputSink> sink;
@@ -54,7 +73,7 @@ int RunCommand(const std::vector<std::string>& args) {
       return kExitUsage;
     }
     auto file_source = FileSource::Open({.path = input});
-    auto file_sink = FileSink::Open(dir);
+    auto file_sink = FileSink::Open(dir, /*append=*/store != nullptr);
     status = !file_source.ok() ? file_source.status() : file_sink.status();
     if (status.ok()) {
       source = *std::move(file_source);
@@ -93,6 +112,37 @@ int RunCommand(const std::vector<std::string>& args) {
     sink_options.brokers = brokers;
     sink_options.properties = config->kafka.properties;
     sink_options.topics = OutputTopics(config->outputs);
+    // Exactly-once by default where it can hold: durable state and a real
+    // cluster (the embedded broker does not enforce transactions).
+    ProcessingGuarantee guarantee = config->processing_guarantee;
+    if (guarantee == ProcessingGuarantee::kDefault) {
+      guarantee = store != nullptr && !embedded
+                      ? ProcessingGuarantee::kExactlyOnce
+                      : ProcessingGuarantee::kAtLeastOnce;
+    }
+    if (guarantee == ProcessingGuarantee::kExactlyOnce && store == nullptr) {
+      reporter.Error(
+          "processing_guarantee: exactly_once needs state (state.dir or "
+          "--state-dir): the checkpoint holds the open transaction's outputs");
+      return kExitUsage;
+    }
+    if (guarantee == ProcessingGuarantee::kExactlyOnce && kafka_source.ok()) {
+      auto instance = PipelineRunner::InstanceId(store.get());
+      if (!instance.ok()) {
+        reporter.Error(instance.status().message());
+        return kExitFailure;
+      }
+      sink_options.transactional_id =
+          absl::StrCat("tillstream-", config->kafka.group_id, "-", *instance);
+      sink_options.input_topic = config->source.topic;
+      sink_options.consumer = (*kafka_source)->handle();
+    }
+    reporter.Info(
+        absl::StrCat("processing_guarantee=", GuaranteeName(guarantee),
+                     embedded && guarantee == ProcessingGuarantee::kExactlyOnce
+                         ? " (the embedded broker does not enforce "
+                           "transactions: not a proof)"
+                         : ""));
     auto kafka_sink = KafkaSink::Create(std::move(sink_options));
     if (status.ok())
       status = !kafka_source.ok() ? kafka_source.status() : kafka_sink.status();
@@ -121,6 +171,18 @@ int RunCommand(const std::vector<std::string>& args) {
   PipelineRunner runner(*config, source.get(), sink.get(), &clock,
                         std::move(options));
   running = &runner;
+  if (store != nullptr) {
+    status =
+        runner.EnableState(store.get(), config->state.checkpoint_interval_ms);
+    if (!status.ok()) {
+      reporter.Error(
+          absl::StrCat("state ", config->state.dir, ": ", status.message()));
+      return kExitFailure;
+    }
+    reporter.Info(absl::StrCat(
+        "state=", config->state.dir,
+        " checkpoint_interval=", config->state.checkpoint_interval_ms, "ms"));
+  }
   std::unique_ptr<HttpServer> server;
   if (http) {
     auto started = HttpServer::Start({.config = &*config,

@@ -113,13 +113,8 @@ TEST_F(CheckpointRestoreTest, StoppedFiveTimesEndsLikeOneRun) {
   const int stops_after[] = {7, 13, 5, 21, 11, 1 << 30};
   int64_t checkpoints = 0;
   for (int batches : stops_after) {
-    auto store = [&] {
-      ManualClock unused;
-      VectorSource none({}, {}, 1, 1);
-      PipelineRunner probe(config, &none, &pieces, &unused);
-      return RocksDbStateStore::Open(
-          {.dir = dir_, .families = probe.StateFamilies()});
-    }();
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
     ASSERT_TRUE(store.ok()) << store.status();
     VectorSource source(records, partition_of, 4, 500);
     ManualClock clock;
@@ -161,7 +156,7 @@ TEST_F(CheckpointRestoreTest, ACorruptRecordIsRefusedWithItsFamily) {
   VectorSource none({}, {}, 1, 1);
   PipelineRunner runner(config, &none, &sink, &clock);
   auto store = RocksDbStateStore::Open(
-      {.dir = dir_, .families = runner.StateFamilies()});
+      {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
   ASSERT_TRUE(store.ok());
   StateWriteBatch batch;
   batch.Put("kpi/store_day", "m", "\x01\x02");  // meta cut short

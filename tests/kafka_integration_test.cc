@@ -22,12 +22,7 @@ namespace {
 using testing::FinalSnapshots;
 using testing::ReadLines;
 
-struct Message {
-  std::string key;
-  std::string value;
-  int32_t partition;
-  int64_t offset;
-};
+using testing::Message;
 
 class KafkaIntegrationTest : public ::testing::Test {
  protected:
@@ -47,51 +42,8 @@ class KafkaIntegrationTest : public ::testing::Test {
     testing::ProduceAll(broker_->bootstrap(), topic, records);
   }
 
-  // Every message of `topic`, partition by partition, read up to the end
-  // offsets at the time of the call.
   std::vector<Message> ConsumeAll(const std::string& topic, int partitions) {
-    char error[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->bootstrap().c_str(),
-                      error, sizeof(error));
-    rd_kafka_conf_set(conf, "group.id", "integration-reader", error,
-                      sizeof(error));
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", error, sizeof(error));
-    rd_kafka_t* consumer =
-        rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
-    EXPECT_NE(consumer, nullptr) << error;
-    std::vector<Message> messages;
-    for (int p = 0; p < partitions; ++p) {
-      int64_t low = 0, high = 0;
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p,
-                                                 &low, &high, 10'000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-      if (high <= low) continue;
-      rd_kafka_topic_partition_list_t* list =
-          rd_kafka_topic_partition_list_new(1);
-      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = low;
-      rd_kafka_assign(consumer, list);
-      rd_kafka_topic_partition_list_destroy(list);
-      int64_t next = low;
-      // Bounded: each poll waits at most 1 s, and the loop ends at `high`.
-      for (int polls = 0; next < high && polls < 600; ++polls) {
-        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 1000);
-        if (m == nullptr) continue;
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          messages.push_back(
-              {std::string(static_cast<const char*>(m->key), m->key_len),
-               std::string(static_cast<const char*>(m->payload), m->len),
-               m->partition, m->offset});
-          next = m->offset + 1;
-        }
-        rd_kafka_message_destroy(m);
-      }
-      EXPECT_EQ(next, high)
-          << "could not read " << topic << "/" << p << " to its end";
-    }
-    rd_kafka_assign(consumer, nullptr);
-    rd_kafka_destroy(consumer);
-    return messages;
+    return testing::ConsumeAll(broker_->bootstrap(), topic, partitions);
   }
 
   // Runs `config` against the embedded broker in --bounded mode.

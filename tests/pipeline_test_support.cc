@@ -191,4 +191,55 @@ void ProduceAll(
   rd_kafka_destroy(producer);
 }
 
+std::vector<Message> ConsumeAll(const std::string& bootstrap,
+                                const std::string& topic, int partitions) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error,
+                    sizeof(error));
+  rd_kafka_conf_set(conf, "group.id", "integration-reader", error,
+                    sizeof(error));
+  rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", error, sizeof(error));
+  rd_kafka_t* consumer =
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+  EXPECT_NE(consumer, nullptr) << error;
+  std::vector<Message> messages;
+  for (int p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    EXPECT_EQ(rd_kafka_query_watermark_offsets(consumer, topic.c_str(), p, &low,
+                                               &high, 10'000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (high <= low) continue;
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = low;
+    rd_kafka_assign(consumer, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    int64_t next = low;
+    // Bounded: each poll waits at most 1 s, and 60 polls in a row that
+    // bring nothing end it.
+    for (int idle = 0; next < high && idle < 60;) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 1000);
+      if (m == nullptr) {
+        ++idle;
+        continue;
+      }
+      idle = 0;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        messages.push_back(
+            {std::string(static_cast<const char*>(m->key), m->key_len),
+             std::string(static_cast<const char*>(m->payload), m->len),
+             m->partition, m->offset});
+        next = m->offset + 1;
+      }
+      rd_kafka_message_destroy(m);
+    }
+    EXPECT_EQ(next, high) << "could not read " << topic << "/" << p
+                          << " to its end";
+  }
+  rd_kafka_assign(consumer, nullptr);
+  rd_kafka_destroy(consumer);
+  return messages;
+}
+
 }  // namespace tillstream::testing

@@ -83,6 +83,19 @@ void ProduceAll(
     const std::string& bootstrap, const std::string& topic,
     const std::vector<std::pair<std::string, std::string>>& records);
 
+// One message read back from a topic.
+struct Message {
+  std::string key;
+  std::string value;
+  int32_t partition;
+  int64_t offset;
+};
+// Every message of `topic` (`partitions` of them) at `bootstrap`, partition
+// by partition in offset order, read up to the end offsets at the time of
+// the call (EXPECTs that it gets there).
+std::vector<Message> ConsumeAll(const std::string& bootstrap,
+                                const std::string& topic, int partitions);
+
 }  // namespace tillstream::testing
 
 #endif  // TILLSTREAM_TESTS_PIPELINE_TEST_SUPPORT_H_

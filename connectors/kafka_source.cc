@@ -284,7 +284,9 @@ absl::StatusOr<int64_t> KafkaSource::CommittedCheckpoint(
       rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
   for (const auto& [partition, next] : partitions)
     rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition);
-  rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list, 30'000);
+  // Past transaction.timeout.ms: by then the broker has aborted a zombie's
+  // open transaction, whose pending offsets make the answer wait.
+  rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, list, 70'000);
   int64_t checkpoint = -1;
   for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
     const rd_kafka_topic_partition_t& p = list->elems[i];

@@ -187,11 +187,39 @@ std::string EngineMetrics::RenderPrometheus(int64_t wall_ms) const {
          "Alerts open now (fired and not resolved).");
   absl::StrAppend(&out, "tillstream_alerts_firing ",
                   s.alerts_fired - s.alerts_resolved, "\n");
+  if (s.checkpoints_on) {
+    Family(&out, "tillstream_checkpoints_total", "counter",
+           "Checkpoints completed (state, offsets and, exactly-once, the "
+           "transaction's commit).");
+    absl::StrAppend(&out, "tillstream_checkpoints_total ", s.checkpoints, "\n");
+    Family(&out, "tillstream_checkpoint_failures_total", "counter",
+           "Checkpoints that failed (the run stops; a restart resumes from "
+           "the last good one). Exactly-once: includes aborted transactions.");
+    absl::StrAppend(&out, "tillstream_checkpoint_failures_total ",
+                    s.checkpoint_failures, "\n");
+    Family(&out, "tillstream_checkpoint_duration_seconds", "gauge",
+           "Duration of the last checkpoint: output flush, state write, "
+           "commit.");
+    absl::StrAppend(&out, "tillstream_checkpoint_duration_seconds ",
+                    s.checkpoint_last_us / 1e6, "\n");
+    Family(&out, "tillstream_checkpoint_seconds_total", "counter",
+           "Time spent in checkpoints.");
+    absl::StrAppend(&out, "tillstream_checkpoint_seconds_total ",
+                    s.checkpoint_total_us / 1e6, "\n");
+    Family(&out, "tillstream_checkpoint_bytes", "gauge",
+           "Keys and values the last checkpoint wrote (changed state only).");
+    absl::StrAppend(&out, "tillstream_checkpoint_bytes ",
+                    s.checkpoint_last_bytes, "\n");
+    Family(&out, "tillstream_checkpoint_writes", "gauge",
+           "Keys the last checkpoint put or deleted.");
+    absl::StrAppend(&out, "tillstream_checkpoint_writes ",
+                    s.checkpoint_last_writes, "\n");
+  }
   const int64_t rss = ResidentBytes();
   if (rss >= 0) {
     Family(&out, "tillstream_resident_memory_bytes", "gauge",
-           "Resident memory of the engine process (state lives in memory "
-           "until durable state lands).");
+           "Resident memory of the engine process (the hot state lives in "
+           "memory; RocksDB's share is bounded by state.memory_mb).");
     absl::StrAppend(&out, "tillstream_resident_memory_bytes ", rss, "\n");
   }
   return out;

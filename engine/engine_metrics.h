@@ -37,6 +37,14 @@ struct MetricsSnapshot {
   int64_t rebalances = 0;
   int64_t alerts_fired = 0;
   int64_t alerts_resolved = 0;
+  // Durable state (absent without state.dir).
+  bool checkpoints_on = false;
+  int64_t checkpoints = 0;
+  int64_t checkpoint_failures = 0;
+  int64_t checkpoint_last_us = 0;
+  int64_t checkpoint_total_us = 0;
+  int64_t checkpoint_last_bytes = 0;
+  int64_t checkpoint_last_writes = 0;
 };
 
 // "lines[N].qty must be > N, got -N": a dead-letter reason with quoted values

@@ -4,9 +4,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "absl/strings/str_cat.h"
 #include "engine/dashboard_html.h"
 #include "engine/json_writer.h"
 #include "httplib.h"

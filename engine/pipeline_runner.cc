@@ -492,6 +492,13 @@ void PipelineRunner::PublishMetrics(int64_t now_ms) {
   const AnomalyProbe alerts = AlertTotals();
   m.alerts_fired = alerts.fired;
   m.alerts_resolved = alerts.resolved;
+  m.checkpoints_on = state_ != nullptr;
+  m.checkpoints = checkpoint_probe_.completed;
+  m.checkpoint_failures = checkpoint_probe_.failed;
+  m.checkpoint_last_us = checkpoint_probe_.last_duration_us;
+  m.checkpoint_total_us = checkpoint_probe_.total_duration_us;
+  m.checkpoint_last_bytes = checkpoint_probe_.last_bytes;
+  m.checkpoint_last_writes = checkpoint_probe_.last_writes;
   options_.metrics->Publish(std::move(m));
 }
 

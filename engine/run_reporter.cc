@@ -131,6 +131,13 @@ void RunReporter::Summary(PipelineRunner& runner, double seconds) const {
                     reasons[i].first);
   }
   fields.push_back('}');
+  const CheckpointProbe& c = runner.checkpoints();
+  if (c.completed + c.failed > 0) {
+    absl::StrAppend(
+        &fields,
+        absl::StrFormat(",\"checkpoints\":%d,\"checkpoint_seconds\":%.3f",
+                        c.completed, c.total_duration_us / 1e6));
+  }
   if (json_) {
     Line("info", "summary", fields);
     return;
@@ -142,6 +149,12 @@ void RunReporter::Summary(PipelineRunner& runner, double seconds) const {
       config_.name, s.records, s.events, s.bad_records, s.late_events,
       s.snapshots, s.corrections, s.rolling, s.alerts, watermark, seconds,
       rate));
+  if (c.completed + c.failed > 0) {
+    Info(absl::StrFormat(
+        "%d checkpoints, %.3f s in all (%.1f%% of the run)", c.completed,
+        c.total_duration_us / 1e6,
+        seconds > 0 ? c.total_duration_us / 1e4 / seconds : 0.0));
+  }
   for (size_t i = 0; i < reasons.size() && i < 8; ++i) {
     std::fprintf(stderr, "  dead letter x%lld: %s\n",
                  static_cast<long long>(reasons[i].first),

@@ -166,5 +166,85 @@ TEST_F(CheckpointRestoreTest, ACorruptRecordIsRefusedWithItsFamily) {
   EXPECT_EQ(status.message(), "kpi/store_day: bad meta");
 }
 
+// A transactional sink in memory: outputs become visible at Commit; a
+// failed commit aborts them, as a crash between the checkpoint's state write
+// and its commit would.
+class TransactionalSink final : public OutputSink {
+ public:
+  explicit TransactionalSink(CollectingSink* committed,
+                             int64_t* committed_checkpoint)
+      : committed_(committed), committed_checkpoint_(committed_checkpoint) {}
+  absl::Status Write(const OutputBatch& batch) override {
+    for (size_t i = 0; i < batch.size(); ++i)
+      open_.emplace_back(batch[i].kind, std::string(batch[i].value));
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status Commit(const SourceOffsets&, int64_t checkpoint) override {
+    if (checkpoint == fail_commit_of) {
+      open_.clear();
+      return absl::UnavailableError("the process died before the commit");
+    }
+    for (auto& [kind, value] : open_)
+      committed_->outputs[static_cast<int>(kind)].push_back(std::move(value));
+    open_.clear();
+    *committed_checkpoint_ = checkpoint;
+    return absl::OkStatus();
+  }
+  bool transactional() const override { return true; }
+  int64_t fail_commit_of = -1;
+
+ private:
+  std::vector<std::pair<OutputKind, std::string>> open_;
+  CollectingSink* committed_;
+  int64_t* committed_checkpoint_;
+};
+
+TEST_F(CheckpointRestoreTest, ExactlyOnceCommitsALostTransactionAgain) {
+  const PipelineConfig config = testing::PosAnalyticsConfig();
+  const std::vector<std::string> records = Traffic();
+  std::vector<int> partition_of(records.size());
+  for (size_t i = 0; i < records.size(); ++i)
+    partition_of[i] = static_cast<int>(i % 4);
+  CollectingSink whole;
+  {
+    VectorSource source(records, partition_of, 4, 500);
+    ManualClock clock;
+    PipelineRunner runner(config, &source, &whole, &clock);
+    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
+  }
+
+  CollectingSink committed;
+  int64_t committed_checkpoint = -1;
+  for (int run = 0; run < 2; ++run) {
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+    ASSERT_TRUE(store.ok()) << store.status();
+    VectorSource source(records, partition_of, 4, 500);
+    source.committed_checkpoint = committed_checkpoint;
+    TransactionalSink sink(&committed, &committed_checkpoint);
+    // The first run dies between the state write of its fifth checkpoint
+    // and that checkpoint's commit.
+    if (run == 0) sink.fail_commit_of = 5;
+    ManualClock clock;
+    RunnerOptions options;
+    options.on_batch = [&](const RunSummary&) { clock.AdvanceMillis(400); };
+    PipelineRunner runner(config, &source, &sink, &clock, options);
+    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
+    absl::Status status = runner.Run(std::atomic<bool>(false));
+    if (run == 0) {
+      EXPECT_EQ(status.message(),
+                "checkpoint: the process died before the commit");
+      EXPECT_EQ(committed_checkpoint, 4);
+    } else {
+      EXPECT_TRUE(status.ok()) << status;
+    }
+  }
+  // Every output once, in the order of the uninterrupted run: the lost
+  // transaction's outputs came from the checkpoint, not from a replay.
+  for (int k = 0; k < kOutputKindCount; ++k)
+    EXPECT_EQ(committed.outputs[k], whole.outputs[k]) << k;
+}
+
 }  // namespace
 }  // namespace tillstream

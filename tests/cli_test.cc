@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -197,6 +199,58 @@ TEST_F(CliTest, BrokerPrintsBootstrapAndStopsOnSignal) {
   fclose(stream);
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// The last line per id, in file order (what a compacted view keeps).
+std::map<std::string, std::string> LastLineById(const std::string& text) {
+  std::map<std::string, std::string> last;
+  simdjson::dom::parser parser;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::string id(
+        parser.parse(line.data(), line.size())["id"].get_string().value());
+    last[id] = std::string(line);
+  }
+  return last;
+}
+
+TEST_F(CliTest, StateDirResumesAFileThatGrew) {
+  // Eight orders, then the rest appended: the second run reads only the new
+  // lines, on the state the first run checkpointed.
+  const std::string all =
+      ReadFile(kSource + "/tests/golden/small_orders.ndjson");
+  std::vector<std::string> lines = absl::StrSplit(all, '\n', absl::SkipEmpty());
+  const std::string input = (dir_ / "orders.ndjson").string();
+  {
+    std::ofstream out(input);
+    for (size_t i = 0; i < 8; ++i) out << lines[i] << "\n";
+  }
+  const std::string args =
+      absl::StrCat("run tests/golden/small.yaml --log-format json --input ",
+                   input, " --output-dir ", (dir_ / "out").string(),
+                   " --state-dir ", (dir_ / "state").string());
+  Result first = Run(args);
+  ASSERT_EQ(first.exit_code, 0) << first.stderr_text;
+  EXPECT_THAT(first.stderr_text, ::testing::HasSubstr("\"records\":8,"));
+  EXPECT_THAT(first.stderr_text, ::testing::HasSubstr("\"checkpoints\":1,"));
+  {
+    std::ofstream out(input, std::ios::app);
+    for (size_t i = 8; i < lines.size(); ++i) out << lines[i] << "\n";
+  }
+  Result second = Run(args);
+  ASSERT_EQ(second.exit_code, 0) << second.stderr_text;
+  EXPECT_THAT(second.stderr_text, ::testing::HasSubstr(absl::StrCat(
+                                      "\"records\":", lines.size() - 8, ",")));
+  // Windows the first run closed at its end of input are emitted again
+  // (same ids) with what the new lines added.
+  EXPECT_EQ(
+      LastLineById(ReadFile((dir_ / "out" / "kpis.ndjson").string())),
+      LastLineById(ReadFile(kSource + "/tests/golden/small_kpis.ndjson")));
+  // Dead letters name the file they came from: here the copy.
+  EXPECT_EQ(LastLineById(absl::StrReplaceAll(
+                ReadFile((dir_ / "out" / "deadletter.ndjson").string()),
+                {{input, "tests/golden/small_orders.ndjson"}})),
+            LastLineById(
+                ReadFile(kSource + "/tests/golden/small_deadletter.ndjson")));
 }
 
 TEST_F(CliTest, BadKafkaPropertyIsRefusedWithoutEchoingSecrets) {

@@ -28,6 +28,11 @@ class VectorSource final : public RecordSource {
   absl::string_view name() const override { return "orders"; }
   // Offsets are indexes into each partition's records.
   void StartAt(const SourceOffsets& offsets) override;
+  // What a transactional sink committed last (exactly-once tests).
+  absl::StatusOr<int64_t> CommittedCheckpoint(const SourceOffsets&) override {
+    return committed_checkpoint;
+  }
+  int64_t committed_checkpoint = -1;
 
  private:
   std::vector<std::string> records_;

@@ -171,10 +171,13 @@ WindowKpiOperator::WindowState* WindowKpiOperator::SessionFor(
   WindowState merged;
   bool have_merged = false;
   bool keeps_key = false;  // one of the parts already has the merged start
+  bool start_persisted = false;
   for (int64_t part : parts) {
     auto node = windows_.extract(WindowKey{part, group});
-    Forget(WindowKey{part, group});
     WindowState& piece = node.mapped();
+    Forget(WindowKey{part, group}, piece);
+    // The merged window inherits the record under its own start.
+    if (part == start && piece.persisted) start_persisted = true;
     session_ends_.erase({piece.session_end, part, group});
     sessions.erase(part);
     if (part == start) keeps_key = true;
@@ -196,6 +199,7 @@ WindowKpiOperator::WindowState* WindowKpiOperator::SessionFor(
   if (!keeps_key) merged.updated = false;  // its old key is gone from updated_
   merged.session_end = end;
   merged.dirty = false;  // a part's flag: this key is not in dirty_ yet
+  merged.persisted = start_persisted;
   sessions[start] = end;
   session_ends_.insert({end, start, group});
   const WindowKey key{start, group};
@@ -343,10 +347,7 @@ void WindowKpiOperator::AdvanceWatermark(Timestamp watermark, OutputBatch* out,
     Timestamp expiry = Timestamp::FromMillis(assigner_.End(first->first))
                            .Plus(rule_.allowed_lateness_ms);
     if (expiry > watermark) break;
-    for (uint32_t group : first->second) {
-      windows_.erase(WindowKey{first->first, group});
-      Forget(WindowKey{first->first, group});
-    }
+    for (uint32_t group : first->second) Erase(WindowKey{first->first, group});
     groups_by_start_.erase(first);
   }
 }
@@ -378,11 +379,17 @@ void WindowKpiOperator::AdvanceSessions(Timestamp watermark, OutputBatch* out,
     const auto [end, start, group] = *session_ends_.begin();
     if (Timestamp::FromMillis(end).Plus(rule_.allowed_lateness_ms) > watermark)
       break;
-    windows_.erase(WindowKey{start, group});
-    Forget(WindowKey{start, group});
+    Erase(WindowKey{start, group});
     sessions_[group].erase(start);
     session_ends_.erase(session_ends_.begin());
   }
+}
+
+void WindowKpiOperator::Erase(const WindowKey& key) {
+  auto it = windows_.find(key);
+  if (it == windows_.end()) return;
+  Forget(key, it->second);
+  windows_.erase(it);
 }
 
 void WindowKpiOperator::EmitEarly(Timestamp watermark, OutputBatch* out) {
@@ -546,18 +553,25 @@ void WindowKpiOperator::EncodeWindow(const WindowState& state,
 
 void WindowKpiOperator::Checkpoint(StateWriteBatch* batch) {
   std::string key, value;
-  for (const WindowKey& window : dirty_) {
+  auto window_key = [&key](const WindowKey& window) -> const std::string& {
     key.clear();
     key.push_back('w');
     AppendOrderedKey(window.start, &key);
     AppendOrderedKey(window.group, &key);
+    return key;
+  };
+  // A removed window that came back since is put again below.
+  for (const WindowKey& window : erased_) {
+    if (!windows_.contains(window)) batch->Delete(family_, window_key(window));
+  }
+  erased_.clear();
+  for (const WindowKey& window : dirty_) {
     auto it = windows_.find(window);
-    if (it == windows_.end()) {
-      batch->Delete(family_, key);
-      continue;
-    }
-    if (!it->second.dirty) continue;  // listed twice, written already
+    // Gone again before any checkpoint saw it: nothing to write.
+    if (it == windows_.end() || !it->second.dirty) continue;
+    window_key(window);
     it->second.dirty = false;
+    it->second.persisted = true;
     value.clear();
     EncodeWindow(it->second, &value);
     batch->Put(family_, key, value);
@@ -651,6 +665,7 @@ absl::Status WindowKpiOperator::RestoreWindow(absl::string_view key,
       window.group >= groups_.size()) {
     return absl::DataLossError(absl::StrCat(family_, ": bad window record"));
   }
+  state.persisted = true;
   if (state.pending) pending_.push_back(window);
   if (state.updated) updated_.push_back(window);
   if (rule_.window_type == WindowType::kSession) {

@@ -98,6 +98,7 @@ class WindowKpiOperator final : public CheckpointedState {
     bool pending = false;     // in pending_, awaiting a (re-)emission
     bool updated = false;     // in updated_: changed while open (emit: updates)
     bool dirty = false;       // in dirty_: changed since the last checkpoint
+    bool persisted = false;   // has a record in the store
     int64_t session_end = 0;  // session windows: last event + gap
     std::vector<int64_t>
         replaces;  // session windows: emitted starts merged into this one
@@ -144,10 +145,12 @@ class WindowKpiOperator final : public CheckpointedState {
       dirty_.push_back(key);
     }
   }
-  // Remembers a removed window: its record is deleted at the checkpoint.
-  void Forget(const WindowKey& key) {
-    if (checkpointing_) dirty_.push_back(key);
+  // Remembers a removed window that has a record in the store: the record
+  // is deleted at the next checkpoint.
+  void Forget(const WindowKey& key, const WindowState& state) {
+    if (checkpointing_ && state.persisted) erased_.push_back(key);
   }
+  void Erase(const WindowKey& key);
   void EncodeWindow(const WindowState& state, std::string* out) const;
   absl::Status RestoreWindow(absl::string_view key, absl::string_view value);
 
@@ -185,7 +188,8 @@ class WindowKpiOperator final : public CheckpointedState {
 
   const std::string family_;
   bool checkpointing_ = false;
-  std::vector<WindowKey> dirty_;    // changed or removed since the checkpoint
+  std::vector<WindowKey> dirty_;    // changed since the last checkpoint
+  std::vector<WindowKey> erased_;   // removed since, with a record to delete
   size_t groups_checkpointed_ = 0;  // groups_ before this are in the store
   size_t skus_checkpointed_ = 0;    // likewise sku_names_
 };

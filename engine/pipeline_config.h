@@ -167,7 +167,8 @@ struct HttpConfig {
 struct StateConfig {
   std::string dir;  // empty: no checkpoints; state lives only in memory
   int64_t checkpoint_interval_ms = 1'000;
-  // RocksDB's memory: half block cache, half memtables (write buffers).
+  // RocksDB's memory: one block cache that the memtables (write buffers,
+  // at most half of it) are charged to.
   int64_t memory_mb = 256;
 };
 

@@ -48,12 +48,14 @@ int RunCommand(const std::vector<std::string>& args) {
   // State first: an exactly-once sink's transactional id is kept with it.
   std::unique_ptr<RocksDbStateStore> store;
   if (!config->state.dir.empty()) {
-    const int64_t half = config->state.memory_mb << 19;  // MiB / 2
+    // One budget: the block cache, with the memtables charged to it (at
+    // most half of it).
+    const int64_t budget = config->state.memory_mb << 20;
     auto opened = RocksDbStateStore::Open(
         {.dir = config->state.dir,
          .families = PipelineRunner::StateFamilies(*config),
-         .block_cache_bytes = half,
-         .write_buffer_bytes = half});
+         .block_cache_bytes = budget,
+         .write_buffer_bytes = budget / 2});
     if (!opened.ok()) {
       reporter.Error(absl::StrCat("state ", config->state.dir, ": ",
                                   opened.status().message()));

@@ -1,0 +1,200 @@
+// The per-window and per-checkpoint costs behind the per-event ones: rolling
+// KPIs, anomaly evaluation, snapshot encoding (what a sink is handed) and a
+// checkpoint flush into RocksDB. Each reports items/s and bytes/s.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "bench/bench_events.h"
+#include "benchmark/benchmark.h"
+#include "connectors/order_decoder.h"
+#include "operators/anomaly_operator.h"
+#include "operators/rolling_operator.h"
+#include "operators/window_kpi_operator.h"
+#include "state/rocksdb_state_store.h"
+
+namespace tillstream {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+
+KpiRuleConfig StoreDay() {
+  KpiRuleConfig rule;
+  rule.name = "store_day";
+  rule.group_by = {GroupField::kStoreId};
+  rule.window_size_ms = kDayMs;
+  rule.allowed_lateness_ms = 3'600'000;
+  return rule;
+}
+
+std::vector<KpiGroup> Groups(int64_t n) {
+  std::vector<KpiGroup> groups;
+  for (int64_t i = 0; i < n; ++i) {
+    groups.push_back({absl::StrCat("store_id=s-", i),
+                      absl::StrCat("{\"store_id\":\"s-", i, "\"}")});
+  }
+  return groups;
+}
+
+size_t OutputBytes(const OutputBatch& out) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < out.size(); ++i)
+    bytes += out[i].key.size() + out[i].value.size();
+  return bytes;
+}
+
+// One period for every group: its window emitted, then the period closed
+// (the 7-day sums slide, a rolling snapshot per group).
+void BM_RollingPeriod(benchmark::State& state) {
+  const KpiRuleConfig kpi = StoreDay();
+  RollingRuleConfig rule;
+  rule.name = "store_7d";
+  rule.kpi = kpi.name;
+  const std::vector<KpiGroup> groups = Groups(state.range(0));
+  RollingOperator op(rule, kpi, "bench");
+  KpiAccumulator kpis;
+  OutputBatch out;
+  int64_t day = 0, items = 0, bytes = 0;
+  for (auto _ : state) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      kpis.revenue_cents = 100'000 + 37 * static_cast<int64_t>(g) + day;
+      kpis.orders = 20;
+      op.OnWindowEmitted(static_cast<uint32_t>(g), groups[g], day * kDayMs,
+                         kpis, 0, &out);
+    }
+    op.OnWindowsClosed(day * kDayMs, Timestamp::FromMillis((day + 1) * kDayMs),
+                       &out);
+    ++day;
+    items += static_cast<int64_t>(groups.size());
+    bytes += static_cast<int64_t>(OutputBytes(out));
+    out.Clear();
+  }
+  state.SetItemsProcessed(items);
+  state.SetBytesProcessed(bytes);
+  state.SetLabel("group-periods; bytes: rolling snapshots");
+}
+BENCHMARK(BM_RollingPeriod)->Arg(100)->Arg(10'000);
+
+// One period for every group, each judged against its 28-period history
+// (median, MAD, robust z); one group in ten far below its usual level.
+void BM_AnomalyPeriod(benchmark::State& state) {
+  const KpiRuleConfig kpi = StoreDay();
+  AnomalyRuleConfig rule;
+  rule.name = "drop";
+  rule.kpi = kpi.name;
+  const std::vector<KpiGroup> groups = Groups(state.range(0));
+  AnomalyOperator op(rule, kpi, "bench");
+  KpiAccumulator kpis;
+  OutputBatch out;
+  int64_t day = 0, items = 0, bytes = 0;
+  for (auto _ : state) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const bool low = day > 30 && (g + static_cast<size_t>(day)) % 10 == 0;
+      kpis.revenue_cents = (low ? 10'000 : 100'000) + (day * 7919 + g) % 3'000;
+      op.OnWindowEmitted(static_cast<uint32_t>(g), groups[g], day * kDayMs,
+                         kpis, 0, &out);
+    }
+    op.OnWindowsClosed(day * kDayMs, Timestamp::FromMillis((day + 1) * kDayMs),
+                       &out);
+    ++day;
+    items += static_cast<int64_t>(groups.size());
+    bytes += static_cast<int64_t>(OutputBytes(out));
+    out.Clear();
+  }
+  state.SetItemsProcessed(items);
+  state.SetBytesProcessed(bytes);
+  state.SetLabel("group-periods judged; bytes: alerts");
+}
+BENCHMARK(BM_AnomalyPeriod)->Arg(100)->Arg(10'000);
+
+// Decoded events in store-day windows of `range(0)` stores.
+std::vector<OrderEvent> DecodedEvents(int stores) {
+  OrderDecoder decoder({});
+  std::vector<OrderEvent> events;
+  for (const std::string& payload : BenchEvents(50'000, stores)) {
+    OrderEvent event;
+    if (decoder.Decode(payload, &event).ok()) events.push_back(event);
+  }
+  return events;
+}
+
+// Closing every window: the KPI snapshots' JSON, what the sink is handed.
+void BM_SnapshotEncode(benchmark::State& state) {
+  const KpiRuleConfig rule = StoreDay();
+  const std::vector<OrderEvent> events =
+      DecodedEvents(static_cast<int>(state.range(0)));
+  StringInterner customers;
+  OutputBatch out;
+  int64_t items = 0, bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    WindowKpiOperator op(rule, "bench");
+    for (const OrderEvent& event : events)
+      op.Process(event, ResolveCustomer(event, &customers), Timestamp::Min(),
+                 &out);
+    out.Clear();
+    state.ResumeTiming();
+    op.AdvanceWatermark(Timestamp::Max(), &out);
+    items += static_cast<int64_t>(out.size());
+    bytes += static_cast<int64_t>(OutputBytes(out));
+    out.Clear();
+  }
+  state.SetItemsProcessed(items);
+  state.SetBytesProcessed(bytes);
+  state.SetLabel("snapshots; bytes: their JSON");
+}
+BENCHMARK(BM_SnapshotEncode)->Arg(50)->Arg(1000)->Unit(benchmark::kMillisecond);
+
+// A checkpoint of every window changed since the last one: encoding the
+// windows (sums, customer sets) and one fsynced RocksDB WriteBatch.
+void BM_CheckpointFlush(benchmark::State& state) {
+  const KpiRuleConfig rule = StoreDay();
+  const std::vector<OrderEvent> events =
+      DecodedEvents(static_cast<int>(state.range(0)));
+  const std::string dir =
+      (std::filesystem::temp_directory_path() /
+       absl::StrCat("tillstream-bench-checkpoint-", getpid()))
+          .string();
+  std::filesystem::remove_all(dir);
+  auto store =
+      RocksDbStateStore::Open({.dir = dir, .families = {"kpi/store_day"}});
+  if (!store.ok()) {
+    state.SkipWithError(std::string(store.status().message()).c_str());
+    return;
+  }
+  StringInterner customers;
+  OutputBatch out;
+  WindowKpiOperator op(rule, "bench");
+  op.EnableCheckpoints();
+  int64_t items = 0, bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (const OrderEvent& event : events)
+      op.Process(event, ResolveCustomer(event, &customers), Timestamp::Min(),
+                 &out);
+    out.Clear();
+    state.ResumeTiming();
+    StateWriteBatch batch;
+    op.Checkpoint(&batch);
+    if (!(*store)->Write(batch).ok()) state.SkipWithError("write failed");
+    items += static_cast<int64_t>(op.open_windows());
+    for (const StateWriteBatch::Write& write : batch.writes())
+      bytes += static_cast<int64_t>(write.key.size() +
+                                    (write.value ? write.value->size() : 0));
+  }
+  store->reset();
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(items);
+  state.SetBytesProcessed(bytes);
+  state.SetLabel("changed windows; bytes: keys and values written");
+}
+BENCHMARK(BM_CheckpointFlush)
+    ->Arg(50)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace tillstream
+
+BENCHMARK_MAIN();

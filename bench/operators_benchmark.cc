@@ -44,67 +44,63 @@ size_t OutputBytes(const OutputBatch& out) {
   return bytes;
 }
 
-// One period for every group: its window emitted, then the period closed
-// (the 7-day sums slide, a rolling snapshot per group).
+// One period per iteration for every group: its window emitted with the
+// revenue `revenue(group, day)`, then the period closed. Reports
+// group-periods and the bytes of what the operator emitted.
+template <typename Operator, typename Revenue>
+void RunPeriods(benchmark::State& state, Operator& op, Revenue revenue,
+                const char* label) {
+  const std::vector<KpiGroup> groups = Groups(state.range(0));
+  KpiAccumulator kpis;
+  kpis.orders = 20;
+  OutputBatch out;
+  int64_t day = 0, items = 0, bytes = 0;
+  for (auto _ : state) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      kpis.revenue_cents = revenue(static_cast<int64_t>(g), day);
+      op.OnWindowEmitted(static_cast<uint32_t>(g), groups[g], day * kDayMs,
+                         kpis, 0, &out);
+    }
+    op.OnWindowsClosed(day * kDayMs, Timestamp::FromMillis((day + 1) * kDayMs),
+                       &out);
+    ++day;
+    items += static_cast<int64_t>(groups.size());
+    bytes += static_cast<int64_t>(OutputBytes(out));
+    out.Clear();
+  }
+  state.SetItemsProcessed(items);
+  state.SetBytesProcessed(bytes);
+  state.SetLabel(label);
+}
+
+// The 7-day sums slide by one period, a rolling snapshot per group.
 void BM_RollingPeriod(benchmark::State& state) {
   const KpiRuleConfig kpi = StoreDay();
   RollingRuleConfig rule;
   rule.name = "store_7d";
   rule.kpi = kpi.name;
-  const std::vector<KpiGroup> groups = Groups(state.range(0));
   RollingOperator op(rule, kpi, "bench");
-  KpiAccumulator kpis;
-  OutputBatch out;
-  int64_t day = 0, items = 0, bytes = 0;
-  for (auto _ : state) {
-    for (size_t g = 0; g < groups.size(); ++g) {
-      kpis.revenue_cents = 100'000 + 37 * static_cast<int64_t>(g) + day;
-      kpis.orders = 20;
-      op.OnWindowEmitted(static_cast<uint32_t>(g), groups[g], day * kDayMs,
-                         kpis, 0, &out);
-    }
-    op.OnWindowsClosed(day * kDayMs, Timestamp::FromMillis((day + 1) * kDayMs),
-                       &out);
-    ++day;
-    items += static_cast<int64_t>(groups.size());
-    bytes += static_cast<int64_t>(OutputBytes(out));
-    out.Clear();
-  }
-  state.SetItemsProcessed(items);
-  state.SetBytesProcessed(bytes);
-  state.SetLabel("group-periods; bytes: rolling snapshots");
+  RunPeriods(
+      state, op, [](int64_t g, int64_t day) { return 100'000 + 37 * g + day; },
+      "group-periods; bytes: rolling snapshots");
 }
 BENCHMARK(BM_RollingPeriod)->Arg(100)->Arg(10'000);
 
-// One period for every group, each judged against its 28-period history
-// (median, MAD, robust z); one group in ten far below its usual level.
+// Each group's period judged against its 28-period history (median, MAD,
+// robust z); after a month, one group in ten far below its usual level.
 void BM_AnomalyPeriod(benchmark::State& state) {
   const KpiRuleConfig kpi = StoreDay();
   AnomalyRuleConfig rule;
   rule.name = "drop";
   rule.kpi = kpi.name;
-  const std::vector<KpiGroup> groups = Groups(state.range(0));
   AnomalyOperator op(rule, kpi, "bench");
-  KpiAccumulator kpis;
-  OutputBatch out;
-  int64_t day = 0, items = 0, bytes = 0;
-  for (auto _ : state) {
-    for (size_t g = 0; g < groups.size(); ++g) {
-      const bool low = day > 30 && (g + static_cast<size_t>(day)) % 10 == 0;
-      kpis.revenue_cents = (low ? 10'000 : 100'000) + (day * 7919 + g) % 3'000;
-      op.OnWindowEmitted(static_cast<uint32_t>(g), groups[g], day * kDayMs,
-                         kpis, 0, &out);
-    }
-    op.OnWindowsClosed(day * kDayMs, Timestamp::FromMillis((day + 1) * kDayMs),
-                       &out);
-    ++day;
-    items += static_cast<int64_t>(groups.size());
-    bytes += static_cast<int64_t>(OutputBytes(out));
-    out.Clear();
-  }
-  state.SetItemsProcessed(items);
-  state.SetBytesProcessed(bytes);
-  state.SetLabel("group-periods judged; bytes: alerts");
+  RunPeriods(
+      state, op,
+      [](int64_t g, int64_t day) -> int64_t {
+        const bool low = day > 30 && (g + day) % 10 == 0;
+        return (low ? 10'000 : 100'000) + (day * 7919 + g) % 3'000;
+      },
+      "group-periods judged; bytes: alerts");
 }
 BENCHMARK(BM_AnomalyPeriod)->Arg(100)->Arg(10'000);
 

@@ -156,11 +156,12 @@ TEST_F(AnomalyOperatorTest, StaysOpenWhileStillFarBelowTheMedian) {
   // back (baseline 100, 10, 10, 10: median 10) and resolves it.
   EXPECT_THAT(
       Run({"100", "110", "90", "100", "10", "10", "10", "100"}),
-      ElementsAre("05 firing critical observed=10.00 median=100 mad=5 "
-                  "z=-12.1408 drop=0.9 "
-                  "id=drop|store_id=s-1|2024-01-05T00:00:00Z",
-                  "08 resolved critical observed=100.00 median=10 mad=0 "
-                  "z=null drop=-9.0 id=drop|store_id=s-1|2024-01-05T00:00:00Z"));
+      ElementsAre(
+          "05 firing critical observed=10.00 median=100 mad=5 "
+          "z=-12.1408 drop=0.9 "
+          "id=drop|store_id=s-1|2024-01-05T00:00:00Z",
+          "08 resolved critical observed=100.00 median=10 mad=0 "
+          "z=null drop=-9.0 id=drop|store_id=s-1|2024-01-05T00:00:00Z"));
   EXPECT_EQ(probe_.folded, 2);
 }
 

@@ -19,6 +19,7 @@ namespace {
 
 using testing::CollectingSink;
 using testing::FinalSnapshots;
+using testing::LastById;
 using testing::VectorSource;
 
 // Every rule of the example that uses every option: sessions, hopping
@@ -47,27 +48,21 @@ std::vector<std::string> Traffic() {
   return records;
 }
 
-// What a compacted view of the outputs ends with: the last record per id,
-// revision left out (corrections are coalesced per batch, so the count of
-// revisions depends on where batches fall).
-std::map<std::string, std::string> LastById(
-    const std::vector<std::string>& outputs) {
-  std::map<std::string, std::string> last;
-  simdjson::dom::parser parser;
-  for (const std::string& output : outputs) {
-    simdjson::dom::object o = parser.parse(output).get_object();
-    std::string id(o["id"].get_string().value());
-    std::string without_revision;
-    for (auto [field, value] : o) {
-      if (field == "revision" || field == "new_customers" ||
-          field == "returning_customers")
-        continue;
-      absl::StrAppend(&without_revision, std::string(field), "=",
-                      simdjson::minify(value), ";");
-    }
-    last[id] = without_revision;
-  }
-  return last;
+std::vector<int> RoundRobin(size_t records) {
+  std::vector<int> partition_of(records);
+  for (size_t i = 0; i < records; ++i)
+    partition_of[i] = static_cast<int>(i % 4);
+  return partition_of;
+}
+
+// One uninterrupted run, 4 partitions, batches of 500.
+void RunWhole(const PipelineConfig& config,
+              const std::vector<std::string>& records,
+              const std::vector<int>& partition_of, CollectingSink* sink) {
+  VectorSource source(records, partition_of, 4, 500);
+  ManualClock clock;
+  PipelineRunner runner(config, &source, sink, &clock);
+  ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
 }
 
 // Without the early snapshots of emit: updates rules (paced by processing
@@ -95,17 +90,9 @@ class CheckpointRestoreTest : public ::testing::Test {
 TEST_F(CheckpointRestoreTest, StoppedFiveTimesEndsLikeOneRun) {
   const PipelineConfig config = RetailConfig();
   const std::vector<std::string> records = Traffic();
-  std::vector<int> partition_of(records.size());
-  for (size_t i = 0; i < records.size(); ++i)
-    partition_of[i] = static_cast<int>(i % 4);
-
+  const std::vector<int> partition_of = RoundRobin(records.size());
   CollectingSink whole;
-  {
-    VectorSource source(records, partition_of, 4, 500);
-    ManualClock clock;
-    PipelineRunner runner(config, &source, &whole, &clock);
-    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
-  }
+  RunWhole(config, records, partition_of, &whole);
 
   // Six runs over one state directory: each stops after a different number
   // of batches (its last checkpoint), the next restores and goes on.
@@ -203,16 +190,9 @@ class TransactionalSink final : public OutputSink {
 TEST_F(CheckpointRestoreTest, ExactlyOnceCommitsALostTransactionAgain) {
   const PipelineConfig config = testing::PosAnalyticsConfig();
   const std::vector<std::string> records = Traffic();
-  std::vector<int> partition_of(records.size());
-  for (size_t i = 0; i < records.size(); ++i)
-    partition_of[i] = static_cast<int>(i % 4);
+  const std::vector<int> partition_of = RoundRobin(records.size());
   CollectingSink whole;
-  {
-    VectorSource source(records, partition_of, 4, 500);
-    ManualClock clock;
-    PipelineRunner runner(config, &source, &whole, &clock);
-    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
-  }
+  RunWhole(config, records, partition_of, &whole);
 
   CollectingSink committed;
   int64_t committed_checkpoint = -1;

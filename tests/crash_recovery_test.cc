@@ -27,6 +27,8 @@
 namespace tillstream {
 namespace {
 
+using testing::LastById;
+
 const std::string kBinary = TILLSTREAM_BINARY;
 const std::string kSource = TILLSTREAM_SOURCE_DIR;
 constexpr int kPartitions = 4;
@@ -121,33 +123,6 @@ int64_t TopicSize(rd_kafka_t* client, const std::string& topic) {
       total += high;
   }
   return total;
-}
-
-// The record with the fields that depend on arrival order or batching left
-// out: revision (corrections are coalesced per batch), and which customers
-// were new (the engine's first sighting, which follows arrival order).
-std::string Comparable(simdjson::dom::object o) {
-  std::string text;
-  for (auto [field, value] : o) {
-    if (field == "revision" || field == "new_customers" ||
-        field == "returning_customers")
-      continue;
-    absl::StrAppend(&text, std::string(field), "=", simdjson::minify(value),
-                    ";");
-  }
-  return text;
-}
-
-// Last record per id, in the order given.
-std::map<std::string, std::string> LastById(
-    const std::vector<std::string>& values) {
-  std::map<std::string, std::string> last;
-  simdjson::dom::parser parser;
-  for (const std::string& value : values) {
-    simdjson::dom::object o = parser.parse(value).get_object();
-    last[std::string(o["id"].get_string().value())] = Comparable(o);
-  }
-  return last;
 }
 
 std::vector<std::string> Lines(const std::string& text) {

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "engine/clock.h"
 #include "gtest/gtest.h"
 #include "librdkafka/rdkafka.h"
@@ -240,6 +241,25 @@ std::vector<Message> ConsumeAll(const std::string& bootstrap,
   rd_kafka_assign(consumer, nullptr);
   rd_kafka_destroy(consumer);
   return messages;
+}
+
+std::map<std::string, std::string> LastById(
+    const std::vector<std::string>& outputs) {
+  std::map<std::string, std::string> last;
+  simdjson::dom::parser parser;
+  for (const std::string& output : outputs) {
+    simdjson::dom::object o = parser.parse(output).get_object();
+    std::string fields;
+    for (auto [field, value] : o) {
+      if (field == "revision" || field == "new_customers" ||
+          field == "returning_customers")
+        continue;
+      absl::StrAppend(&fields, std::string(field), "=", simdjson::minify(value),
+                      ";");
+    }
+    last[std::string(o["id"].get_string().value())] = fields;
+  }
+  return last;
 }
 
 }  // namespace tillstream::testing

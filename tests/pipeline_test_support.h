@@ -88,6 +88,13 @@ void ProduceAll(
     const std::string& bootstrap, const std::string& topic,
     const std::vector<std::pair<std::string, std::string>>& records);
 
+// What a compacted view of outputs ends with: the last record per `id`, in
+// the order given, as its fields without those that depend on batching or
+// arrival order (revision: corrections are coalesced per batch;
+// new/returning customers: the engine's first sighting of a customer).
+std::map<std::string, std::string> LastById(
+    const std::vector<std::string>& outputs);
+
 // One message read back from a topic.
 struct Message {
   std::string key;

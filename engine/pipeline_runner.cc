@@ -183,6 +183,7 @@ absl::Status PipelineRunner::EnableState(StateStore* store,
   for (CheckpointedState* op : stateful_)
     TS_RETURN_IF_ERROR(op->Restore(store));
   TS_RETURN_IF_ERROR(RestoreEngineState());
+  restored_checkpoint_ = checkpoint_number_;
   if (sink_->transactional()) TS_RETURN_IF_ERROR(RecoverTransaction());
   source_->StartAt(next_offsets_);
   return absl::OkStatus();

@@ -108,6 +108,10 @@ class PipelineRunner final : private PartitionListener {
   // between instances.
   static absl::StatusOr<std::string> InstanceId(StateStore* store);
   const CheckpointProbe& checkpoints() const { return checkpoint_probe_; }
+  // After EnableState: the checkpoint restored (0: none, a fresh start) and
+  // where each of its partitions resumes.
+  int64_t restored_checkpoint() const { return restored_checkpoint_; }
+  const SourceOffsets& resume_offsets() const { return next_offsets_; }
 
   const RunSummary& summary();
   // What a bounded input has left, for progress reports.
@@ -191,6 +195,7 @@ class PipelineRunner final : private PartitionListener {
   absl::flat_hash_map<int32_t, Timestamp> restored_max_seen_;
   size_t customers_checkpointed_ = 0;
   int64_t checkpoint_number_ = 0;  // of the last completed checkpoint
+  int64_t restored_checkpoint_ = 0;
   // Exactly-once: the outputs of the open transaction (kind, key, value),
   // kept in the checkpoint so that a transaction lost between the state
   // write and its commit is produced again on restart.

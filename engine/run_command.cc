@@ -183,7 +183,15 @@ int RunCommand(const std::vector<std::string>& args) {
     }
     reporter.Info(absl::StrCat(
         "state=", config->state.dir,
-        " checkpoint_interval=", config->state.checkpoint_interval_ms, "ms"));
+        " checkpoint_interval=", config->state.checkpoint_interval_ms, "ms; ",
+        runner.restored_checkpoint() == 0
+            ? std::string("no checkpoint yet: starting from the beginning")
+            : absl::StrCat("resuming from checkpoint ",
+                           runner.restored_checkpoint(), " (",
+                           runner.resume_offsets().size(),
+                           " partitions at their checkpointed offsets, "
+                           "watermark ",
+                           FormatRfc3339(runner.summary().watermark), ")")));
   }
   std::unique_ptr<HttpServer> server;
   if (http) {

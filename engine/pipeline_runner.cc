@@ -113,6 +113,7 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
                  : sink_->Commit(next_offsets_, checkpoint_number_);
     }
     ProcessBatch(batch, now);
+    KeepBehindPartitionsActive(now);
     AdvanceWatermark(watermarks_.Advance(now));
     TS_RETURN_IF_ERROR(WriteOutputs());
     if (options_.on_batch) options_.on_batch(summary());
@@ -438,6 +439,20 @@ const RunSummary& PipelineRunner::summary() {
     summary_.rolling += op.probe().snapshots + op.probe().corrections;
   }
   return summary_;
+}
+
+void PipelineRunner::KeepBehindPartitionsActive(int64_t now_ms) {
+  if (!watermarks_.AnySilent(now_ms)) return;
+  // Silent but with records waiting at the broker (a backlog after a
+  // restart, a fetch that serves other partitions first): behind, not
+  // idle. Letting it stop holding the watermark back would turn its
+  // records into late events.
+  source_->Lag(&lags_);
+  for (const PartitionLag& lag : lags_) {
+    if (lag.lag == 0) continue;  // caught up; -1 (not fetched yet) is behind
+    if (PartitionWatermark* p = watermarks_.Find(lag.partition))
+      watermarks_.MarkActive(p, now_ms);
+  }
 }
 
 void PipelineRunner::RefreshLag() {

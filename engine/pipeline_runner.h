@@ -143,6 +143,9 @@ class PipelineRunner final : private PartitionListener {
   // The probes of every anomaly and early-warning operator, summed.
   AnomalyProbe AlertTotals() const;
   void RefreshLag();
+  // Partitions silent for idle_timeout that still have records waiting
+  // count as active: idle means nothing to read.
+  void KeepBehindPartitionsActive(int64_t now_ms);
   void PublishMetrics(int64_t now_ms);
   void OnPartitionsAssigned(std::span<const PartitionId> partitions) override;
   void OnPartitionsRevoked(std::span<const PartitionId> partitions) override;

@@ -25,6 +25,15 @@ void WatermarkTracker::MarkFinished(PartitionId partition) {
   if (PartitionWatermark* state = Find(partition)) state->finished_ = true;
 }
 
+bool WatermarkTracker::AnySilent(int64_t now_ms) const {
+  for (const auto& [id, state] : partitions_) {
+    if (!state.finished_ &&
+        now_ms - state.last_active_ms_ >= options_.idle_timeout_ms)
+      return true;
+  }
+  return false;
+}
+
 Timestamp WatermarkTracker::Advance(int64_t now_ms) {
   Timestamp minimum = Timestamp::Max();
   bool any_active = false;

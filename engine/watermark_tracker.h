@@ -52,6 +52,11 @@ class WatermarkTracker {
   // A bounded partition has no more records.
   void MarkFinished(PartitionId partition);
 
+  // True when some unfinished partition has been silent for idle_timeout at
+  // `now_ms`: the runtime then asks the source which of them still have
+  // records waiting (those are behind, not idle: MarkActive).
+  bool AnySilent(int64_t now_ms) const;
+
   // Recomputes the watermark at processing time `now_ms`.
   Timestamp Advance(int64_t now_ms);
   Timestamp current() const { return current_; }

@@ -484,6 +484,77 @@ TEST(PipelineRunnerTest, SessionsAndHoppingWindowsAreDeterministic) {
   EXPECT_EQ(FinalSnapshots(partitioned->sink.kpis()), expected);
 }
 
+TEST(PipelineRunnerTest, APartitionWithRecordsWaitingIsNotIdle) {
+  // Partition 1 delivers nothing for a minute of processing time (longer
+  // than idle_timeout, 30 s) while its records wait, as when a fetch serves
+  // other partitions first after a restart. It is behind, not idle: its
+  // records must not become late.
+  class PartitionZeroFirst final : public RecordSource {
+   public:
+    explicit PartitionZeroFirst(std::vector<std::string> by_partition[2])
+        : records_{std::move(by_partition[0]), std::move(by_partition[1])} {}
+    absl::StatusOr<PollResult> Poll(PartitionListener* listener, absl::Duration,
+                                    RecordBatch* batch) override {
+      if (!announced_) {
+        const PartitionId ids[] = {PartitionId{0}, PartitionId{1}};
+        listener->OnPartitionsAssigned(ids);
+        announced_ = true;
+      }
+      batch->records.clear();
+      const int p = next_[0] < records_[0].size() ? 0 : 1;
+      for (int n = 0; n < 50 && next_[p] < records_[p].size(); ++n, ++next_[p])
+        batch->records.push_back({records_[p][next_[p]], PartitionId{p},
+                                  Offset{static_cast<int64_t>(next_[p])}, 0});
+      if (next_[p] == records_[p].size()) listener->OnPartitionEnd({p});
+      return next_[1] == records_[1].size() && batch->records.empty()
+                 ? PollResult::kEndOfInput
+                 : PollResult::kRecords;
+    }
+    void Lag(std::vector<PartitionLag>* out) override {
+      out->clear();
+      for (int p = 0; p < 2; ++p) {
+        out->push_back({PartitionId{p},
+                        static_cast<int64_t>(records_[p].size() - next_[p])});
+      }
+    }
+    SourceKind kind() const override { return SourceKind::kKafka; }
+    absl::string_view name() const override { return "orders"; }
+    void StartAt(const SourceOffsets&) override {}
+
+   private:
+    std::vector<std::string> records_[2];
+    size_t next_[2] = {0, 0};
+    bool announced_ = false;
+  };
+  TrafficOptions options;
+  options.orders = 4000;
+  options.stores = 4;
+  options.days = 3;
+  options.late_rate = 0;
+  TrafficGenerator generator(options);
+  std::vector<std::string> all, by_partition[2];
+  std::string record, key;
+  while (generator.Next(&record, &key)) {
+    all.push_back(record);
+    by_partition[key == "s-000" || key == "s-001" ? 0 : 1].push_back(record);
+  }
+  ASSERT_FALSE(by_partition[1].empty());
+  const PipelineConfig config = PosAnalyticsConfig();
+  PartitionZeroFirst source(by_partition);
+  testing::CollectingSink sink;
+  ManualClock clock;
+  RunnerOptions runner_options;
+  runner_options.on_batch = [&](const RunSummary&) {
+    clock.AdvanceMillis(1'000);
+  };
+  PipelineRunner runner(config, &source, &sink, &clock, runner_options);
+  ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
+  ASSERT_GT(clock.NowMillis(), 2 * config.source.idle_timeout_ms);
+  EXPECT_EQ(runner.summary().late_events, 0);
+  EXPECT_EQ(FinalSnapshots(sink.kpis()),
+            FinalSnapshots(RunPipeline(config, all)->sink.kpis()));
+}
+
 TEST(PipelineRunnerTest, StopKeepsOpenWindowsOpen) {
   class OneBatchThenStop final : public RecordSource {
    public:

@@ -3,7 +3,7 @@
 # it, examples/pos-analytics.yaml running on it, and its KPI snapshots read
 # back from the output topics as they arrive, with an alert that opens and
 # resolves; then the engine is stopped and resumed from its checkpoint to
-# close the last day's windows. Ends by itself in about a minute.
+# close the last day's windows. Ends by itself in under two minutes.
 set -euo pipefail
 bin=${1:-build/tillstream}
 cd "$(dirname "$0")/.."

@@ -16,7 +16,11 @@ AnomalyOperator::AnomalyOperator(const AnomalyRuleConfig& rule,
     : rule_(rule),
       assigner_(kpi),
       writer_(rule, kpi.name, pipeline),
-      checkpoints_(absl::StrCat("anomaly/", rule.name)) {}
+      checkpoints_(absl::StrCat("anomaly/", rule.name),
+                   absl::StrCat("period ", kpi.window_size_ms, "ms",
+                                kpi.timezone.empty() ? "" : " ", kpi.timezone,
+                                ", ", RollingMetricName(rule.metric),
+                                ", season ", rule.season)) {}
 
 void AnomalyOperator::OnWindowEmitted(uint32_t group_id, const KpiGroup& group,
                                       int64_t start, const KpiAccumulator& kpis,

@@ -41,7 +41,12 @@ EarlyWarningOperator::EarlyWarningOperator(const AnomalyRuleConfig& rule,
       positions_(static_cast<int>((zoned_ ? kDayMs : kpi.window_size_ms) /
                                   rule.early_warning.step_ms)),
       writer_(rule, kpi.name, pipeline),
-      checkpoints_(absl::StrCat("early/", rule.name)) {
+      checkpoints_(absl::StrCat("early/", rule.name),
+                   absl::StrCat("period ", kpi.window_size_ms, "ms",
+                                kpi.timezone.empty() ? "" : " ", kpi.timezone,
+                                ", step ", rule.early_warning.step_ms, "ms, ",
+                                RollingMetricName(rule.metric), ", season ",
+                                rule.season)) {
   // The configuration checked the zone at load.
   if (zoned_ && !absl::LoadTimeZone(kpi.timezone, &zone_))
     zone_ = absl::UTCTimeZone();

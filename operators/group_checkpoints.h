@@ -16,6 +16,14 @@
 
 namespace tillstream {
 
+// The error for a checkpoint made under other rule settings.
+inline absl::Status RuleChanged(absl::string_view family, absl::string_view was,
+                                absl::string_view is) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      family, ": the rule changed since the checkpoint (", was, " -> ", is,
+      "); keep its settings, or start from a new state directory"));
+}
+
 // The checkpoint side of an operator that keeps one state per KPI group
 // (rolling, anomaly, early warning): which groups changed since the last
 // checkpoint, and their records in the operator's column family:
@@ -25,7 +33,11 @@ namespace tillstream {
 // a checkpoint writes only those. One thread.
 class GroupCheckpoints {
  public:
-  explicit GroupCheckpoints(std::string family) : family_(std::move(family)) {}
+  // `rule` sums up the rule's settings that give the state its meaning
+  // (period length, zone, metric, season ...): a checkpoint made under other
+  // settings is refused rather than misread.
+  GroupCheckpoints(std::string family, std::string rule)
+      : family_(std::move(family)), rule_(std::move(rule)) {}
 
   const std::string& family() const { return family_; }
   void Enable() { enabled_ = true; }
@@ -57,6 +69,7 @@ class GroupCheckpoints {
     value.clear();
     StateEncoder meta(&value);
     meta.U64(kVersion);
+    meta.Bytes(rule_);
     encode_meta(&meta);
     batch->Put(family_, "m", value);
   }
@@ -74,6 +87,8 @@ class GroupCheckpoints {
     if (!meta_bytes->has_value()) return absl::OkStatus();
     StateDecoder meta(**meta_bytes);
     if (meta.U64() != kVersion) return Corrupt("incompatible version");
+    const absl::string_view rule = meta.Bytes();
+    if (meta.ok() && rule != rule_) return RuleChanged(family_, rule, rule_);
     decode_meta(&meta);
     if (!meta.done()) return Corrupt("bad meta record");
     absl::Status status;
@@ -111,6 +126,7 @@ class GroupCheckpoints {
   }
 
   const std::string family_;
+  const std::string rule_;
   bool enabled_ = false;
   std::vector<uint32_t> dirty_;
   absl::flat_hash_set<uint32_t> marked_;

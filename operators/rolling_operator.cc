@@ -30,7 +30,11 @@ RollingOperator::RollingOperator(const RollingRuleConfig& rule,
       keep_(static_cast<size_t>(2 * (rule.span + rule.previous_span) +
                                 kpi.allowed_lateness_ms / kpi.window_size_ms +
                                 2)),
-      checkpoints_(absl::StrCat("rolling/", rule.name)) {
+      checkpoints_(
+          absl::StrCat("rolling/", rule.name),
+          absl::StrCat("period ", kpi.window_size_ms, "ms",
+                       kpi.timezone.empty() ? "" : " ", kpi.timezone, ", span ",
+                       rule.span, "+", rule.previous_span)) {
   head_ = "{\"type\":\"rolling\",\"pipeline\":";
   AppendJsonString(pipeline, &head_);
   head_.append(",\"rule\":");

@@ -6,6 +6,7 @@
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
+#include "operators/group_checkpoints.h"
 
 namespace tillstream {
 namespace {
@@ -32,6 +33,31 @@ absl::string_view FieldValue(const OrderEvent& event, const OrderLine* line,
   return {};
 }
 
+// The settings a checkpoint's windows were made under: window kind and
+// lengths, zone, grouping, and what an accumulator holds.
+std::string Settings(const KpiRuleConfig& rule) {
+  std::string settings;
+  switch (rule.window_type) {
+    case WindowType::kTumbling:
+      absl::StrAppend(&settings, "tumbling ", rule.window_size_ms, "ms");
+      break;
+    case WindowType::kHopping:
+      absl::StrAppend(&settings, "hopping ", rule.window_size_ms, "ms/",
+                      rule.window_slide_ms, "ms");
+      break;
+    case WindowType::kSession:
+      absl::StrAppend(&settings, "session ", rule.session_gap_ms, "ms");
+      break;
+  }
+  if (!rule.timezone.empty()) absl::StrAppend(&settings, " ", rule.timezone);
+  settings.append(", by");
+  for (GroupField field : rule.group_by)
+    absl::StrAppend(&settings, " ", GroupFieldName(field));
+  if (rule.top_skus > 0) settings.append(", top_skus");
+  if (rule.approx_distinct) settings.append(", hll");
+  return settings;
+}
+
 }  // namespace
 
 WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
@@ -40,7 +66,8 @@ WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
       assigner_(rule),
       line_level_(
           std::any_of(rule.group_by.begin(), rule.group_by.end(), IsLineField)),
-      family_(absl::StrCat("kpi/", rule.name)) {
+      family_(absl::StrCat("kpi/", rule.name)),
+      settings_(Settings(rule)) {
   // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
   for (auto [head, type] :
        {std::pair{&snapshot_head_, "kpi"}, std::pair{&late_head_, "late"}}) {
@@ -592,6 +619,7 @@ void WindowKpiOperator::Checkpoint(StateWriteBatch* batch) {
   value.clear();
   StateEncoder meta(&value);
   meta.U64(kWindowStateVersion);
+  meta.Bytes(settings_);
   meta.I64(first_unclosed_start_);
   meta.I64(max_start_seen_);
   meta.I64(sessions_closed_through_);
@@ -607,6 +635,9 @@ absl::Status WindowKpiOperator::Restore(StateStore* store) {
     return absl::DataLossError(
         absl::StrCat(family_, ": checkpoint from an incompatible version"));
   }
+  const absl::string_view settings = meta.Bytes();
+  if (meta.ok() && settings != settings_)
+    return RuleChanged(family_, settings, settings_);
   first_unclosed_start_ = meta.I64();
   max_start_seen_ = meta.I64();
   sessions_closed_through_ = meta.I64();

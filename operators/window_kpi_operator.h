@@ -187,6 +187,7 @@ class WindowKpiOperator final : public CheckpointedState {
   std::vector<WindowListener*> listeners_;
 
   const std::string family_;
+  const std::string settings_;  // what gives the state its meaning
   bool checkpointing_ = false;
   std::vector<WindowKey> dirty_;    // changed since the last checkpoint
   std::vector<WindowKey> erased_;   // removed since, with a record to delete

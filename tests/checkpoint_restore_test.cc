@@ -153,6 +153,38 @@ TEST_F(CheckpointRestoreTest, ACorruptRecordIsRefusedWithItsFamily) {
   EXPECT_EQ(status.message(), "kpi/store_day: bad meta");
 }
 
+TEST_F(CheckpointRestoreTest, ACheckpointOfOtherRuleSettingsIsRefused) {
+  PipelineConfig config = testing::PosAnalyticsConfig();
+  {
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+    ASSERT_TRUE(store.ok());
+    VectorSource source(
+        {R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1.00"}]})"},
+        {0}, 1, 10);
+    CollectingSink sink;
+    ManualClock clock;
+    PipelineRunner runner(config, &source, &sink, &clock);
+    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
+    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
+  }
+  // Hourly windows read as daily ones would be wrong to the cent: refused.
+  config.kpis[0].window_size_ms = 3'600'000;
+  auto store = RocksDbStateStore::Open(
+      {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+  ASSERT_TRUE(store.ok());
+  VectorSource none({}, {}, 1, 1);
+  CollectingSink sink;
+  ManualClock clock;
+  PipelineRunner runner(config, &none, &sink, &clock);
+  absl::Status status = runner.EnableState(store->get(), 1'000);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "kpi/store_day: the rule changed since the checkpoint (tumbling "
+            "86400000ms, by store_id -> tumbling 3600000ms, by store_id); "
+            "keep its settings, or start from a new state directory");
+}
+
 // A transactional sink in memory: outputs become visible at Commit; a
 // failed commit aborts them, as a crash between the checkpoint's state write
 // and its commit would.

@@ -449,7 +449,9 @@ void PipelineRunner::KeepBehindPartitionsActive(int64_t now_ms) {
   // records into late events.
   source_->Lag(&lags_);
   for (const PartitionLag& lag : lags_) {
-    if (lag.lag == 0) continue;  // caught up; -1 (not fetched yet) is behind
+    // Unknown lag (-1) proves nothing: an empty partition may never report
+    // one, and must not hold the watermark back for ever.
+    if (lag.lag <= 0) continue;
     if (PartitionWatermark* p = watermarks_.Find(lag.partition))
       watermarks_.MarkActive(p, now_ms);
   }

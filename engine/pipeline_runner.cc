@@ -9,6 +9,7 @@
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
+#include "state/append_only_table.h"
 #include "state/state_codec.h"
 
 namespace tillstream {
@@ -225,19 +226,13 @@ absl::Status PipelineRunner::RecoverTransaction() {
 //   "p"                  version, the operator watermark, and per source
 //                        partition the next offset and the max event time
 absl::Status PipelineRunner::RestoreEngineState() {
-  absl::Status status;
-  TS_RETURN_IF_ERROR(state_->Scan(
-      kEngineFamily, "c", [&](absl::string_view key, absl::string_view value) {
-        if (ReadOrderedKey(key.substr(1)) !=
-            static_cast<int64_t>(customers_.size())) {
-          status.Update(
-              absl::DataLossError("engine: customer table has a gap"));
-          return;
-        }
-        customers_.Intern(value);
-      }));
-  TS_RETURN_IF_ERROR(status);
-  customers_checkpointed_ = customers_.size();
+  TS_RETURN_IF_ERROR(ReadEntries(
+      state_, kEngineFamily, 'c', "engine: customer table",
+      [this](absl::string_view customer) {
+        customers_.Intern(customer);
+        return true;
+      },
+      &customers_checkpointed_));
   std::optional<std::string> progress;
   TS_ASSIGN_OR_RETURN(progress, state_->Get(kEngineFamily, "p"));
   if (!progress.has_value()) return absl::OkStatus();
@@ -266,12 +261,9 @@ absl::Status PipelineRunner::Checkpoint() {
   const auto started = std::chrono::steady_clock::now();
   StateWriteBatch batch;
   for (CheckpointedState* op : stateful_) op->Checkpoint(&batch);
-  for (; customers_checkpointed_ < customers_.size();
-       ++customers_checkpointed_) {
-    std::string key = "c";
-    AppendOrderedKey(static_cast<int64_t>(customers_checkpointed_), &key);
-    batch.Put(kEngineFamily, key, customers_.Lookup(customers_checkpointed_));
-  }
+  WriteNewEntries(
+      &batch, kEngineFamily, 'c', customers_.size(), &customers_checkpointed_,
+      [this](size_t id) { return std::string(customers_.Lookup(id)); });
   std::string progress;
   StateEncoder out(&progress);
   const int64_t number = checkpoint_number_ + 1;

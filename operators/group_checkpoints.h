@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "operators/window_listener.h"
+#include "state/append_only_table.h"
 #include "state/state_codec.h"
 #include "state/state_store.h"
 
@@ -50,19 +51,16 @@ class GroupCheckpoints {
   void Write(const absl::flat_hash_map<uint32_t, State>& groups,
              EncodeGroup encode, EncodeMeta encode_meta,
              StateWriteBatch* batch) {
-    std::string key, value;
+    std::string value;
     for (uint32_t id : dirty_) {
       auto it = groups.find(id);
       if (it == groups.end()) continue;
-      key.clear();  // (not key = "g": a GCC 12 -Wrestrict false alarm)
-      key.push_back('g');
-      AppendOrderedKey(id, &key);
       value.clear();
       StateEncoder encoder(&value);
       encoder.U64(kVersion);
       EncodeGroupKey(it->second.group, &encoder);
       encode(it->second, &encoder);
-      batch->Put(family_, key, value);
+      batch->Put(family_, IdKey('g', id), value);
     }
     dirty_.clear();
     marked_.clear();

@@ -7,6 +7,7 @@
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
 #include "operators/group_checkpoints.h"
+#include "state/append_only_table.h"
 
 namespace tillstream {
 namespace {
@@ -558,12 +559,6 @@ bool WindowKpiOperator::AppendOpenWindowsJson(absl::string_view group_key,
 namespace {
 constexpr uint64_t kWindowStateVersion = 1;
 
-std::string IdKey(char kind, int64_t id) {
-  std::string key(1, kind);
-  AppendOrderedKey(id, &key);
-  return key;
-}
-
 }  // namespace
 
 void WindowKpiOperator::EncodeWindow(const WindowState& state,
@@ -604,18 +599,17 @@ void WindowKpiOperator::Checkpoint(StateWriteBatch* batch) {
     batch->Put(family_, key, value);
   }
   dirty_.clear();
-  for (; groups_checkpointed_ < groups_.size(); ++groups_checkpointed_) {
-    const KpiGroup& group = groups_[groups_checkpointed_];
-    value.clear();
-    StateEncoder encoder(&value);
-    encoder.Bytes(group.key);
-    encoder.Bytes(group.json);
-    batch->Put(family_, IdKey('g', groups_checkpointed_), value);
-  }
-  for (; skus_checkpointed_ < sku_names_.size(); ++skus_checkpointed_) {
-    batch->Put(family_, IdKey('s', skus_checkpointed_),
-               sku_names_.Lookup(skus_checkpointed_));
-  }
+  WriteNewEntries(batch, family_, 'g', groups_.size(), &groups_checkpointed_,
+                  [this](size_t id) {
+                    std::string group;
+                    StateEncoder encoder(&group);
+                    encoder.Bytes(groups_[id].key);
+                    encoder.Bytes(groups_[id].json);
+                    return group;
+                  });
+  WriteNewEntries(
+      batch, family_, 's', sku_names_.size(), &skus_checkpointed_,
+      [this](size_t id) { return std::string(sku_names_.Lookup(id)); });
   value.clear();
   StateEncoder meta(&value);
   meta.U64(kWindowStateVersion);
@@ -643,33 +637,26 @@ absl::Status WindowKpiOperator::Restore(StateStore* store) {
   sessions_closed_through_ = meta.I64();
   if (!meta.done())
     return absl::DataLossError(absl::StrCat(family_, ": bad meta"));
-  absl::Status status;
-  TS_RETURN_IF_ERROR(store->Scan(
-      family_, "g", [&](absl::string_view key, absl::string_view value) {
+  TS_RETURN_IF_ERROR(ReadEntries(
+      store, family_, 'g', absl::StrCat(family_, ": group table"),
+      [this](absl::string_view value) {
         StateDecoder decoder(value);
         KpiGroup group{std::string(decoder.Bytes()),
                        std::string(decoder.Bytes())};
-        if (!decoder.ok() || ReadOrderedKey(key.substr(1)) !=
-                                 static_cast<int64_t>(groups_.size())) {
-          status.Update(absl::DataLossError(
-              absl::StrCat(family_, ": group table has a gap")));
-          return;
-        }
+        if (!decoder.ok()) return false;
         group_ids_.emplace(group.key, static_cast<uint32_t>(groups_.size()));
         groups_.push_back(std::move(group));
-      }));
-  TS_RETURN_IF_ERROR(store->Scan(
-      family_, "s", [&](absl::string_view key, absl::string_view value) {
-        if (ReadOrderedKey(key.substr(1)) !=
-            static_cast<int64_t>(sku_names_.size())) {
-          status.Update(absl::DataLossError(
-              absl::StrCat(family_, ": SKU table has a gap")));
-          return;
-        }
-        sku_names_.Intern(value);
-      }));
-  groups_checkpointed_ = groups_.size();
-  skus_checkpointed_ = sku_names_.size();
+        return true;
+      },
+      &groups_checkpointed_));
+  TS_RETURN_IF_ERROR(ReadEntries(
+      store, family_, 's', absl::StrCat(family_, ": SKU table"),
+      [this](absl::string_view sku) {
+        sku_names_.Intern(sku);
+        return true;
+      },
+      &skus_checkpointed_));
+  absl::Status status;
   TS_RETURN_IF_ERROR(store->Scan(
       family_, "w", [&](absl::string_view key, absl::string_view value) {
         status.Update(RestoreWindow(key, value));

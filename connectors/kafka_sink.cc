@@ -1,5 +1,6 @@
 #include "connectors/kafka_sink.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -61,6 +62,10 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
     if (options.topics[k].empty()) continue;
     sink->topics_[k] =
         rd_kafka_topic_new(sink->producer_, options.topics[k].c_str(), nullptr);
+  }
+  if (!options.changelog_topic.empty()) {
+    sink->changelog_ = rd_kafka_topic_new(
+        sink->producer_, options.changelog_topic.c_str(), nullptr);
   }
   if (sink->transactional()) {
     // Fences an earlier producer with the same id (a zombie of this
@@ -135,6 +140,7 @@ KafkaSink::~KafkaSink() {
   for (rd_kafka_topic_t* topic : topics_) {
     if (topic != nullptr) rd_kafka_topic_destroy(topic);
   }
+  if (changelog_ != nullptr) rd_kafka_topic_destroy(changelog_);
   rd_kafka_destroy(producer_);
 }
 
@@ -142,6 +148,11 @@ void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/,
                                const rd_kafka_message_t* message,
                                void* opaque) {
   auto* sink = static_cast<KafkaSink*>(opaque);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      message->rkt == sink->changelog_) {
+    sink->changelog_offset_ =
+        std::max(sink->changelog_offset_, message->offset);
+  }
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
       sink->delivery_error_.ok()) {
     sink->delivery_error_ = absl::UnavailableError(
@@ -174,6 +185,38 @@ absl::Status KafkaSink::Write(const OutputBatch& batch) {
     }
   }
   rd_kafka_poll(producer_, 0);  // serve delivery reports
+  return delivery_error_;
+}
+
+absl::Status KafkaSink::WriteChangelog(std::span<const ChangelogRecord> records,
+                                       absl::string_view header) {
+  if (changelog_ == nullptr) return OutputSink::WriteChangelog(records, header);
+  const std::string header_name(kChangelogHeader);
+  for (const ChangelogRecord& record : records) {
+    // A null value is a tombstone.
+    void* value =
+        record.value ? const_cast<char*>(record.value->data()) : nullptr;
+    const size_t value_size = record.value ? record.value->size() : 0;
+    while (true) {
+      // One partition: the replay relies on the records' order.
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer_, RD_KAFKA_V_RKT(changelog_), RD_KAFKA_V_PARTITION(0),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+          RD_KAFKA_V_VALUE(value, value_size),
+          RD_KAFKA_V_HEADER(header_name.c_str(), header.data(),
+                            static_cast<ssize_t>(header.size())),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        return absl::UnavailableError(
+            absl::StrCat("produce to ", rd_kafka_topic_name(changelog_), ": ",
+                         rd_kafka_err2str(err)));
+      }
+      rd_kafka_poll(producer_, 10);
+    }
+  }
+  rd_kafka_poll(producer_, 0);
   return delivery_error_;
 }
 

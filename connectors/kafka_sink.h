@@ -25,6 +25,8 @@ struct KafkaSinkOptions {
   // The input topic and the consumer whose offsets a transaction commits.
   std::string input_topic;
   rd_kafka_t* consumer = nullptr;
+  // Durable state's changelog topic (its partition 0); empty: none.
+  std::string changelog_topic;
 };
 
 // The topic of each OutputKind, from the pipeline's `outputs:`.
@@ -48,6 +50,10 @@ class KafkaSink final : public OutputSink {
   absl::Status Commit(const SourceOffsets& offsets,
                       int64_t checkpoint) override;
   bool transactional() const override { return !transactional_id_.empty(); }
+  bool has_changelog() const override { return changelog_ != nullptr; }
+  absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
+                              absl::string_view header) override;
+  int64_t changelog_offset() const override { return changelog_offset_; }
 
  private:
   KafkaSink() = default;
@@ -62,6 +68,8 @@ class KafkaSink final : public OutputSink {
   std::string input_topic_;
   rd_kafka_t* consumer_ = nullptr;
   std::array<rd_kafka_topic_t*, kOutputKindCount> topics_{};
+  rd_kafka_topic_t* changelog_ = nullptr;
+  int64_t changelog_offset_ = -1;
   absl::Status delivery_error_;
 };
 

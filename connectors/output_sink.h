@@ -1,9 +1,13 @@
 #ifndef TILLSTREAM_CONNECTORS_OUTPUT_SINK_H_
 #define TILLSTREAM_CONNECTORS_OUTPUT_SINK_H_
 
+#include <cstdint>
+#include <span>
+
 #include "absl/status/status.h"
 #include "connectors/record_source.h"
 #include "engine/output_batch.h"
+#include "state/changelog.h"
 
 namespace tillstream {
 
@@ -27,6 +31,18 @@ class OutputSink {
   }
   // True when outputs become visible only at Commit (exactly-once).
   virtual bool transactional() const { return false; }
+
+  // The state's changelog (a Kafka sink given a changelog topic): records
+  // written go out with the outputs, in the same transaction when
+  // transactional, and are delivered by the next Flush, after which
+  // changelog_offset() is the offset of the last of them (-1: none yet).
+  virtual bool has_changelog() const { return false; }
+  [[nodiscard]] virtual absl::Status WriteChangelog(
+      std::span<const ChangelogRecord> /*records*/,
+      absl::string_view /*header*/) {
+    return absl::FailedPreconditionError("this output has no changelog");
+  }
+  virtual int64_t changelog_offset() const { return -1; }
 };
 
 }  // namespace tillstream

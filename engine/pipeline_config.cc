@@ -773,7 +773,8 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
 
   if (const YAML::Node state = root["state"]) {
     TS_RETURN_IF_ERROR(reader.CheckMap(
-        state, "state", {"dir", "checkpoint_interval", "memory_mb"}));
+        state, "state",
+        {"dir", "checkpoint_interval", "memory_mb", "changelog"}));
     if (!state["dir"]) return reader.Error(state, "state.dir", "missing");
     TS_ASSIGN_OR_RETURN(config.state.dir,
                         reader.String(state["dir"], "state.dir"));
@@ -791,6 +792,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       TS_ASSIGN_OR_RETURN(
           config.state.memory_mb,
           reader.Count(state["memory_mb"], "state.memory_mb", 16, 1 << 20));
+    }
+    if (state["changelog"]) {
+      TS_ASSIGN_OR_RETURN(config.state.changelog,
+                          reader.String(state["changelog"], "state.changelog"));
     }
   }
   if (const YAML::Node guarantee = root["processing_guarantee"]) {
@@ -851,6 +856,8 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
   if (config.kafka.group_id.empty()) {
     config.kafka.group_id = absl::StrCat("tillstream-", config.name);
   }
+  if (config.state.changelog.empty())
+    config.state.changelog = absl::StrCat(config.kafka.group_id, "-changelog");
   return config;
 }
 
@@ -1039,9 +1046,10 @@ std::string EffectiveConfigJson(const PipelineConfig& config) {
   AppendJsonString(config.state.dir, &out);
   absl::StrAppend(
       &out, ",\"checkpoint_interval_ms\":", config.state.checkpoint_interval_ms,
-      ",\"memory_mb\":", config.state.memory_mb,
-      "},\"processing_guarantee\":\"",
-      GuaranteeName(config.processing_guarantee), "\"");
+      ",\"memory_mb\":", config.state.memory_mb, ",\"changelog\":");
+  AppendJsonString(config.state.changelog, &out);
+  absl::StrAppend(&out, "},\"processing_guarantee\":\"",
+                  GuaranteeName(config.processing_guarantee), "\"");
   out.append(",\"kafka\":{\"brokers\":");
   AppendJsonString(config.kafka.brokers, &out);
   out.append(",\"group_id\":");

@@ -170,6 +170,9 @@ struct StateConfig {
   // RocksDB's memory: one block cache that the memtables (write buffers,
   // at most half of it) are charged to.
   int64_t memory_mb = 256;
+  // With Kafka: the changelog topic that can rebuild the state on another
+  // disk; default "<group_id>-changelog", "none" for no changelog.
+  std::string changelog;
 };
 
 enum class ProcessingGuarantee {

@@ -6,15 +6,16 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/changelog_restore.h"
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
 #include "state/append_only_table.h"
+#include "state/changelog.h"
 #include "state/state_codec.h"
 
 namespace tillstream {
 namespace {
-constexpr absl::string_view kEngineFamily = "engine";
 constexpr uint64_t kEngineStateVersion = 1;
 }  // namespace
 
@@ -164,6 +165,13 @@ absl::Status PipelineRunner::EnableState(StateStore* store,
                                          int64_t interval_ms) {
   state_ = store;
   checkpoint_interval_ms_ = interval_ms;
+  // A changelog record names its run: records of a checkpoint cut short
+  // are never taken for those of a later run's checkpoint of that number.
+  absl::BitGen random;
+  changelog_epoch_ = absl::Uniform<uint64_t>(random);
+  std::optional<std::string> instance;
+  TS_ASSIGN_OR_RETURN(instance, store->Get(kEngineFamily, "i"));
+  instance_id_ = instance.value_or("");
   last_checkpoint_ms_ = clock_->NowMillis();
   stateful_.clear();
   for (WindowKpiOperator& op : kpi_operators_) {
@@ -198,7 +206,14 @@ absl::Status PipelineRunner::RecoverTransaction() {
   StateDecoder in(*pending);
   const int64_t number = in.I64();
   const absl::string_view outputs = in.Bytes();
-  if (!in.done()) return absl::DataLossError("engine: bad transaction record");
+  const absl::string_view changelog_header = in.Bytes();
+  std::vector<ChangelogRecord> changelog(in.Count());
+  for (ChangelogRecord& record : changelog) {
+    record.key = std::string(in.Bytes());
+    if (in.Bool()) record.value = std::string(in.Bytes());
+  }
+  if (!in.ok() || !in.done())
+    return absl::DataLossError("engine: bad transaction record");
   if (number != checkpoint_number_) return absl::OkStatus();
   int64_t committed;
   TS_ASSIGN_OR_RETURN(committed, source_->CommittedCheckpoint(next_offsets_));
@@ -217,6 +232,8 @@ absl::Status PipelineRunner::RecoverTransaction() {
   }
   TS_RETURN_IF_ERROR(sink_->Write(outputs_));
   outputs_.Clear();
+  if (!changelog.empty())
+    TS_RETURN_IF_ERROR(sink_->WriteChangelog(changelog, changelog_header));
   TS_RETURN_IF_ERROR(sink_->Flush());
   return sink_->Commit(next_offsets_, number);
 }
@@ -280,18 +297,44 @@ absl::Status PipelineRunner::Checkpoint() {
                                                    : p->max_seen().millis());
   }
   batch.Put(kEngineFamily, "p", progress);
+  // The changelog gets every write so far (with the instance id, so that a
+  // state rebuilt from it keeps its transactional id); the open
+  // transaction's record and the changelog offset stay local.
+  std::vector<ChangelogRecord> changelog;
+  std::string changelog_header;
+  if (sink_->has_changelog()) {
+    if (!instance_id_.empty()) batch.Put(kEngineFamily, "i", instance_id_);
+    changelog = EncodeChangelog(batch, changelog_epoch_, number);
+    changelog_header = ChangelogHeaderValue(changelog_epoch_, number);
+  }
   const bool transactional = sink_->transactional();
   if (transactional) {
     std::string pending;
     StateEncoder record(&pending);
     record.I64(number);
     record.Bytes(transaction_outputs_);
+    record.Bytes(changelog_header);
+    record.U64(changelog.size());
+    for (const ChangelogRecord& write : changelog) {
+      record.Bytes(write.key);
+      record.Bool(write.value.has_value());
+      if (write.value) record.Bytes(*write.value);
+    }
     batch.Put(kEngineFamily, "t", pending);
   }
-  // Outputs first: once the offsets are saved, their inputs are never
-  // processed again, so what they produced must already be delivered (or,
-  // exactly-once, be in the transaction and in this checkpoint).
-  absl::Status status = sink_->Flush();
+  // Outputs and the changelog first: once the offsets are saved, their
+  // inputs are never processed again, so what they produced must already be
+  // delivered (or, exactly-once, be in the transaction and in this
+  // checkpoint).
+  absl::Status status =
+      changelog.empty() ? absl::OkStatus()
+                        : sink_->WriteChangelog(changelog, changelog_header);
+  if (status.ok()) status = sink_->Flush();
+  if (status.ok() && !changelog.empty()) {
+    std::string offset;
+    StateEncoder(&offset).I64(sink_->changelog_offset());
+    batch.Put(kEngineFamily, kChangelogPositionKey, offset);
+  }
   if (status.ok()) status = state_->Write(batch);
   if (status.ok()) status = sink_->Commit(next_offsets_, number);
   last_checkpoint_ms_ = clock_->NowMillis();

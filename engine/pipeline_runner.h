@@ -198,6 +198,8 @@ class PipelineRunner final : private PartitionListener {
   absl::flat_hash_map<int32_t, Timestamp> restored_max_seen_;
   size_t customers_checkpointed_ = 0;
   int64_t checkpoint_number_ = 0;  // of the last completed checkpoint
+  uint64_t changelog_epoch_ = 0;   // this run's, in its changelog records
+  std::string instance_id_;
   int64_t restored_checkpoint_ = 0;
   // Exactly-once: the outputs of the open transaction (kind, key, value),
   // kept in the checkpoint so that a transaction lost between the state

@@ -8,11 +8,13 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "connectors/changelog_reader.h"
 #include "connectors/embedded_broker.h"
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
+#include "engine/changelog_restore.h"
 #include "engine/commands.h"
 #include "engine/http_server.h"
 #include "engine/pipeline_runner.h"
@@ -103,6 +105,32 @@ int RunCommand(const std::vector<std::string>& args) {
       brokers = broker->bootstrap();
       reporter.Info(absl::StrCat("embedded broker bootstrap=", brokers));
     }
+    // The changelog: a state that lost its disk (or is behind it after a
+    // crash) is rebuilt from Kafka before anything reads it.
+    const bool changelog =
+        store != nullptr && config->state.changelog != "none";
+    if (changelog && status.ok()) {
+      const ChangelogTopic topic{.brokers = brokers,
+                                 .properties = config->kafka.properties,
+                                 .topic = config->state.changelog};
+      absl::Status created = embedded ? broker->CreateTopic(topic.topic, 1)
+                                      : CreateChangelogTopic(topic);
+      if (!created.ok()) reporter.Info(created.message());
+      auto restored = RestoreFromChangelog(store.get(), topic);
+      if (!restored.ok()) {
+        reporter.Error(absl::StrCat("state ", config->state.dir, ": ",
+                                    restored.status().message()));
+        return kExitFailure;
+      }
+      reporter.Info(absl::StrCat(
+          "changelog=", topic.topic, ": ",
+          restored->checkpoints == 0
+              ? absl::StrCat("the state is current (read from offset ",
+                             restored->from, ")")
+              : absl::StrCat("restored ", restored->writes, " state keys of ",
+                             restored->checkpoints, " checkpoints from offset ",
+                             restored->from)));
+    }
     auto kafka_source =
         KafkaSource::Create({.brokers = brokers,
                              .topic = config->source.topic,
@@ -114,6 +142,7 @@ int RunCommand(const std::vector<std::string>& args) {
     sink_options.brokers = brokers;
     sink_options.properties = config->kafka.properties;
     sink_options.topics = OutputTopics(config->outputs);
+    if (changelog) sink_options.changelog_topic = config->state.changelog;
     // Exactly-once by default where it can hold: durable state and a real
     // cluster (the embedded broker does not enforce transactions).
     ProcessingGuarantee guarantee = config->processing_guarantee;

@@ -37,22 +37,17 @@ bool WatermarkTracker::AnySilent(int64_t now_ms) const {
 Timestamp WatermarkTracker::Advance(int64_t now_ms) {
   Timestamp minimum = Timestamp::Max();
   bool any_active = false;
-  bool all_finished = !partitions_.empty();
   for (const auto& [id, state] : partitions_) {
     if (state.finished_) continue;
-    all_finished = false;
     if (now_ms - state.last_active_ms_ >= options_.idle_timeout_ms) continue;
     any_active = true;
     minimum = std::min(minimum,
                        state.max_seen_.Minus(options_.max_out_of_orderness_ms));
   }
-  if (all_finished) {
-    current_ = Timestamp::Max();
-  } else if (any_active) {
-    current_ = std::max(current_, minimum);
-  }
-  // Every unfinished partition idle: hold, as Flink does; progress resumes
-  // with the next record rather than guessing from wall-clock time.
+  if (any_active) current_ = std::max(current_, minimum);
+  // Every unfinished partition idle (or all finished): hold, as Flink does;
+  // progress resumes with the next record rather than guessing from
+  // wall-clock time.
   return current_;
 }
 

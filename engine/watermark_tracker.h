@@ -34,8 +34,10 @@ class PartitionWatermark {
 // (max event time seen - max_out_of_orderness) over the partitions that are
 // active. A partition silent for idle_timeout does not hold it back; one that
 // reached the end of a bounded input neither. When every partition is
-// finished the watermark is +infinity and every window closes. It never moves
-// backwards. Not thread-safe: one per worker.
+// finished it holds: the runtime checkpoints first and then ends the input
+// with +infinity, so that a later run over more records resumes with the
+// windows still open. It never moves backwards. Not thread-safe: one per
+// worker.
 class WatermarkTracker {
  public:
   explicit WatermarkTracker(WatermarkOptions options) : options_(options) {}

@@ -146,6 +146,20 @@ TEST(PipelineConfigTest, StateAndGuarantee) {
             "p.yaml:9: state.checkpoint_interval: must be at least 10ms");
   EXPECT_EQ(ErrorWith("kafka:\n", "state: {dir: s, memory_mb: 1}\nkafka:\n"),
             "p.yaml:9: state.memory_mb: must be between 16 and 1048576");
+  EXPECT_EQ(ErrorWith("kafka:\n", "state: {dir: s, changelog: \"\"}\nkafka:\n"),
+            "p.yaml:9: state.changelog: must not be empty");
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
+      absl::StrReplaceAll(kGood, {{"kafka:\n", "state: {dir: s}\nkafka:\n"}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->state.changelog,
+            absl::StrCat(config->kafka.group_id, "-changelog"));
+  config = ParsePipelineConfig(
+      absl::StrReplaceAll(
+          kGood, {{"kafka:\n", "state: {dir: s, changelog: none}\nkafka:\n"}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->state.changelog, "none");
   EXPECT_EQ(
       ErrorWith("kafka:\n", "processing_guarantee: at_most_once\nkafka:\n"),
       "p.yaml:9: processing_guarantee: expected at_least_once or "

@@ -35,7 +35,7 @@ constexpr int kTimeoutMs = 10'000;
 
 }  // namespace
 
-absl::Status CreateChangelogTopic(const ChangelogTopic& topic) {
+absl::StatusOr<int> CreateCompactedTopic(const ChangelogTopic& topic) {
   KafkaHandle admin;
   TS_ASSIGN_OR_RETURN(admin, NewClient(topic, RD_KAFKA_CONSUMER, {}));
   // Most starts find it: ask before creating.
@@ -47,9 +47,10 @@ absl::Status CreateChangelogTopic(const ChangelogTopic& topic) {
   const bool exists = err == RD_KAFKA_RESP_ERR_NO_ERROR &&
                       metadata->topic_cnt == 1 &&
                       metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  const int partitions = exists ? metadata->topics[0].partition_cnt : 0;
   if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
   rd_kafka_topic_destroy(handle);
-  if (exists) return absl::OkStatus();
+  if (exists) return partitions;
   char error[512];
   rd_kafka_NewTopic_t* new_topic =
       rd_kafka_NewTopic_new(topic.topic.c_str(), 1, -1, error, sizeof(error));
@@ -94,7 +95,8 @@ absl::Status CreateChangelogTopic(const ChangelogTopic& topic) {
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(options);
   rd_kafka_NewTopic_destroy(new_topic);
-  return status;
+  if (!status.ok()) return status;
+  return 1;
 }
 
 absl::Status ReadChangelog(const ChangelogTopic& topic, int64_t from,

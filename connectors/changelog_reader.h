@@ -7,6 +7,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "connectors/kafka_config.h"
 
@@ -24,7 +25,9 @@ struct ChangelogTopic {
 // with one partition and cleanup.policy=compact (a deleting retention would
 // lose state). A cluster that cannot create topics (the embedded broker)
 // auto-creates it on first use: the error says so and the caller goes on.
-absl::Status CreateChangelogTopic(const ChangelogTopic& topic);
+// Also for the lease topic (connectors/kafka_lease.h), which stays empty.
+// Returns its partition count (1 when it was just created).
+absl::StatusOr<int> CreateCompactedTopic(const ChangelogTopic& topic);
 
 // Calls `visit` for each record of partition 0 from offset `from` to the
 // end, as a read_committed consumer sees them (aborted transactions

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "connectors/embedded_broker.h"
 #include "engine/commands.h"
 
@@ -12,14 +13,23 @@ namespace tillstream {
 int BrokerCommand(const std::vector<std::string>& args) {
   if (!args.empty()) {
     std::fprintf(stderr,
-                 "usage: tillstream broker [--partitions N] [--topics a,b]\n");
+                 "usage: tillstream broker [--partitions N] "
+                 "[--topics a,b,c:P]\n");
     return kExitUsage;
   }
   std::vector<std::string> topics = absl::GetFlag(FLAGS_topics);
   if (topics.empty()) {
     // The topics of examples/pos-analytics.yaml.
-    topics = {"pos.orders", "pos.kpis",       "pos.rolling",
-              "pos.alerts", "pos.deadletter", "pos.late"};
+    // The topics of examples/pos-analytics.yaml, and its internal ones:
+    // the state's changelog and the lease (one partition each).
+    topics = {"pos.orders",
+              "pos.kpis",
+              "pos.rolling",
+              "pos.alerts",
+              "pos.deadletter",
+              "pos.late",
+              "tillstream-pos-analytics-changelog:1",
+              "tillstream-pos-analytics-lease:1"};
   }
   auto broker = EmbeddedBroker::Start();
   if (!broker.ok()) {
@@ -27,9 +37,21 @@ int BrokerCommand(const std::vector<std::string>& args) {
                  std::string(broker.status().message()).c_str());
     return kExitFailure;
   }
-  for (const std::string& topic : topics) {
-    absl::Status status =
-        (*broker)->CreateTopic(topic, absl::GetFlag(FLAGS_partitions));
+  for (const std::string& spec : topics) {
+    // name, or name:P for a topic with its own partition count.
+    std::string topic = spec;
+    int partitions = absl::GetFlag(FLAGS_partitions);
+    if (const size_t colon = spec.rfind(':'); colon != std::string::npos) {
+      topic = spec.substr(0, colon);
+      if (!absl::SimpleAtoi(spec.substr(colon + 1), &partitions) ||
+          partitions <= 0) {
+        std::fprintf(stderr,
+                     "tillstream: --topics: bad partition count in %s\n",
+                     spec.c_str());
+        return kExitUsage;
+      }
+    }
+    absl::Status status = (*broker)->CreateTopic(topic, partitions);
     if (!status.ok()) {
       std::fprintf(stderr, "tillstream: %s\n",
                    std::string(status.message()).c_str());

@@ -1,5 +1,6 @@
 #include "engine/changelog_restore.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -8,34 +9,75 @@
 #include "state/state_codec.h"
 
 namespace tillstream {
+namespace {
+
+absl::Status Read(const ChangelogTopic& topic, int64_t from,
+                  ChangelogReplay* replay) {
+  return ReadChangelog(topic, from,
+                       [replay](int64_t offset, absl::string_view key,
+                                std::optional<absl::string_view> value,
+                                absl::string_view header) {
+                         return replay->Add(offset, key, value, header);
+                       });
+}
+
+}  // namespace
+
+std::string EncodeChangelogPosition(int64_t offset, int64_t checkpoint) {
+  std::string position;
+  StateEncoder out(&position);
+  out.I64(offset);
+  out.I64(checkpoint);
+  return position;
+}
 
 absl::StatusOr<ChangelogRestore> RestoreFromChangelog(
-    StateStore* store, const ChangelogTopic& topic) {
+    StateStore* store, const std::vector<std::string>& families,
+    const ChangelogTopic& topic) {
   ChangelogRestore result;
+  int64_t local_checkpoint = -1;  // none
   absl::StatusOr<std::optional<std::string>> position =
       store->Get(kEngineFamily, kChangelogPositionKey);
   if (!position.ok()) return position.status();
   if (const std::string stored = position->value_or(""); !stored.empty()) {
     StateDecoder in(stored);
     result.from = in.I64() + 1;
+    local_checkpoint = in.I64();
     if (!in.done()) return absl::DataLossError("engine: bad changelog offset");
   }
-  ChangelogReplay replay;
-  TS_RETURN_IF_ERROR(
-      ReadChangelog(topic, result.from,
-                    [&replay](int64_t offset, absl::string_view key,
-                              std::optional<absl::string_view> value,
-                              absl::string_view header) {
-                      return replay.Add(offset, key, value, header);
-                    }));
-  result.records = replay.records();
-  result.checkpoints = replay.checkpoints();
-  if (replay.last_marker_offset() < 0) return result;
-  StateWriteBatch batch = replay.TakeWrites();
-  result.writes = static_cast<int64_t>(batch.writes().size());
-  std::string offset;
-  StateEncoder(&offset).I64(replay.last_marker_offset());
-  batch.Put(kEngineFamily, kChangelogPositionKey, offset);
+  auto replay = std::make_unique<ChangelogReplay>();
+  TS_RETURN_IF_ERROR(Read(topic, result.from, replay.get()));
+  StateWriteBatch batch;
+  if (local_checkpoint >= 0 && replay->checkpoints() > 0 &&
+      replay->first_checkpoint() != local_checkpoint + 1) {
+    result.replaced = true;
+    result.from = 0;
+    for (const std::string& family : families) {
+      TS_RETURN_IF_ERROR(store->Scan(
+          family, "", [&](absl::string_view key, absl::string_view) {
+            batch.Delete(family, key);
+          }));
+    }
+    replay = std::make_unique<ChangelogReplay>();
+    TS_RETURN_IF_ERROR(Read(topic, 0, replay.get()));
+  }
+  result.records = replay->records();
+  result.checkpoints = replay->checkpoints();
+  if (replay->last_marker_offset() < 0) return result;
+  StateWriteBatch writes = replay->TakeWrites();
+  result.writes = static_cast<int64_t>(writes.writes().size());
+  for (const StateWriteBatch::Write& write : writes.writes()) {
+    if (write.value) {
+      batch.Put(write.family, write.key, *write.value);
+    } else {
+      batch.Delete(write.family, write.key);
+    }
+  }
+  // The number of the last checkpoint read is in its engine record; the
+  // position only needs it to tell a continuation from another lineage.
+  batch.Put(kEngineFamily, kChangelogPositionKey,
+            EncodeChangelogPosition(replay->last_marker_offset(),
+                                    replay->last_checkpoint()));
   TS_RETURN_IF_ERROR(store->Write(batch));
   return result;
 }

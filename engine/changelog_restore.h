@@ -2,6 +2,8 @@
 #define TILLSTREAM_ENGINE_CHANGELOG_RESTORE_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -10,25 +12,35 @@
 
 namespace tillstream {
 
-// The engine's own column family, and its key for the changelog offset of
-// the last checkpoint the store holds (a local record, never in the log).
+// The engine's own column family, and its key for where the store stands in
+// the changelog: the offset of its last checkpoint's marker and that
+// checkpoint's number (a local record, never in the log).
 inline constexpr absl::string_view kEngineFamily = "engine";
 inline constexpr absl::string_view kChangelogPositionKey = "l";
+std::string EncodeChangelogPosition(int64_t offset, int64_t checkpoint);
 
 struct ChangelogRestore {
   int64_t from = 0;         // the first offset read
   int64_t records = 0;      // records read
   int64_t checkpoints = 0;  // checkpoint markers read
   int64_t writes = 0;       // state writes applied to the store
+  // The store held a checkpoint that the changelog does not continue
+  // (another instance went on from an earlier one): it was replaced.
+  bool replaced = false;
 };
 
-// Brings `store` up to the newest complete checkpoint in the changelog,
-// reading from the record after the last one it holds: nothing when it is
-// current, the checkpoints it missed after a crash, or all of the state
-// into an empty store (a lost disk, a new machine). Before the state is
-// restored into the operators.
+// Brings `store` (with column `families`) up to the newest complete
+// checkpoint in the changelog, reading from the record after the last one it
+// holds: nothing when it is current, the checkpoints it missed after a
+// crash, or all of the state into an empty store (a lost disk, a new
+// machine). When the changelog's next checkpoint does not follow the
+// store's (another instance took over from an earlier checkpoint, e.g. the
+// committed one before this store's unfinished transaction), the store is
+// emptied and rebuilt from the whole changelog in the same write. Before the
+// state is restored into the operators.
 absl::StatusOr<ChangelogRestore> RestoreFromChangelog(
-    StateStore* store, const ChangelogTopic& topic);
+    StateStore* store, const std::vector<std::string>& families,
+    const ChangelogTopic& topic);
 
 }  // namespace tillstream
 

@@ -93,6 +93,7 @@ void PipelineRunner::OnPartitionEnd(PartitionId partition) {
 absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
   RecordBatch batch;
   while (!stop.load(std::memory_order_relaxed)) {
+    TS_RETURN_IF_ERROR(CheckNotFenced());
     absl::StatusOr<PollResult> polled =
         source_->Poll(this, options_.poll_timeout, &batch);
     if (!polled.ok()) return polled.status();
@@ -274,7 +275,20 @@ absl::Status PipelineRunner::RestoreEngineState() {
   return absl::OkStatus();
 }
 
+absl::Status PipelineRunner::CheckNotFenced() const {
+  if (options_.fenced == nullptr ||
+      !options_.fenced->load(std::memory_order_relaxed)) {
+    return absl::OkStatus();
+  }
+  return absl::AbortedError(
+      "another instance took over this pipeline (the lease was lost): "
+      "stopped without a checkpoint; it resumes from the last one");
+}
+
 absl::Status PipelineRunner::Checkpoint() {
+  // A checkpoint after a takeover would mix this state into the new
+  // holder's changelog.
+  TS_RETURN_IF_ERROR(CheckNotFenced());
   const auto started = std::chrono::steady_clock::now();
   StateWriteBatch batch;
   for (CheckpointedState* op : stateful_) op->Checkpoint(&batch);
@@ -331,9 +345,8 @@ absl::Status PipelineRunner::Checkpoint() {
                         : sink_->WriteChangelog(changelog, changelog_header);
   if (status.ok()) status = sink_->Flush();
   if (status.ok() && !changelog.empty()) {
-    std::string offset;
-    StateEncoder(&offset).I64(sink_->changelog_offset());
-    batch.Put(kEngineFamily, kChangelogPositionKey, offset);
+    batch.Put(kEngineFamily, kChangelogPositionKey,
+              EncodeChangelogPosition(sink_->changelog_offset(), number));
   }
   if (status.ok()) status = state_->Write(batch);
   if (status.ok()) status = sink_->Commit(next_offsets_, number);

@@ -61,6 +61,10 @@ struct RunnerOptions {
   // worker publishes (every 100 ms at most). Not owned; may be null.
   WorkerQueries* queries = nullptr;
   EngineMetrics* metrics = nullptr;
+  // Set when another instance has taken over (KafkaLease::lost): Run
+  // returns Aborted at once, with no further checkpoint or output. May be
+  // null.
+  const std::atomic<bool>* fenced = nullptr;
 };
 
 // Checkpoints of one run, for the summary and metrics.
@@ -153,6 +157,7 @@ class PipelineRunner final : private PartitionListener {
 
   void ProcessBatch(const RecordBatch& batch, int64_t now_ms);
   PartitionWatermark* AddPartition(PartitionId partition, int64_t now_ms);
+  absl::Status CheckNotFenced() const;
   absl::Status Checkpoint();
   absl::Status RestoreEngineState();
   // Exactly-once: commits the last checkpoint's transaction again when a

@@ -12,6 +12,7 @@
 #include "connectors/embedded_broker.h"
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
+#include "connectors/kafka_lease.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "engine/changelog_restore.h"
@@ -66,6 +67,7 @@ int RunCommand(const std::vector<std::string>& args) {
     store = *std::move(opened);
   }
   std::unique_ptr<EmbeddedBroker> broker;
+  std::unique_ptr<KafkaLease> lease;
   std::unique_ptr<RecordSource> source;
   std::unique_ptr<OutputSink> sink;
   const std::string input = absl::GetFlag(FLAGS_input);
@@ -109,14 +111,54 @@ int RunCommand(const std::vector<std::string>& args) {
     // crash) is rebuilt from Kafka before anything reads it.
     const bool changelog =
         store != nullptr && config->state.changelog != "none";
+    // One active instance per pipeline: the others wait as standbys (see
+    // README "Running more than one instance").
+    if (changelog && !embedded && status.ok()) {
+      const ChangelogTopic lease_topic{
+          .brokers = brokers,
+          .properties = config->kafka.properties,
+          .topic = absl::StrCat(config->kafka.group_id, "-lease")};
+      // One partition: the member that has it is the active instance.
+      absl::StatusOr<int> lease_partitions = CreateCompactedTopic(lease_topic);
+      if (lease_partitions.ok() && *lease_partitions != 1) {
+        reporter.Error(absl::StrCat(
+            "lease topic ", lease_topic.topic, " has ", *lease_partitions,
+            " partitions; it needs exactly one (create it with one "
+            "partition, e.g. `tillstream broker --topics ...,",
+            lease_topic.topic, ":1`)"));
+        return kExitFailure;
+      }
+      if (!lease_partitions.ok())
+        reporter.Info(lease_partitions.status().message());
+      auto joined = KafkaLease::Create({.brokers = brokers,
+                                        .properties = config->kafka.properties,
+                                        .group_id = lease_topic.topic,
+                                        .topic = lease_topic.topic});
+      if (!joined.ok()) {
+        reporter.Error(joined.status().message());
+        return kExitFailure;
+      }
+      lease = *std::move(joined);
+      if (!lease->Acquire(StopRequested(), [&] {
+            reporter.Info(absl::StrCat(
+                "standby: another instance of this pipeline holds the lease (",
+                lease_topic.topic, "); waiting to take over"));
+          })) {
+        reporter.Info("stopped while standby");
+        return kExitOk;
+      }
+      reporter.Info(absl::StrCat("lease=", lease_topic.topic,
+                                 ": this instance is active"));
+    }
     if (changelog && status.ok()) {
       const ChangelogTopic topic{.brokers = brokers,
                                  .properties = config->kafka.properties,
                                  .topic = config->state.changelog};
       absl::Status created = embedded ? broker->CreateTopic(topic.topic, 1)
-                                      : CreateChangelogTopic(topic);
+                                      : CreateCompactedTopic(topic).status();
       if (!created.ok()) reporter.Info(created.message());
-      auto restored = RestoreFromChangelog(store.get(), topic);
+      auto restored = RestoreFromChangelog(
+          store.get(), PipelineRunner::StateFamilies(*config), topic);
       if (!restored.ok()) {
         reporter.Error(absl::StrCat("state ", config->state.dir, ": ",
                                     restored.status().message()));
@@ -199,6 +241,7 @@ int RunCommand(const std::vector<std::string>& args) {
   options.queries = http ? &queries : nullptr;
   options.metrics = http ? &metrics : nullptr;
   options.on_batch = [&](const RunSummary&) { reporter.OnBatch(*running); };
+  if (lease != nullptr) options.fenced = &lease->lost();
   PipelineRunner runner(*config, source.get(), sink.get(), &clock,
                         std::move(options));
   running = &runner;

@@ -76,7 +76,8 @@ absl::Status ChangelogReplay::Add(int64_t offset, absl::string_view key,
   }
   // A marker completes its run's checkpoints up to `number`; records of a
   // later (cut short) checkpoint of the run stay pending.
-  ++checkpoints_;
+  if (checkpoints_++ == 0) first_checkpoint_ = number;
+  last_checkpoint_ = number;
   last_marker_offset_ = offset;
   auto it = pending_.find(epoch);
   if (it == pending_.end()) return absl::OkStatus();

@@ -55,6 +55,9 @@ class ChangelogReplay {
   // The offset of the last marker seen (-1: none): a later restore reads
   // from the record after it.
   int64_t last_marker_offset() const { return last_marker_offset_; }
+  // The checkpoint numbers of the first and the last marker seen (-1: none).
+  int64_t first_checkpoint() const { return first_checkpoint_; }
+  int64_t last_checkpoint() const { return last_checkpoint_; }
 
  private:
   struct Pending {
@@ -69,6 +72,8 @@ class ChangelogReplay {
   int64_t records_ = 0;
   int64_t checkpoints_ = 0;
   int64_t last_marker_offset_ = -1;
+  int64_t first_checkpoint_ = -1;
+  int64_t last_checkpoint_ = -1;
 };
 
 }  // namespace tillstream

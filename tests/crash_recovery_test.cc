@@ -32,7 +32,7 @@ using testing::LastById;
 
 const std::string kBinary = TILLSTREAM_BINARY;
 const std::string kSource = TILLSTREAM_SOURCE_DIR;
-constexpr int kPartitions = 4;
+constexpr int kPartitions = 8;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -92,6 +92,7 @@ class Child {
     }
     return !exited_;
   }
+  pid_t pid() const { return pid_; }
   std::string out() const { return ReadFile(out_); }
   std::string err() const { return ReadFile(err_); }
 
@@ -145,32 +146,31 @@ class CrashRecoveryTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {
+    if (client_ != nullptr) rd_kafka_destroy(client_);
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
-  std::string dir_;
-};
 
-TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
-  const std::vector<std::string> gen_flags = {
-      "--orders=40000", "--seed=20261121",  "--stores=12",        "--days=35",
-      "--late_rate=0",  "--bad_rate=0.002", "--drop=s-003:31:0.9"};
-  // The pipeline of the demo with durable state; a dead member leaves the
-  // group after 3 s rather than 45.
-  std::string pipeline = ReadFile(kSource + "/examples/pos-analytics.yaml");
-  pipeline = absl::StrReplaceAll(
-      pipeline,
-      {{"kafka: {brokers: embedded, properties: {}}",
-        absl::StrCat("kafka: {brokers: embedded, properties: "
-                     "{session.timeout.ms: \"3000\", heartbeat.interval.ms: "
-                     "\"300\"}}\nstate: {dir: ",
-                     dir_, "/state, checkpoint_interval: 200ms}\n",
-                     "processing_guarantee: at_least_once")}});
-  ASSERT_NE(pipeline.find("state:"), std::string::npos);
-  const std::string pipeline_file = dir_ + "/pipeline.yaml";
-  std::ofstream(pipeline_file) << pipeline;
+  // The demo's pipeline with durable state (at-least-once, a checkpoint
+  // every 200 ms); a dead member leaves the groups after 3 s rather than 45.
+  std::string WritePipeline() {
+    std::string pipeline = ReadFile(kSource + "/examples/pos-analytics.yaml");
+    pipeline = absl::StrReplaceAll(
+        pipeline,
+        {{"kafka: {brokers: embedded, properties: {}}",
+          absl::StrCat("kafka: {brokers: embedded, properties: "
+                       "{session.timeout.ms: \"3000\", heartbeat.interval.ms: "
+                       "\"300\"}}\nstate: {dir: ",
+                       dir_, "/state, checkpoint_interval: 200ms}\n",
+                       "processing_guarantee: at_least_once")}});
+    EXPECT_NE(pipeline.find("state:"), std::string::npos);
+    const std::string file = dir_ + "/pipeline.yaml";
+    std::ofstream(file) << pipeline;
+    return file;
+  }
 
-  // The reference: one uninterrupted replay of the same events.
-  {
+  // The reference: one uninterrupted file replay of the events `gen_flags`
+  // make, into dir_/reference.
+  void MakeReference(const std::vector<std::string>& gen_flags) {
     std::vector<std::string> args = {kBinary, "gen",
                                      "--out=" + dir_ + "/orders.ndjson"};
     args.insert(args.end(), gen_flags.begin(), gen_flags.end());
@@ -183,42 +183,112 @@ TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
     ASSERT_EQ(replay.WaitExit(120), 0) << replay.err();
   }
 
-  Child broker({kBinary, "broker", "--partitions=4",
-                "--topics=pos.orders,pos.kpis,pos.rolling,pos.alerts,"
-                "pos.deadletter,pos.late"},
-               dir_ + "/broker");
-  std::string bootstrap;
-  ASSERT_TRUE(WaitFor(30, [&] {
-    std::string out = broker.out();
-    size_t at = out.find("bootstrap=");
-    size_t end = out.find('\n', at);
-    if (at == std::string::npos || end == std::string::npos) return false;
-    bootstrap = out.substr(at + 10, end - at - 10);
-    return true;
-  })) << broker.err();
+  // `tillstream broker` with the pipeline's topics (and its one-partition
+  // changelog and lease topics); sets bootstrap_ and client_.
+  void StartBroker() {
+    broker_ = std::make_unique<Child>(
+        std::vector<std::string>{
+            kBinary, "broker", absl::StrCat("--partitions=", kPartitions),
+            "--topics=pos.orders,pos.kpis,pos.rolling,pos.alerts,"
+            "pos.deadletter,pos.late,tillstream-pos-analytics-changelog:1,"
+            "tillstream-pos-analytics-lease:1"},
+        dir_ + "/broker");
+    ASSERT_TRUE(WaitFor(30, [&] {
+      std::string out = broker_->out();
+      size_t at = out.find("bootstrap=");
+      size_t end = out.find('\n', at);
+      if (at == std::string::npos || end == std::string::npos) return false;
+      bootstrap_ = out.substr(at + 10, end - at - 10);
+      return true;
+    })) << broker_->err();
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), error,
+                      sizeof(error));
+    client_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    ASSERT_NE(client_, nullptr) << error;
+  }
 
-  char error[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error,
-                    sizeof(error));
-  rd_kafka_t* client =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  ASSERT_NE(client, nullptr) << error;
+  // Live traffic: `gen_flags`'s events into pos.orders at 1,000 a second.
+  std::unique_ptr<Child> StartTraffic(
+      const std::vector<std::string>& gen_flags) {
+    std::vector<std::string> args = {kBinary, "gen", "--brokers=" + bootstrap_,
+                                     "--topic=pos.orders", "--rate=1000"};
+    args.insert(args.end(), gen_flags.begin(), gen_flags.end());
+    return std::make_unique<Child>(args, dir_ + "/gen");
+  }
 
-  // Traffic flows for the whole of the crashes: about 40 s.
-  std::vector<std::string> gen_args = {kBinary, "gen", "--brokers=" + bootstrap,
-                                       "--topic=pos.orders", "--rate=1000"};
-  gen_args.insert(gen_args.end(), gen_flags.begin(), gen_flags.end());
-  Child gen(gen_args, dir_ + "/gen");
+  // The KPI, rolling and alert outputs in the broker, reduced to the last
+  // record per id (what a compacted topic keeps), equal the reference's;
+  // the dead letters are the same payloads. Returns the output records that
+  // were replays.
+  int64_t ExpectOutputsLikeReference() {
+    int64_t replayed = 0;
+    for (const char* output : {"kpis", "rolling", "alerts"}) {
+      SCOPED_TRACE(output);
+      std::vector<std::string> values;
+      for (const testing::Message& m : testing::ConsumeAll(
+               bootstrap_, absl::StrCat("pos.", output), kPartitions))
+        values.push_back(m.value);
+      const std::vector<std::string> reference =
+          Lines(ReadFile(absl::StrCat(dir_, "/reference/", output, ".ndjson")));
+      EXPECT_FALSE(reference.empty());
+      const auto got = LastById(values);
+      EXPECT_EQ(got, LastById(reference));
+      replayed += static_cast<int64_t>(values.size() - got.size());
+    }
+    std::map<std::string, std::string> dead_by_id;
+    simdjson::dom::parser parser;
+    for (const testing::Message& m :
+         testing::ConsumeAll(bootstrap_, "pos.deadletter", kPartitions)) {
+      simdjson::dom::object o = parser.parse(m.value).get_object();
+      dead_by_id[std::string(o["id"].get_string().value())] =
+          std::string(o["payload"].get_string().value());
+    }
+    std::multiset<std::string> dead, reference_dead;
+    for (const auto& [id, payload] : dead_by_id) dead.insert(payload);
+    for (const std::string& line :
+         Lines(ReadFile(dir_ + "/reference/deadletter.ndjson"))) {
+      reference_dead.insert(
+          std::string(parser.parse(line)["payload"].get_string().value()));
+    }
+    EXPECT_FALSE(reference_dead.empty());
+    EXPECT_EQ(dead, reference_dead);
+    return replayed;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Child> broker_;
+  std::string bootstrap_;
+  rd_kafka_t* client_ = nullptr;  // for topic sizes
+};
+
+// 40,000 orders: 40 s of traffic at 1,000 a second.
+const std::vector<std::string> kGenFlags = {
+    "--orders=40000", "--seed=20261121",  "--stores=12",        "--days=35",
+    "--late_rate=0",  "--bad_rate=0.002", "--drop=s-003:31:0.9"};
+// 80,000: six restarts, each waiting about 5 s for a dead holder's lease
+// and group session to expire, fit within the traffic, with room for a
+// loaded machine.
+const std::vector<std::string> kLongGenFlags = {
+    "--orders=80000", "--seed=20261121",  "--stores=12",        "--days=70",
+    "--late_rate=0",  "--bad_rate=0.002", "--drop=s-003:31:0.9"};
+
+TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
+  const std::string pipeline_file = WritePipeline();
+  ASSERT_NO_FATAL_FAILURE(MakeReference(kLongGenFlags));
+  ASSERT_NO_FATAL_FAILURE(StartBroker());
+  // Traffic flows for the whole of the crashes: about 80 s.
+  std::unique_ptr<Child> gen = StartTraffic(kLongGenFlags);
 
   const std::vector<std::string> run_args = {kBinary, "run", pipeline_file,
-                                             "--brokers=" + bootstrap};
+                                             "--brokers=" + bootstrap_};
   std::mt19937 random(20261121);
   int kills = 0;
   for (int round = 0; round < 6; ++round) {
     // Kill once the run has produced a random number of further outputs:
     // anywhere between two checkpoints, or during one.
-    const int64_t before = TopicSize(client, "pos.kpis");
+    const int64_t before = TopicSize(client_, "pos.kpis");
     const int64_t more = std::uniform_int_distribution<int64_t>(5, 150)(random);
     // Twice the disk is lost as well: the state comes back from the
     // changelog topic.
@@ -227,7 +297,7 @@ TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
     Child run(run_args, absl::StrCat(dir_, "/run", round));
     ASSERT_TRUE(WaitFor(60,
                         [&] {
-                          return TopicSize(client, "pos.kpis") >=
+                          return TopicSize(client_, "pos.kpis") >=
                                      before + more ||
                                  !run.Running();
                         }))
@@ -246,8 +316,8 @@ TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
           << run.err();
     }
   }
-  EXPECT_TRUE(gen.Running()) << "traffic ended before the last kill";
-  ASSERT_EQ(gen.WaitExit(120), 0) << gen.err();
+  EXPECT_TRUE(gen->Running()) << "traffic ended before the last kill";
+  ASSERT_EQ(gen->WaitExit(120), 0) << gen->err();
 
   // The last run reads to the end and closes every window.
   std::vector<std::string> last_args = run_args;
@@ -256,43 +326,63 @@ TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
   ASSERT_EQ(last.WaitExit(180), 0) << last.err();
   EXPECT_GE(kills, 5);
 
-  rd_kafka_destroy(client);
-  int64_t replayed = 0;
-  for (const char* output : {"kpis", "rolling", "alerts"}) {
-    SCOPED_TRACE(output);
-    std::vector<std::string> values;
-    for (const testing::Message& m : testing::ConsumeAll(
-             bootstrap, absl::StrCat("pos.", output), kPartitions))
-      values.push_back(m.value);
-    const std::vector<std::string> reference =
-        Lines(ReadFile(absl::StrCat(dir_, "/reference/", output, ".ndjson")));
-    ASSERT_FALSE(reference.empty());
-    const auto got = LastById(values);
-    EXPECT_EQ(got, LastById(reference));
-    replayed += static_cast<int64_t>(values.size() - got.size());
-  }
   // Crashes replayed outputs since their last checkpoint (at-least-once);
   // the ids made them harmless.
+  const int64_t replayed = ExpectOutputsLikeReference();
   std::printf("%d kills; %lld output records were replays\n", kills,
               static_cast<long long>(replayed));
-  // Dead letters: the same bad payloads, each once after dropping replays.
-  std::map<std::string, std::string> dead_by_id;
-  simdjson::dom::parser parser;
-  for (const testing::Message& m :
-       testing::ConsumeAll(bootstrap, "pos.deadletter", kPartitions)) {
-    simdjson::dom::object o = parser.parse(m.value).get_object();
-    dead_by_id[std::string(o["id"].get_string().value())] =
-        std::string(o["payload"].get_string().value());
-  }
-  std::multiset<std::string> dead, reference_dead;
-  for (const auto& [id, payload] : dead_by_id) dead.insert(payload);
-  for (const std::string& line :
-       Lines(ReadFile(dir_ + "/reference/deadletter.ndjson"))) {
-    reference_dead.insert(
-        std::string(parser.parse(line)["payload"].get_string().value()));
-  }
-  EXPECT_FALSE(reference_dead.empty());
-  EXPECT_EQ(dead, reference_dead);
+}
+
+// Two instances of one pipeline on other disks: one is active, the other
+// waits as a standby; the active one is killed mid-stream, the standby takes
+// over from the changelog and goes on; a third, on an empty disk, finishes
+// the input. Together they equal one uninterrupted run.
+TEST_F(CrashRecoveryTest, AStandbyTakesOverFromTheChangelog) {
+  const std::string pipeline_file = WritePipeline();
+  ASSERT_NO_FATAL_FAILURE(MakeReference(kGenFlags));
+  ASSERT_NO_FATAL_FAILURE(StartBroker());
+  std::unique_ptr<Child> gen = StartTraffic(kGenFlags);
+  auto run_args = [&](const std::string& name) {
+    return std::vector<std::string>{kBinary, "run", pipeline_file,
+                                    "--brokers=" + bootstrap_,
+                                    "--state-dir=" + dir_ + "/" + name};
+  };
+  Child first(run_args("first"), dir_ + "/first");
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return TopicSize(client_, "pos.kpis") >= 200 || !first.Running();
+  })) << first.err();
+  ASSERT_TRUE(first.Running()) << first.err();
+  Child second(run_args("second"), dir_ + "/second");
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return second.err().find("standby:") != std::string::npos ||
+           !second.Running();
+  })) << second.err();
+  // The standby consumed nothing while the first was active.
+  EXPECT_EQ(second.err().find("this instance is active"), std::string::npos);
+  const int64_t before = TopicSize(client_, "pos.kpis");
+  first.Kill9();
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return TopicSize(client_, "pos.kpis") >= before + 200 || !second.Running();
+  })) << second.err();
+  ASSERT_TRUE(second.Running()) << second.err();
+  EXPECT_NE(second.err().find("this instance is active"), std::string::npos);
+  EXPECT_NE(second.err().find("changelog=tillstream-pos-analytics-changelog: "
+                              "restored"),
+            std::string::npos)
+      << second.err();
+  EXPECT_NE(second.err().find("resuming from checkpoint"), std::string::npos)
+      << second.err();
+  EXPECT_TRUE(gen->Running()) << "traffic ended before the takeover";
+  ASSERT_EQ(gen->WaitExit(120), 0) << gen->err();
+  // A clean stop hands the lease on at once.
+  kill(second.pid(), SIGTERM);
+  ASSERT_EQ(second.WaitExit(60), 0) << second.err();
+  std::vector<std::string> last_args = run_args("third");
+  last_args.push_back("--bounded");
+  Child third(last_args, dir_ + "/third");
+  ASSERT_EQ(third.WaitExit(180), 0) << third.err();
+  EXPECT_NE(third.err().find("restored"), std::string::npos) << third.err();
+  ExpectOutputsLikeReference();
 }
 
 // Every message of `topic` a read_committed consumer sees, up to the end

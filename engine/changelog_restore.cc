@@ -11,14 +11,13 @@
 namespace tillstream {
 namespace {
 
-absl::Status Read(const ChangelogTopic& topic, int64_t from,
+absl::Status Read(const ChangelogReader& read, int64_t from,
                   ChangelogReplay* replay) {
-  return ReadChangelog(topic, from,
-                       [replay](int64_t offset, absl::string_view key,
-                                std::optional<absl::string_view> value,
-                                absl::string_view header) {
-                         return replay->Add(offset, key, value, header);
-                       });
+  return read(from, [replay](int64_t offset, absl::string_view key,
+                             std::optional<absl::string_view> value,
+                             absl::string_view header) {
+    return replay->Add(offset, key, value, header);
+  });
 }
 
 }  // namespace
@@ -33,7 +32,7 @@ std::string EncodeChangelogPosition(int64_t offset, int64_t checkpoint) {
 
 absl::StatusOr<ChangelogRestore> RestoreFromChangelog(
     StateStore* store, const std::vector<std::string>& families,
-    const ChangelogTopic& topic) {
+    const ChangelogReader& read) {
   ChangelogRestore result;
   int64_t local_checkpoint = -1;  // none
   absl::StatusOr<std::optional<std::string>> position =
@@ -46,7 +45,7 @@ absl::StatusOr<ChangelogRestore> RestoreFromChangelog(
     if (!in.done()) return absl::DataLossError("engine: bad changelog offset");
   }
   auto replay = std::make_unique<ChangelogReplay>();
-  TS_RETURN_IF_ERROR(Read(topic, result.from, replay.get()));
+  TS_RETURN_IF_ERROR(Read(read, result.from, replay.get()));
   StateWriteBatch batch;
   if (local_checkpoint >= 0 && replay->checkpoints() > 0 &&
       replay->first_checkpoint() != local_checkpoint + 1) {
@@ -59,7 +58,7 @@ absl::StatusOr<ChangelogRestore> RestoreFromChangelog(
           }));
     }
     replay = std::make_unique<ChangelogReplay>();
-    TS_RETURN_IF_ERROR(Read(topic, 0, replay.get()));
+    TS_RETURN_IF_ERROR(Read(read, 0, replay.get()));
   }
   result.records = replay->records();
   result.checkpoints = replay->checkpoints();

@@ -2,6 +2,7 @@
 #define TILLSTREAM_ENGINE_CHANGELOG_RESTORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,13 @@ struct ChangelogRestore {
 // committed one before this store's unfinished transaction), the store is
 // emptied and rebuilt from the whole changelog in the same write. Before the
 // state is restored into the operators.
+// `read(from, visit)` visits the changelog's records from offset `from` to
+// its end (ReadChangelog on the topic).
+using ChangelogReader =
+    std::function<absl::Status(int64_t from, ChangelogVisitor visit)>;
 absl::StatusOr<ChangelogRestore> RestoreFromChangelog(
     StateStore* store, const std::vector<std::string>& families,
-    const ChangelogTopic& topic);
+    const ChangelogReader& read);
 
 }  // namespace tillstream
 

@@ -158,7 +158,10 @@ int RunCommand(const std::vector<std::string>& args) {
                                       : CreateCompactedTopic(topic).status();
       if (!created.ok()) reporter.Info(created.message());
       auto restored = RestoreFromChangelog(
-          store.get(), PipelineRunner::StateFamilies(*config), topic);
+          store.get(), PipelineRunner::StateFamilies(*config),
+          [&topic](int64_t from, ChangelogVisitor visit) {
+            return ReadChangelog(topic, from, visit);
+          });
       if (!restored.ok()) {
         reporter.Error(absl::StrCat("state ", config->state.dir, ": ",
                                     restored.status().message()));

@@ -4,13 +4,18 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <span>
 
 #include "absl/strings/str_cat.h"
+#include "engine/changelog_restore.h"
 #include "engine/clock.h"
 #include "engine/pipeline_runner.h"
+#include "engine/status_macros.h"
 #include "examples/generator/traffic_generator.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
+#include "state/changelog.h"
 #include "state/rocksdb_state_store.h"
 #include "tests/pipeline_test_support.h"
 
@@ -83,7 +88,10 @@ class CheckpointRestoreTest : public ::testing::Test {
                .string();
     std::filesystem::remove_all(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    for (const char* suffix : {"", "-old", "-new"})
+      std::filesystem::remove_all(dir_ + suffix);
+  }
   std::string dir_;
 };
 
@@ -188,11 +196,43 @@ TEST_F(CheckpointRestoreTest, ACheckpointOfOtherRuleSettingsIsRefused) {
 // A transactional sink in memory: outputs become visible at Commit; a
 // failed commit aborts them, as a crash between the checkpoint's state write
 // and its commit would.
+// A changelog topic partition as a read_committed reader sees it: the
+// records of committed transactions, at the offsets they were given (an
+// aborted transaction's offsets stay unused).
+struct MemoryChangelog {
+  struct Entry {
+    int64_t offset;
+    std::string key;
+    std::optional<std::string> value;
+    std::string header;
+  };
+  absl::Status Read(int64_t from, ChangelogVisitor visit) const {
+    for (const Entry& e : committed) {
+      if (e.offset < from) continue;
+      std::optional<absl::string_view> value;
+      if (e.value) value = *e.value;
+      TS_RETURN_IF_ERROR(visit(e.offset, e.key, value, e.header));
+    }
+    return absl::OkStatus();
+  }
+  ChangelogReader reader() const {
+    return [this](int64_t from, ChangelogVisitor visit) {
+      return Read(from, visit);
+    };
+  }
+  std::vector<Entry> committed;
+  int64_t next_offset = 0;
+};
+
+// A transactional sink (and, given a changelog, its changelog records in
+// the same transactions) that can die before a commit.
 class TransactionalSink final : public OutputSink {
  public:
-  explicit TransactionalSink(CollectingSink* committed,
-                             int64_t* committed_checkpoint)
-      : committed_(committed), committed_checkpoint_(committed_checkpoint) {}
+  TransactionalSink(CollectingSink* committed, int64_t* committed_checkpoint,
+                    MemoryChangelog* changelog = nullptr)
+      : committed_(committed),
+        committed_checkpoint_(committed_checkpoint),
+        changelog_(changelog) {}
   absl::Status Write(const OutputBatch& batch) override {
     for (size_t i = 0; i < batch.size(); ++i)
       open_.emplace_back(batch[i].kind, std::string(batch[i].value));
@@ -202,21 +242,39 @@ class TransactionalSink final : public OutputSink {
   absl::Status Commit(const SourceOffsets&, int64_t checkpoint) override {
     if (checkpoint == fail_commit_of) {
       open_.clear();
+      open_changelog_.clear();
       return absl::UnavailableError("the process died before the commit");
     }
     for (auto& [kind, value] : open_)
       committed_->outputs[static_cast<int>(kind)].push_back(std::move(value));
     open_.clear();
+    for (MemoryChangelog::Entry& e : open_changelog_)
+      changelog_->committed.push_back(std::move(e));
+    open_changelog_.clear();
     *committed_checkpoint_ = checkpoint;
     return absl::OkStatus();
   }
   bool transactional() const override { return true; }
+  bool has_changelog() const override { return changelog_ != nullptr; }
+  absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
+                              absl::string_view header) override {
+    for (const ChangelogRecord& r : records) {
+      last_changelog_offset_ = changelog_->next_offset++;
+      open_changelog_.push_back(
+          {last_changelog_offset_, r.key, r.value, std::string(header)});
+    }
+    return absl::OkStatus();
+  }
+  int64_t changelog_offset() const override { return last_changelog_offset_; }
   int64_t fail_commit_of = -1;
 
  private:
   std::vector<std::pair<OutputKind, std::string>> open_;
+  std::vector<MemoryChangelog::Entry> open_changelog_;
   CollectingSink* committed_;
   int64_t* committed_checkpoint_;
+  MemoryChangelog* changelog_;
+  int64_t last_changelog_offset_ = -1;
 };
 
 TEST_F(CheckpointRestoreTest, ExactlyOnceCommitsALostTransactionAgain) {
@@ -256,6 +314,115 @@ TEST_F(CheckpointRestoreTest, ExactlyOnceCommitsALostTransactionAgain) {
   // transaction's outputs came from the checkpoint, not from a replay.
   for (int k = 0; k < kOutputKindCount; ++k)
     EXPECT_EQ(committed.outputs[k], whole.outputs[k]) << k;
+}
+
+// Exactly-once with a changelog: a commit is lost after the state write
+// (the restart commits it again from the checkpoint, changelog records
+// included), then another, and the last run starts on an empty disk: its
+// state comes from the committed changelog alone. Every output appears once,
+// in the order of the uninterrupted run.
+TEST_F(CheckpointRestoreTest, ExactlyOnceChangelogRebuildsALostDisk) {
+  const PipelineConfig config = testing::PosAnalyticsConfig();
+  const std::vector<std::string> records = Traffic();
+  const std::vector<int> partition_of = RoundRobin(records.size());
+  CollectingSink whole;
+  RunWhole(config, records, partition_of, &whole);
+
+  CollectingSink committed;
+  int64_t committed_checkpoint = -1;
+  MemoryChangelog changelog;
+  const std::vector<std::string> families =
+      PipelineRunner::StateFamilies(config);
+  for (int run = 0; run < 3; ++run) {
+    const std::string dir = absl::StrCat(dir_, run == 2 ? "-new" : "-old");
+    auto store = RocksDbStateStore::Open({.dir = dir, .families = families});
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto restored =
+        RestoreFromChangelog(store->get(), families, changelog.reader());
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    if (run == 2) {
+      // Checkpoints 1-8 committed (5 again by the second run), 9 lost.
+      EXPECT_EQ(restored->from, 0);
+      EXPECT_EQ(restored->checkpoints, 8);
+      EXPECT_GT(restored->writes, 1000);
+    } else {
+      EXPECT_EQ(restored->checkpoints, 0);  // the local disk is current
+    }
+    VectorSource source(records, partition_of, 4, 500);
+    source.committed_checkpoint = committed_checkpoint;
+    TransactionalSink sink(&committed, &committed_checkpoint, &changelog);
+    sink.fail_commit_of = run == 0 ? 5 : run == 1 ? 9 : -1;
+    ManualClock clock;
+    RunnerOptions options;
+    options.on_batch = [&](const RunSummary&) { clock.AdvanceMillis(400); };
+    PipelineRunner runner(config, &source, &sink, &clock, options);
+    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
+    if (run == 2) {
+      EXPECT_EQ(runner.restored_checkpoint(), 8);
+    }
+    absl::Status status = runner.Run(std::atomic<bool>(false));
+    if (run < 2) {
+      EXPECT_EQ(status.message(),
+                "checkpoint: the process died before the commit");
+      EXPECT_EQ(committed_checkpoint, run == 0 ? 4 : 8);
+    } else {
+      EXPECT_TRUE(status.ok()) << status;
+    }
+  }
+  for (int k = 0; k < kOutputKindCount; ++k)
+    EXPECT_EQ(committed.outputs[k], whole.outputs[k]) << k;
+}
+
+// A store whose last checkpoint the changelog does not continue (its
+// transaction was lost and another instance went on from the committed
+// checkpoint before it) is emptied and rebuilt from the whole log: its own
+// uncommitted writes never survive.
+TEST_F(CheckpointRestoreTest, AStoreTheChangelogDoesNotContinueIsRebuilt) {
+  const std::vector<std::string> families = {"engine", "f"};
+  auto store = RocksDbStateStore::Open({.dir = dir_, .families = families});
+  ASSERT_TRUE(store.ok()) << store.status();
+  MemoryChangelog changelog;
+  auto commit = [&](uint64_t epoch, int64_t number,
+                    const StateWriteBatch& batch) {
+    const std::string header = ChangelogHeaderValue(epoch, number);
+    for (ChangelogRecord& r : EncodeChangelog(batch, epoch, number)) {
+      changelog.committed.push_back(
+          {changelog.next_offset++, r.key, r.value, header});
+    }
+  };
+  StateWriteBatch first;
+  first.Put("f", "a", "1");
+  commit(7, 1, first);  // offsets 0, 1
+  // This store's checkpoint 2 (epoch 7) was written locally, but its
+  // transaction (offsets 2, 3) aborted.
+  StateWriteBatch local;
+  local.Put("f", "a", "1");
+  local.Put("f", "stale", "x");
+  local.Put("engine", "l", EncodeChangelogPosition(3, 2));
+  ASSERT_TRUE((*store)->Write(local).ok());
+  changelog.next_offset = 5;  // the aborted records and their marker
+  StateWriteBatch other;      // the other instance's checkpoint 2
+  other.Put("f", "a", "2");
+  commit(9, 2, other);
+  auto restored =
+      RestoreFromChangelog(store->get(), families, changelog.reader());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_TRUE(restored->replaced);
+  EXPECT_EQ(restored->from, 0);
+  EXPECT_EQ(restored->checkpoints, 2);
+  std::map<std::string, std::string> f;
+  ASSERT_TRUE((*store)
+                  ->Scan("f", "",
+                         [&](absl::string_view key, absl::string_view value) {
+                           f[std::string(key)] = std::string(value);
+                         })
+                  .ok());
+  EXPECT_EQ(f, (std::map<std::string, std::string>{{"a", "2"}}));
+  // Current now: a second restore reads nothing.
+  restored = RestoreFromChangelog(store->get(), families, changelog.reader());
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(restored->checkpoints, 0);
+  EXPECT_FALSE(restored->replaced);
 }
 
 }  // namespace

@@ -43,9 +43,9 @@
 #include "connectors/kafka_source.h"
 #include "engine/clock.h"
 #include "engine/pipeline_runner.h"
-#include "state/rocksdb_state_store.h"
 #include "examples/generator/traffic_generator.h"
 #include "librdkafka/rdkafka.h"
+#include "state/rocksdb_state_store.h"
 
 ABSL_FLAG(int64_t, events, 1'000'000, "events to generate and replay");
 // The embedded broker keeps 5 MB of (compressed) batches per partition:
@@ -113,8 +113,8 @@ std::unique_ptr<RocksDbStateStore> FreshState(const PipelineConfig& config,
 // File replay in a child process: its time, records and peak RSS; with
 // checkpoints every second into `state_dir` unless it is empty.
 Replay FileReplay(const PipelineConfig& config, const std::string& input,
-                  const std::string& out_dir,
-                  const std::string& state_dir = "") {
+                  const std::string& out_dir, const std::string& state_dir = "",
+                  bool decode_ahead = true) {
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) std::exit(1);
   const pid_t child = fork();
@@ -124,7 +124,10 @@ Replay FileReplay(const PipelineConfig& config, const std::string& input,
     auto sink = FileSink::Open(out_dir);
     if (!source.ok() || !sink.ok()) _exit(1);
     SystemClock clock;
-    PipelineRunner runner(config, source->get(), sink->get(), &clock);
+    RunnerOptions options;
+    options.decode_ahead = decode_ahead;
+    PipelineRunner runner(config, source->get(), sink->get(), &clock,
+                          std::move(options));
     std::unique_ptr<RocksDbStateStore> store;
     if (!state_dir.empty()) {
       store = FreshState(config, state_dir);
@@ -291,14 +294,18 @@ int Main() {
   const int64_t bytes = Generate(input, events);
 
   // (c) file replay, before the broker holds the events in this process;
-  // without and with checkpoints, alternating, the better of two each.
-  std::printf("file replays, without and with checkpoints ...\n");
-  Replay replay, checkpointed;
+  // without and with checkpoints, and on one thread (no decoding ahead),
+  // alternating, the better of two each.
+  std::printf(
+      "file replays, without and with checkpoints, and on one thread ...\n");
+  Replay replay, checkpointed, one_thread;
   for (int round = 0; round < 2; ++round) {
     Replay plain = FileReplay(*config, input, work + "/out");
     Replay with = FileReplay(*config, input, work + "/out", work + "/state-c");
+    Replay single = FileReplay(*config, input, work + "/out", "", false);
     if (round == 0 || plain.seconds < replay.seconds) replay = plain;
     if (round == 0 || with.seconds < checkpointed.seconds) checkpointed = with;
+    if (round == 0 || single.seconds < one_thread.seconds) one_thread = single;
   }
   const Memory memory = MeasureMemory(work);
 
@@ -500,8 +507,12 @@ int Main() {
       "  (c) file replay                       %9.0f events/s  peak RSS %lld "
       "MB\n",
       file_rate, static_cast<long long>(replay.peak_rss_kb / 1024));
-  const double checkpointed_rate =
-      checkpointed.records / checkpointed.seconds;
+  const double one_thread_rate = one_thread.records / one_thread.seconds;
+  std::printf(
+      "      on one thread (no decoding ahead) %9.0f events/s; two threads "
+      "= %.2f x one\n",
+      one_thread_rate, file_rate / one_thread_rate);
+  const double checkpointed_rate = checkpointed.records / checkpointed.seconds;
   std::printf(
       "      with checkpoints every second     %9.0f events/s  = %.1f%% less; "
       "%lld checkpoints, %.3f s in them; peak RSS %lld MB\n",
@@ -529,7 +540,9 @@ int Main() {
       "p99 %lld ms (%zu events)\n",
       rate, static_cast<long long>(percentile(0.5)),
       static_cast<long long>(percentile(0.99)), latencies.size());
-  std::printf("  not measured yet: worker scaling (workers: N, #5)\n");
+  std::printf(
+      "  not measured yet: scaling over partition workers (workers: N, "
+      "#5)\n");
 
   const std::string result = absl::GetFlag(FLAGS_result);
   std::ofstream out(result);
@@ -543,13 +556,13 @@ int Main() {
       "\"file_replay_checkpointed_events_per_second\":%.0f,"
       "\"pipeline_kafka_checkpoints\":%d,\"bytes_per_known_customer\":%.0f,"
       "\"bytes_per_window_key\":%.0f,\"peak_rss_1m_customers_10k_stores_"
-      "bytes\":%d}\n",
+      "bytes\":%d,\"file_replay_one_thread_events_per_second\":%.0f}\n",
       events, bytes, partitions, absl::GetFlag(FLAGS_pipeline),
       events / preload_seconds, raw_rate, kafka_rate, kafka_rate / raw_rate,
       file_rate, replay.peak_rss_kb * 1024, pandas_rate, rate, percentile(0.5),
       percentile(0.99), checkpointed_rate, kafka_checkpoints.completed,
       memory.bytes_per_customer, memory.bytes_per_key,
-      memory.customers_rss_kb * 1024);
+      memory.customers_rss_kb * 1024, one_thread_rate);
   std::printf("  figures written to %s\n", result.c_str());
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -27,8 +28,9 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       sink_(sink),
       clock_(clock),
       options_(std::move(options)),
-      decoder_(
-          OrderDecoderOptions{config.source.default_currency, config.limits}),
+      decode_(
+          OrderDecoderOptions{config.source.default_currency, config.limits},
+          options_.decode_ahead && std::thread::hardware_concurrency() > 1),
       watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
                                    config.source.idle_timeout_ms}) {
   for (const KpiRuleConfig& rule : config.kpis) {
@@ -376,12 +378,12 @@ absl::Status PipelineRunner::Checkpoint() {
 
 void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
   const Timestamp watermark = watermarks_.current();
-  decoder_.SetWallClock(clock_->EpochMillis());
+  decode_.Start(batch.records, clock_->EpochMillis());
   PartitionId cached_id{-1};
   PartitionWatermark* partition = nullptr;
   int64_t last_offset = -1;  // of cached_id's records in this run of them
-  OrderEvent event;
-  for (const SourceRecord& record : batch.records) {
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const SourceRecord& record = batch.records[i];
     if (partition == nullptr || record.partition != cached_id) {
       if (partition != nullptr)
         next_offsets_[cached_id.value] = last_offset + 1;
@@ -393,11 +395,12 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
     }
     last_offset = record.offset.value;
     ++summary_.records;
-    absl::Status decoded = decoder_.Decode(record.payload, &event);
-    if (!decoded.ok()) {
-      WriteDeadLetter(record, decoded.message());
+    DecodedRecord& decoded = decode_.Get(i);
+    if (!decoded.status.ok()) {
+      WriteDeadLetter(record, decoded.status.message());
       continue;
     }
+    OrderEvent& event = decoded.event;
     ++summary_.events;
     event.source = {source_->kind(), source_->name(), record.partition,
                     record.offset};
@@ -410,6 +413,7 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
     }
   }
   if (partition != nullptr) next_offsets_[cached_id.value] = last_offset + 1;
+  decode_.Finish();
 }
 
 void PipelineRunner::WriteDeadLetter(const SourceRecord& record,

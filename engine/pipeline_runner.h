@@ -17,6 +17,7 @@
 #include "connectors/output_sink.h"
 #include "connectors/record_source.h"
 #include "engine/clock.h"
+#include "engine/decode_stage.h"
 #include "engine/engine_metrics.h"
 #include "engine/live_view.h"
 #include "engine/output_batch.h"
@@ -65,6 +66,9 @@ struct RunnerOptions {
   // returns Aborted at once, with no further checkpoint or output. May be
   // null.
   const std::atomic<bool>* fenced = nullptr;
+  // Decode on a second thread, ahead of the operators, when the machine has
+  // more than one core (engine/decode_stage.h). Results are the same.
+  bool decode_ahead = true;
 };
 
 // Checkpoints of one run, for the summary and metrics.
@@ -173,7 +177,7 @@ class PipelineRunner final : private PartitionListener {
   Clock* clock_;
   RunnerOptions options_;
 
-  OrderDecoder decoder_;
+  DecodeStage decode_;
   WatermarkTracker watermarks_;
   StringInterner customers_;      // every customer seen: who is new
   bool approx_distinct_ = false;  // some rule needs customer hashes

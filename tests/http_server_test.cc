@@ -162,9 +162,13 @@ TEST_F(HttpServerTest, EveryEndpointAgainstALivePipeline) {
     return body.find(absl::StrCat("tillstream_events_in_total ", records.size(),
                                   "\n")) != std::string::npos;
   }));
-  ASSERT_TRUE(WaitFor("/alerts?state=firing", [](int, const std::string& b) {
-    return b.find("\"state\":\"firing\"") != std::string::npos;
-  }));
+  ASSERT_TRUE(WaitFor("/alerts?state=firing",
+                      [](int, const std::string& b) {
+                        return b.find("\"state\":\"firing\"") !=
+                               std::string::npos;
+                      }))
+      << "no alert; watermarks and lags:\n"
+      << Get("/metrics").second;
 
   // A parser's document lives until its next parse: one for answers, one
   // for emitted lines.

@@ -20,10 +20,86 @@
 #include "engine/http_server.h"
 #include "engine/pipeline_runner.h"
 #include "engine/run_reporter.h"
+#include "engine/status_macros.h"
 #include "engine/time_format.h"
 #include "state/rocksdb_state_store.h"
 
 namespace tillstream {
+namespace {
+
+// One active instance per pipeline, the others standbys (README "Running
+// more than one instance"): blocks until this instance holds the lease.
+// Null: stopped while standby.
+absl::StatusOr<std::unique_ptr<KafkaLease>> TakeLease(
+    const PipelineConfig& config, const std::string& brokers,
+    const RunReporter& reporter) {
+  const ChangelogTopic topic{
+      .brokers = brokers,
+      .properties = config.kafka.properties,
+      .topic = absl::StrCat(config.kafka.group_id, "-lease")};
+  // One partition: the member that has it is the active instance.
+  absl::StatusOr<int> partitions = CreateCompactedTopic(topic);
+  if (partitions.ok() && *partitions != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "lease topic ", topic.topic, " has ", *partitions,
+        " partitions; it needs exactly one (create it with one partition, "
+        "e.g. `tillstream broker --topics ...,",
+        topic.topic, ":1`)"));
+  }
+  if (!partitions.ok()) reporter.Info(partitions.status().message());
+  std::unique_ptr<KafkaLease> lease;
+  TS_ASSIGN_OR_RETURN(lease,
+                      KafkaLease::Create({.brokers = brokers,
+                                          .properties = config.kafka.properties,
+                                          .group_id = topic.topic,
+                                          .topic = topic.topic}));
+  if (!lease->Acquire(StopRequested(), [&] {
+        reporter.Info(absl::StrCat(
+            "standby: another instance of this pipeline holds the lease (",
+            topic.topic, "); waiting to take over"));
+      })) {
+    reporter.Info("stopped while standby");
+    return nullptr;
+  }
+  reporter.Info(
+      absl::StrCat("lease=", topic.topic, ": this instance is active"));
+  return lease;
+}
+
+// Brings the state up from its changelog topic (created if missing; in the
+// in-process `broker` when there is one) and says what it did.
+absl::Status RestoreChangelog(const PipelineConfig& config,
+                              const std::string& brokers,
+                              EmbeddedBroker* broker, StateStore* store,
+                              const RunReporter& reporter) {
+  const ChangelogTopic topic{.brokers = brokers,
+                             .properties = config.kafka.properties,
+                             .topic = config.state.changelog};
+  const absl::Status created = broker != nullptr
+                                   ? broker->CreateTopic(topic.topic, 1)
+                                   : CreateCompactedTopic(topic).status();
+  if (!created.ok()) reporter.Info(created.message());
+  ChangelogRestore restored;
+  TS_ASSIGN_OR_RETURN(
+      restored,
+      RestoreFromChangelog(store, PipelineRunner::StateFamilies(config),
+                           [&topic](int64_t from, ChangelogVisitor visit) {
+                             return ReadChangelog(topic, from, visit);
+                           }));
+  reporter.Info(absl::StrCat(
+      "changelog=", topic.topic, ": ",
+      restored.checkpoints == 0
+          ? absl::StrCat("the state is current (read from offset ",
+                         restored.from, ")")
+          : absl::StrCat(restored.replaced ? "replaced the state: " : "",
+                         "restored ", restored.writes, " state keys of ",
+                         restored.checkpoints, " checkpoints from offset ",
+                         restored.from)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 int RunCommand(const std::vector<std::string>& args) {
   if (args.size() != 1) {
     std::fprintf(
@@ -111,70 +187,25 @@ int RunCommand(const std::vector<std::string>& args) {
     // crash) is rebuilt from Kafka before anything reads it.
     const bool changelog =
         store != nullptr && config->state.changelog != "none";
-    // One active instance per pipeline: the others wait as standbys (see
-    // README "Running more than one instance").
     if (changelog && !embedded && status.ok()) {
-      const ChangelogTopic lease_topic{
-          .brokers = brokers,
-          .properties = config->kafka.properties,
-          .topic = absl::StrCat(config->kafka.group_id, "-lease")};
-      // One partition: the member that has it is the active instance.
-      absl::StatusOr<int> lease_partitions = CreateCompactedTopic(lease_topic);
-      if (lease_partitions.ok() && *lease_partitions != 1) {
-        reporter.Error(absl::StrCat(
-            "lease topic ", lease_topic.topic, " has ", *lease_partitions,
-            " partitions; it needs exactly one (create it with one "
-            "partition, e.g. `tillstream broker --topics ...,",
-            lease_topic.topic, ":1`)"));
+      absl::StatusOr<std::unique_ptr<KafkaLease>> taken =
+          TakeLease(*config, brokers, reporter);
+      if (!taken.ok()) {
+        reporter.Error(taken.status().message());
         return kExitFailure;
       }
-      if (!lease_partitions.ok())
-        reporter.Info(lease_partitions.status().message());
-      auto joined = KafkaLease::Create({.brokers = brokers,
-                                        .properties = config->kafka.properties,
-                                        .group_id = lease_topic.topic,
-                                        .topic = lease_topic.topic});
-      if (!joined.ok()) {
-        reporter.Error(joined.status().message());
-        return kExitFailure;
-      }
-      lease = *std::move(joined);
-      if (!lease->Acquire(StopRequested(), [&] {
-            reporter.Info(absl::StrCat(
-                "standby: another instance of this pipeline holds the lease (",
-                lease_topic.topic, "); waiting to take over"));
-          })) {
-        reporter.Info("stopped while standby");
-        return kExitOk;
-      }
-      reporter.Info(absl::StrCat("lease=", lease_topic.topic,
-                                 ": this instance is active"));
+      if (*taken == nullptr) return kExitOk;  // stopped while standby
+      lease = *std::move(taken);
     }
     if (changelog && status.ok()) {
-      const ChangelogTopic topic{.brokers = brokers,
-                                 .properties = config->kafka.properties,
-                                 .topic = config->state.changelog};
-      absl::Status created = embedded ? broker->CreateTopic(topic.topic, 1)
-                                      : CreateCompactedTopic(topic).status();
-      if (!created.ok()) reporter.Info(created.message());
-      auto restored = RestoreFromChangelog(
-          store.get(), PipelineRunner::StateFamilies(*config),
-          [&topic](int64_t from, ChangelogVisitor visit) {
-            return ReadChangelog(topic, from, visit);
-          });
-      if (!restored.ok()) {
-        reporter.Error(absl::StrCat("state ", config->state.dir, ": ",
-                                    restored.status().message()));
+      status =
+          RestoreChangelog(*config, brokers, embedded ? broker.get() : nullptr,
+                           store.get(), reporter);
+      if (!status.ok()) {
+        reporter.Error(
+            absl::StrCat("state ", config->state.dir, ": ", status.message()));
         return kExitFailure;
       }
-      reporter.Info(absl::StrCat(
-          "changelog=", topic.topic, ": ",
-          restored->checkpoints == 0
-              ? absl::StrCat("the state is current (read from offset ",
-                             restored->from, ")")
-              : absl::StrCat("restored ", restored->writes, " state keys of ",
-                             restored->checkpoints, " checkpoints from offset ",
-                             restored->from)));
     }
     auto kafka_source =
         KafkaSource::Create({.brokers = brokers,

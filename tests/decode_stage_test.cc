@@ -1,0 +1,113 @@
+// Decoding ahead on a thread gives the worker exactly what decoding inline
+// gives, record by record, and each decoded event stays valid until the
+// batch is finished (its strings no longer point into the decoder's
+// scratch, which the next record reuses).
+#include "engine/decode_stage.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace tillstream {
+namespace {
+
+std::string Order(int i) {
+  // Escapes make the decoder unescape into its scratch.
+  return absl::StrCat(R"({"order_id":"o-)", i, R"(","ts":)", 1700000000000 + i,
+                      R"(,"store_id":"s-\u00e9)", i % 7,
+                      R"(","customer_id":"c-)", i % 50,
+                      R"(","region":"north\tside","lines":[{"sku":"sku-\"a\")",
+                      i % 3, R"(","category":"tea","qty":)", 1 + i % 4,
+                      R"(,"unit_price":"3.49","unit_cost":"1.20"},{"sku":"b)",
+                      i, R"(","qty":2,"unit_price":0.5}]})");
+}
+
+// What a worker would keep of a record: its reason, or its decoded values.
+std::string Describe(const DecodedRecord& r) {
+  if (!r.status.ok()) return absl::StrCat("bad: ", r.status.message());
+  const OrderEvent& e = r.event;
+  std::string out =
+      absl::StrCat(e.order_id, "|", e.store_id, "|", e.customer_id, "|",
+                   e.region, "|", e.channel, "|", e.currency, "|",
+                   e.ts.millis(), "|", e.totals.amount_cents);
+  for (const OrderLine& line : e.lines) {
+    absl::StrAppend(&out, "|", line.sku, "/", line.category, "/", line.qty, "/",
+                    line.unit_price_cents);
+  }
+  return out;
+}
+
+std::vector<std::string> Payloads(int n) {
+  std::vector<std::string> payloads;
+  for (int i = 0; i < n; ++i) {
+    payloads.push_back(i % 37 == 5 ? std::string(R"({"order_id":"x"})")
+                                   : Order(i));
+  }
+  return payloads;
+}
+
+std::vector<SourceRecord> Records(const std::vector<std::string>& payloads) {
+  std::vector<SourceRecord> records;
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    records.push_back(
+        {payloads[i], PartitionId{0}, Offset{static_cast<int64_t>(i)}, 0});
+  }
+  return records;
+}
+
+// Each record described when it is taken, and again once the whole batch
+// was taken (threaded: every event must still be intact then).
+void DecodeAll(DecodeStage* stage, const std::vector<SourceRecord>& records,
+               std::vector<std::string>* when_taken,
+               std::vector<std::string>* at_end) {
+  stage->Start(records, 1800000000000);
+  std::vector<const DecodedRecord*> taken;
+  for (size_t i = 0; i < records.size(); ++i) {
+    taken.push_back(&stage->Get(i));
+    when_taken->push_back(Describe(*taken.back()));
+  }
+  if (stage->threaded()) {
+    for (const DecodedRecord* r : taken) at_end->push_back(Describe(*r));
+  }
+  stage->Finish();
+}
+
+TEST(DecodeStageTest, AheadOnAThreadEqualsInline) {
+  const std::vector<std::string> payloads = Payloads(1000);
+  const std::vector<SourceRecord> records = Records(payloads);
+  DecodeStage inline_stage({}, /*threaded=*/false);
+  DecodeStage ahead({}, /*threaded=*/true);
+  ASSERT_FALSE(inline_stage.threaded());
+  ASSERT_TRUE(ahead.threaded());
+  std::vector<std::string> expected, unused, got, kept;
+  DecodeAll(&inline_stage, records, &expected, &unused);
+  DecodeAll(&ahead, records, &got, &kept);
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(kept, expected);
+  EXPECT_EQ(expected[0],
+            "o-0|s-\xC3\xA9"
+            "0|c-0|north\tside|pos|USD|1700000000000|449|sku-\"a\"0/tea/1/"
+            "349|b0//2/50");
+  EXPECT_EQ(expected[5], "bad: missing field ts");
+}
+
+TEST(DecodeStageTest, BatchAfterBatchAndEmptyBatches) {
+  // Reused buffers: a smaller batch after a larger one, and empty ones.
+  DecodeStage inline_stage({}, false);
+  DecodeStage ahead({}, true);
+  for (int n : {300, 0, 17, 1, 0, 700}) {
+    SCOPED_TRACE(n);
+    const std::vector<std::string> payloads = Payloads(n);
+    const std::vector<SourceRecord> records = Records(payloads);
+    std::vector<std::string> expected, unused, got, kept;
+    DecodeAll(&inline_stage, records, &expected, &unused);
+    DecodeAll(&ahead, records, &got, &kept);
+    EXPECT_EQ(got, expected);
+    EXPECT_EQ(kept, expected);
+  }
+}
+
+}  // namespace
+}  // namespace tillstream

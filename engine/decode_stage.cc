@@ -29,9 +29,10 @@ DecodeStage::DecodeStage(OrderDecoderOptions options, bool threaded)
 DecodeStage::~DecodeStage() {
   if (!thread_.joinable()) return;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  cv_.notify_all();
   thread_.join();
 }
 
@@ -46,8 +47,11 @@ void DecodeStage::Start(std::span<const SourceRecord> records,
   }
   if (decoded_.size() < records.size()) decoded_.resize(records.size());
   ready_.store(0, std::memory_order_relaxed);
-  absl::MutexLock lock(&mu_);  // publishes the above to the thread
-  has_work_ = true;
+  {
+    std::lock_guard lock(mu_);
+    has_work_ = true;
+  }
+  cv_.notify_all();
 }
 
 DecodedRecord& DecodeStage::Get(size_t i) {
@@ -68,20 +72,15 @@ DecodedRecord& DecodeStage::Get(size_t i) {
 
 void DecodeStage::Finish() {
   if (!threaded()) return;
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](bool* has_work) { return !*has_work; }, &has_work_));
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !has_work_; });
 }
 
 void DecodeStage::Loop() {
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](DecodeStage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->has_work_ || s->stopping_;
-          },
-          this));
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return has_work_ || stopping_; });
       if (stopping_) return;
     }
     decoder_.SetWallClock(wall_clock_ms_);
@@ -91,8 +90,11 @@ void DecodeStage::Loop() {
       if ((i + 1) % kPublishEvery == 0 || i + 1 == n)
         ready_.store(i + 1, std::memory_order_release);
     }
-    absl::MutexLock lock(&mu_);
-    has_work_ = false;
+    {
+      std::lock_guard lock(mu_);
+      has_work_ = false;
+    }
+    cv_.notify_all();
   }
 }
 

@@ -2,16 +2,16 @@
 #define TILLSTREAM_ENGINE_DECODE_STAGE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "connectors/order_decoder.h"
 #include "connectors/record_source.h"
 #include "engine/order_event.h"
@@ -64,9 +64,12 @@ class DecodeStage {
   std::vector<DecodedRecord> decoded_;
   size_t seen_ready_ = 0;         // the worker's copy of ready_
   std::atomic<size_t> ready_{0};  // records decoded so far
-  absl::Mutex mu_;
-  bool has_work_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer checks this class
+  // only through it (Debian's Abseil is not built for it).
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool has_work_ = false;
+  bool stopping_ = false;
   std::thread thread_;
 };
 

@@ -14,7 +14,7 @@ struct KafkaHandleDeleter {
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaHandleDeleter>;
 
-absl::StatusOr<KafkaHandle> NewClient(const ChangelogTopic& topic,
+absl::StatusOr<KafkaHandle> NewClient(const KafkaTopicRef& topic,
                                       rd_kafka_type_t type,
                                       KafkaProperties defaults) {
   defaults.emplace_back("bootstrap.servers", topic.brokers);
@@ -35,7 +35,7 @@ constexpr int kTimeoutMs = 10'000;
 
 }  // namespace
 
-absl::StatusOr<int> CreateCompactedTopic(const ChangelogTopic& topic) {
+absl::StatusOr<int> CreateCompactedTopic(const KafkaTopicRef& topic) {
   KafkaHandle admin;
   TS_ASSIGN_OR_RETURN(admin, NewClient(topic, RD_KAFKA_CONSUMER, {}));
   // Most starts find it: ask before creating.
@@ -99,7 +99,7 @@ absl::StatusOr<int> CreateCompactedTopic(const ChangelogTopic& topic) {
   return 1;
 }
 
-absl::Status ReadChangelog(const ChangelogTopic& topic, int64_t from,
+absl::Status ReadChangelog(const KafkaTopicRef& topic, int64_t from,
                            ChangelogVisitor visit) {
   KafkaHandle consumer;
   TS_ASSIGN_OR_RETURN(consumer,

@@ -13,9 +13,9 @@
 
 namespace tillstream {
 
-// The Kafka topic that holds durable state's changelog (state/changelog.h),
-// in its partition 0.
-struct ChangelogTopic {
+// A Kafka topic and how to reach it: durable state's changelog
+// (state/changelog.h, in its partition 0) or the lease topic.
+struct KafkaTopicRef {
   std::string brokers;
   KafkaProperties properties;  // kafka.properties, passed through
   std::string topic;
@@ -27,7 +27,7 @@ struct ChangelogTopic {
 // auto-creates it on first use: the error says so and the caller goes on.
 // Also for the lease topic (connectors/kafka_lease.h), which stays empty.
 // Returns its partition count (1 when it was just created).
-absl::StatusOr<int> CreateCompactedTopic(const ChangelogTopic& topic);
+absl::StatusOr<int> CreateCompactedTopic(const KafkaTopicRef& topic);
 
 // Calls `visit` for each record of partition 0 from offset `from` to the
 // end, as a read_committed consumer sees them (aborted transactions
@@ -35,7 +35,7 @@ absl::StatusOr<int> CreateCompactedTopic(const ChangelogTopic& topic);
 using ChangelogVisitor = absl::FunctionRef<absl::Status(
     int64_t offset, absl::string_view key,
     std::optional<absl::string_view> value, absl::string_view header)>;
-absl::Status ReadChangelog(const ChangelogTopic& topic, int64_t from,
+absl::Status ReadChangelog(const KafkaTopicRef& topic, int64_t from,
                            ChangelogVisitor visit);
 
 }  // namespace tillstream

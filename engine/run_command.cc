@@ -33,7 +33,7 @@ namespace {
 absl::StatusOr<std::unique_ptr<KafkaLease>> TakeLease(
     const PipelineConfig& config, const std::string& brokers,
     const RunReporter& reporter) {
-  const ChangelogTopic topic{
+  const KafkaTopicRef topic{
       .brokers = brokers,
       .properties = config.kafka.properties,
       .topic = absl::StrCat(config.kafka.group_id, "-lease")};
@@ -72,9 +72,9 @@ absl::Status RestoreChangelog(const PipelineConfig& config,
                               const std::string& brokers,
                               EmbeddedBroker* broker, StateStore* store,
                               const RunReporter& reporter) {
-  const ChangelogTopic topic{.brokers = brokers,
-                             .properties = config.kafka.properties,
-                             .topic = config.state.changelog};
+  const KafkaTopicRef topic{.brokers = brokers,
+                            .properties = config.kafka.properties,
+                            .topic = config.state.changelog};
   const absl::Status created = broker != nullptr
                                    ? broker->CreateTopic(topic.topic, 1)
                                    : CreateCompactedTopic(topic).status();

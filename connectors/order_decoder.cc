@@ -145,40 +145,48 @@ void OrderDecoder::SetWallClock(int64_t epoch_ms) {
                    : epoch_ms + options_.limits.max_future_ms;
 }
 
+std::string OrderDecoder::FieldName::Spell() const {
+  if (line < 0) return std::string(field);
+  return absl::StrCat("lines[", line, "].", field);
+}
+
 // Reads a required non-empty string of at most limits.max_string_bytes.
-absl::Status OrderDecoder::ReadString(value v, absl::string_view name,
+absl::Status OrderDecoder::ReadString(value v, const FieldName& field,
                                       absl::string_view* out,
                                       bool allow_empty) const {
+  auto name = [&] { return field.Spell(); };
   json_type type;
   if (v.type().get(type) || type != json_type::string) {
-    return Bad(absl::StrCat(name, " must be a string"));
+    return Bad(absl::StrCat(name(), " must be a string"));
   }
   std::string_view text;
   if (v.get_string().get(text)) {
-    return Bad(absl::StrCat(name, " is not a valid JSON string"));
+    return Bad(absl::StrCat(name(), " is not a valid JSON string"));
   }
   if (static_cast<int64_t>(text.size()) > options_.limits.max_string_bytes) {
     return Bad(absl::StrCat(
-        name, " is ", text.size(), " bytes, over the limit of ",
+        name(), " is ", text.size(), " bytes, over the limit of ",
         options_.limits.max_string_bytes, " (limits.max_string_bytes)"));
   }
   *out = absl::string_view(text.data(), text.size());
   if (!allow_empty && out->empty()) {
-    return Bad(absl::StrCat(name, " must not be empty"));
+    return Bad(absl::StrCat(name(), " must not be empty"));
   }
   return absl::OkStatus();
 }
 
 // Reads a decimal money value given as a string or a JSON number, at most
 // limits.max_unit_price.
-absl::Status OrderDecoder::ReadCents(value v, absl::string_view name,
+absl::Status OrderDecoder::ReadCents(value v, const FieldName& field,
                                      int64_t* cents) const {
+  auto name = [&] { return field.Spell(); };
   json_type type;
-  if (v.type().get(type)) return Bad(absl::StrCat(name, " is not valid JSON"));
+  if (v.type().get(type))
+    return Bad(absl::StrCat(name(), " is not valid JSON"));
   std::string_view text;
   if (type == json_type::string) {
     if (v.get_string().get(text)) {
-      return Bad(absl::StrCat(name, " is not a valid JSON string"));
+      return Bad(absl::StrCat(name(), " is not a valid JSON string"));
     }
   } else if (type == json_type::number) {
     text = v.raw_json_token();
@@ -187,13 +195,14 @@ absl::Status OrderDecoder::ReadCents(value v, absl::string_view name,
       text.remove_suffix(1);
     }
   } else {
-    return Bad(absl::StrCat(name, " must be a decimal string or number"));
+    return Bad(absl::StrCat(name(), " must be a decimal string or number"));
   }
-  absl::StatusOr<int64_t> parsed =
-      ParseCents(absl::string_view(text.data(), text.size()), name);
-  if (!parsed.ok()) return parsed.status();
+  const absl::string_view digits(text.data(), text.size());
+  absl::StatusOr<int64_t> parsed = ParseCents(digits, field.field);
+  // Parsed again for the message, under the field's full name.
+  if (!parsed.ok()) return ParseCents(digits, name()).status();
   if (*parsed > options_.limits.max_unit_price_cents) {
-    return Bad(absl::StrCat(name, " ", FormatCents(*parsed),
+    return Bad(absl::StrCat(name(), " ", FormatCents(*parsed),
                             " is over the limit of ",
                             FormatCents(options_.limits.max_unit_price_cents),
                             " (limits.max_unit_price)"));
@@ -421,7 +430,7 @@ absl::Status OrderDecoder::DecodeLines(value v) {
                               "]: ", ShortJsonError(error)));
     }
     auto name = [&](absl::string_view field) {
-      return absl::StrCat("lines[", index, "].", field);
+      return FieldName(index, field);
     };
     simdjson::ondemand::object object;
     if (element.get_object().get(object)) {
@@ -455,14 +464,15 @@ absl::Status OrderDecoder::DecodeLines(value v) {
         json_type type;
         if (fv.type().get(type) || type != json_type::number ||
             fv.get_int64().get(line.qty)) {
-          status = Bad(absl::StrCat(name("qty"), " must be an integer"));
-        } else if (line.qty <= 0) {
           status =
-              Bad(absl::StrCat(name("qty"), " must be > 0, got ", line.qty));
+              Bad(absl::StrCat(name("qty").Spell(), " must be an integer"));
+        } else if (line.qty <= 0) {
+          status = Bad(absl::StrCat(name("qty").Spell(), " must be > 0, got ",
+                                    line.qty));
         } else if (line.qty > options_.limits.max_qty) {
-          status = Bad(
-              absl::StrCat(name("qty"), " ", line.qty, " is over the limit of ",
-                           options_.limits.max_qty, " (limits.max_qty)"));
+          status = Bad(absl::StrCat(
+              name("qty").Spell(), " ", line.qty, " is over the limit of ",
+              options_.limits.max_qty, " (limits.max_qty)"));
         }
       } else if (key == "unit_price") {
         bit = kUnitPrice;
@@ -483,15 +493,18 @@ absl::Status OrderDecoder::DecodeLines(value v) {
           return JsonError(error, where);
       }
       if (bit != 0) {
-        if (seen & bit) return Bad(absl::StrCat("duplicate field ", name(key)));
+        if (seen & bit)
+          return Bad(absl::StrCat("duplicate field ", name(key).Spell()));
         seen |= bit;
       }
       if (!status.ok()) return status;
     }
-    if (!(seen & kSku)) return Bad(absl::StrCat("missing field ", name("sku")));
-    if (!(seen & kQty)) return Bad(absl::StrCat("missing field ", name("qty")));
+    if (!(seen & kSku))
+      return Bad(absl::StrCat("missing field ", name("sku").Spell()));
+    if (!(seen & kQty))
+      return Bad(absl::StrCat("missing field ", name("qty").Spell()));
     if (!(seen & kUnitPrice)) {
-      return Bad(absl::StrCat("missing field ", name("unit_price")));
+      return Bad(absl::StrCat("missing field ", name("unit_price").Spell()));
     }
     // Reject a line whose amount cannot be represented, so that no later sum
     // of sign x qty x price can start from an overflowed product.

@@ -46,11 +46,24 @@ class OrderDecoder {
   void SetWallClock(int64_t epoch_ms);
 
  private:
+  // A field's name for messages ("order_id", "lines[2].sku"), spelled out
+  // only when a message needs it: a record has a few fields per line, and
+  // formatting each name up front cost several allocations per record.
+  struct FieldName {
+    FieldName(const char* top_level) : field(top_level) {}  // NOLINT
+    FieldName(size_t line_index, absl::string_view line_field)
+        : field(line_field), line(static_cast<int64_t>(line_index)) {}
+    std::string Spell() const;
+
+    absl::string_view field;
+    int64_t line = -1;  // index in lines[]; -1 for a top-level field
+  };
+
   absl::Status DecodeLines(simdjson::ondemand::value value);
-  absl::Status ReadString(simdjson::ondemand::value v, absl::string_view name,
+  absl::Status ReadString(simdjson::ondemand::value v, const FieldName& name,
                           absl::string_view* out,
                           bool allow_empty = false) const;
-  absl::Status ReadCents(simdjson::ondemand::value v, absl::string_view name,
+  absl::Status ReadCents(simdjson::ondemand::value v, const FieldName& name,
                          int64_t* cents) const;
   absl::Status JsonError(simdjson::error_code error,
                          const char* location) const;

@@ -1,13 +1,10 @@
 #include "engine/decode_stage.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace tillstream {
 namespace {
-
-// Publishing progress per record would move the counter's cache line
-// between the cores on every record.
-constexpr size_t kPublishEvery = 16;
 
 // Points `*view` at a copy of its bytes at the end of `text`, whose
 // capacity was reserved beforehand (so earlier views stay valid).
@@ -21,7 +18,7 @@ void Keep(absl::string_view* view, std::string* text) {
 }  // namespace
 
 DecodeStage::DecodeStage(OrderDecoderOptions options, bool threaded)
-    : decoder_(std::move(options)) {
+    : decoder_(options), ahead_decoder_(std::move(options)) {
   decoded_.resize(1);
   if (threaded) thread_ = std::thread([this] { Loop(); });
 }
@@ -40,13 +37,21 @@ void DecodeStage::Start(std::span<const SourceRecord> records,
                         int64_t wall_clock_ms) {
   records_ = records;
   wall_clock_ms_ = wall_clock_ms;
-  seen_ready_ = 0;
-  if (!threaded()) {
-    decoder_.SetWallClock(wall_clock_ms);
-    return;
-  }
+  decoder_.SetWallClock(wall_clock_ms);
+  if (!threaded()) return;
+  // The thread is idle between batches (Finish waited for it), so the
+  // batch's bookkeeping is reset here and handed over with the mutex.
   if (decoded_.size() < records.size()) decoded_.resize(records.size());
-  ready_.store(0, std::memory_order_relaxed);
+  chunk_count_ = (records.size() + kChunk - 1) / kChunk;
+  if (chunk_done_capacity_ < chunk_count_) {
+    chunk_done_capacity_ = chunk_count_;
+    chunk_done_ = std::make_unique<std::atomic<bool>[]>(chunk_count_);
+  }
+  for (size_t c = 0; c < chunk_count_; ++c)
+    chunk_done_[c].store(false, std::memory_order_relaxed);
+  worker_chunk_ = SIZE_MAX;
+  next_chunk_.store(0, std::memory_order_relaxed);
+  chunks_ahead_.store(0, std::memory_order_relaxed);
   {
     std::lock_guard lock(mu_);
     has_work_ = true;
@@ -55,17 +60,27 @@ void DecodeStage::Start(std::span<const SourceRecord> records,
 }
 
 DecodedRecord& DecodeStage::Get(size_t i) {
-  if (!threaded()) {
-    DecodedRecord& record = decoded_[0];
+  const auto decode_here = [&](DecodedRecord& record) -> DecodedRecord& {
     record.status = decoder_.Decode(records_[i].payload, &record.event);
+    record.kept = false;
     return record;
+  };
+  if (!threaded()) return decode_here(decoded_[0]);
+  const size_t chunk = i / kChunk;
+  if (chunk == worker_chunk_) return decode_here(decoded_[i]);
+  if (chunk_done_[chunk].load(std::memory_order_acquire)) return decoded_[i];
+  // Every earlier chunk was claimed, so `chunk` is the next one unless the
+  // thread has it already.
+  size_t unclaimed = chunk;
+  if (next_chunk_.compare_exchange_strong(unclaimed, chunk + 1,
+                                          std::memory_order_acq_rel)) {
+    worker_chunk_ = chunk;
+    return decode_here(decoded_[i]);
   }
+  // The thread is decoding it right now.
   int spins = 0;
-  while (i >= seen_ready_) {
-    seen_ready_ = ready_.load(std::memory_order_acquire);
-    // The decoder is behind (or was descheduled): give the core up rather
-    // than spin against it.
-    if (i >= seen_ready_ && ++spins > 64) std::this_thread::yield();
+  while (!chunk_done_[chunk].load(std::memory_order_acquire)) {
+    if (++spins > 64) std::this_thread::yield();
   }
   return decoded_[i];
 }
@@ -83,12 +98,17 @@ void DecodeStage::Loop() {
       cv_.wait(lock, [this] { return has_work_ || stopping_; });
       if (stopping_) return;
     }
-    decoder_.SetWallClock(wall_clock_ms_);
+    ahead_decoder_.SetWallClock(wall_clock_ms_);
     const size_t n = records_.size();
-    for (size_t i = 0; i < n; ++i) {
-      DecodeAhead(i);
-      if ((i + 1) % kPublishEvery == 0 || i + 1 == n)
-        ready_.store(i + 1, std::memory_order_release);
+    while (true) {
+      const size_t chunk = next_chunk_.fetch_add(1, std::memory_order_acq_rel);
+      if (chunk >= chunk_count_) break;
+      for (size_t i = chunk * kChunk; i < std::min(n, (chunk + 1) * kChunk);
+           ++i) {
+        DecodeAhead(i);
+      }
+      chunk_done_[chunk].store(true, std::memory_order_release);
+      chunks_ahead_.fetch_add(1, std::memory_order_release);
     }
     {
       std::lock_guard lock(mu_);
@@ -101,7 +121,8 @@ void DecodeStage::Loop() {
 void DecodeStage::DecodeAhead(size_t i) {
   DecodedRecord& record = decoded_[i];
   OrderEvent& event = record.event;
-  record.status = decoder_.Decode(records_[i].payload, &event);
+  record.status = ahead_decoder_.Decode(records_[i].payload, &event);
+  record.kept = true;
   if (!record.status.ok()) return;
   size_t bytes = event.order_id.size() + event.store_id.size() +
                  event.region.size() + event.customer_id.size() +

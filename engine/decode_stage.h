@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -22,7 +23,10 @@ namespace tillstream {
 struct DecodedRecord {
   absl::Status status;
   OrderEvent event;
-  // What the event's views point into when it was decoded ahead.
+  // Decoded ahead by the stage's thread: the event's views point into
+  // `lines` and `text`, valid until Finish. Otherwise (decoded by the
+  // worker) they point into the worker's decoder, valid until the next Get.
+  bool kept = false;
   std::vector<OrderLine> lines;
   std::string text;
 };
@@ -30,14 +34,21 @@ struct DecodedRecord {
 // Decodes a batch's records for the worker, in order. With a thread of its
 // own (`threaded`), it decodes ahead while the worker runs the operators on
 // the records already decoded: decoding is about half of a record's cost,
-// so on two cores the two halves overlap. Results are the same either way:
-// the worker still takes the records one by one, in order.
+// so on two cores the two halves overlap. The batch is cut into chunks of
+// kChunk records that either side claims, in order: the thread takes the
+// next one whenever it is free, and a worker that needs a chunk nobody has
+// claimed yet decodes it itself instead of waiting. Neither side idles while
+// the other is behind, whatever else shares the cores (librdkafka's
+// threads). Results are the same either way: the worker still takes the
+// records one by one, in order.
 //
 //   stage.Start(batch.records, wall_clock_ms);
 //   for (size_t i = 0; i < batch.records.size(); ++i) Use(stage.Get(i));
 //   stage.Finish();
 class DecodeStage {
  public:
+  static constexpr size_t kChunk = 16;
+
   DecodeStage(OrderDecoderOptions options, bool threaded);
   ~DecodeStage();
   DecodeStage(const DecodeStage&) = delete;
@@ -46,24 +57,35 @@ class DecodeStage {
   bool threaded() const { return thread_.joinable(); }
   // `records` must stay valid until Finish.
   void Start(std::span<const SourceRecord> records, int64_t wall_clock_ms);
-  // Record i of the batch, decoded; valid until Finish. In order: i = 0, 1,
-  // 2, ...
+  // Record i of the batch, decoded (see DecodedRecord::kept for how long its
+  // views last). In order: i = 0, 1, 2, ...
   DecodedRecord& Get(size_t i);
   // The batch is done with (every record was taken).
   void Finish();
+  // Chunks of the current batch the thread has decoded so far (tests).
+  size_t chunks_decoded_ahead() const {
+    return chunks_ahead_.load(std::memory_order_acquire);
+  }
 
  private:
   void Loop();
   // Decodes records_[i] into decoded_[i] and copies what its views point to
-  // into the record's own storage (the decoder's scratch is reused).
+  // into the record's own storage (the thread's decoder reuses its scratch).
   void DecodeAhead(size_t i);
 
-  OrderDecoder decoder_;
+  OrderDecoder decoder_;        // the worker's
+  OrderDecoder ahead_decoder_;  // the thread's
   std::span<const SourceRecord> records_;
   int64_t wall_clock_ms_ = 0;
   std::vector<DecodedRecord> decoded_;
-  size_t seen_ready_ = 0;         // the worker's copy of ready_
-  std::atomic<size_t> ready_{0};  // records decoded so far
+  size_t chunk_count_ = 0;
+  size_t worker_chunk_ = SIZE_MAX;  // the chunk the worker claimed last
+  // The next chunk nobody has claimed; both sides claim by moving it on.
+  std::atomic<size_t> next_chunk_{0};
+  // Per chunk: decoded by the thread (release after its records).
+  std::unique_ptr<std::atomic<bool>[]> chunk_done_;
+  size_t chunk_done_capacity_ = 0;
+  std::atomic<size_t> chunks_ahead_{0};
   // std::mutex rather than absl::Mutex: ThreadSanitizer checks this class
   // only through it (Debian's Abseil is not built for it).
   std::mutex mu_;

@@ -1,10 +1,12 @@
 // Decoding ahead on a thread gives the worker exactly what decoding inline
-// gives, record by record, and each decoded event stays valid until the
-// batch is finished (its strings no longer point into the decoder's
-// scratch, which the next record reuses).
+// gives, record by record, whichever side decodes a chunk, and each event
+// the thread decoded stays valid until the batch is finished (its strings
+// no longer point into the thread's decoder scratch, which the next record
+// reuses).
 #include "engine/decode_stage.h"
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -58,18 +60,30 @@ std::vector<SourceRecord> Records(const std::vector<std::string>& payloads) {
 }
 
 // Each record described when it is taken, and again once the whole batch
-// was taken (threaded: every event must still be intact then).
+// was taken for those the thread decoded (kept: they must still be intact
+// then). With `let_the_thread_finish`, the worker waits until the thread
+// has decoded every chunk before it takes any (so all are kept); otherwise
+// the two share the batch as it happens.
 void DecodeAll(DecodeStage* stage, const std::vector<SourceRecord>& records,
                std::vector<std::string>* when_taken,
-               std::vector<std::string>* at_end) {
+               std::vector<std::string>* at_end,
+               bool let_the_thread_finish = false) {
   stage->Start(records, 1800000000000);
+  if (let_the_thread_finish) {
+    const size_t chunks =
+        (records.size() + DecodeStage::kChunk - 1) / DecodeStage::kChunk;
+    while (stage->chunks_decoded_ahead() < chunks) std::this_thread::yield();
+  }
   std::vector<const DecodedRecord*> taken;
   for (size_t i = 0; i < records.size(); ++i) {
     taken.push_back(&stage->Get(i));
     when_taken->push_back(Describe(*taken.back()));
+    if (let_the_thread_finish) {
+      EXPECT_TRUE(taken.back()->kept) << i;
+    }
   }
-  if (stage->threaded()) {
-    for (const DecodedRecord* r : taken) at_end->push_back(Describe(*r));
+  for (size_t i = 0; i < taken.size(); ++i) {
+    at_end->push_back(taken[i]->kept ? Describe(*taken[i]) : (*when_taken)[i]);
   }
   stage->Finish();
 }
@@ -84,6 +98,12 @@ TEST(DecodeStageTest, AheadOnAThreadEqualsInline) {
   std::vector<std::string> expected, unused, got, kept;
   DecodeAll(&inline_stage, records, &expected, &unused);
   DecodeAll(&ahead, records, &got, &kept);
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(kept, expected);
+  // Every record decoded by the thread, and still intact at the end.
+  got.clear();
+  kept.clear();
+  DecodeAll(&ahead, records, &got, &kept, /*let_the_thread_finish=*/true);
   EXPECT_EQ(got, expected);
   EXPECT_EQ(kept, expected);
   EXPECT_EQ(expected[0],

@@ -120,28 +120,33 @@ void DecodeStage::Loop() {
 
 void DecodeStage::DecodeAhead(size_t i) {
   DecodedRecord& record = decoded_[i];
-  OrderEvent& event = record.event;
-  record.status = ahead_decoder_.Decode(records_[i].payload, &event);
+  record.status = ahead_decoder_.Decode(records_[i].payload, &record.event);
+  // A bad record's status is its own already.
+  if (record.status.ok()) KeepDecodedStrings(&record);
   record.kept = true;
-  if (!record.status.ok()) return;
+}
+
+void KeepDecodedStrings(DecodedRecord* record) {
+  OrderEvent& event = record->event;
   size_t bytes = event.order_id.size() + event.store_id.size() +
                  event.region.size() + event.customer_id.size() +
                  event.channel.size() + event.currency.size();
   for (const OrderLine& line : event.lines)
     bytes += line.sku.size() + line.category.size();
-  record.text.clear();
-  record.text.reserve(bytes);
+  record->text.clear();
+  record->text.reserve(bytes);
   for (absl::string_view* view :
        {&event.order_id, &event.store_id, &event.region, &event.customer_id,
         &event.channel, &event.currency}) {
-    Keep(view, &record.text);
+    Keep(view, &record->text);
   }
-  record.lines.assign(event.lines.begin(), event.lines.end());
-  for (OrderLine& line : record.lines) {
-    Keep(&line.sku, &record.text);
-    Keep(&line.category, &record.text);
+  record->lines.assign(event.lines.begin(), event.lines.end());
+  for (OrderLine& line : record->lines) {
+    Keep(&line.sku, &record->text);
+    Keep(&line.category, &record->text);
   }
-  event.lines = record.lines;
+  event.lines = record->lines;
+  record->kept = true;
 }
 
 }  // namespace tillstream

@@ -31,6 +31,11 @@ struct DecodedRecord {
   std::string text;
 };
 
+// Points the event's views at copies in the record's own storage (`lines`,
+// `text`) and marks it kept: valid until the record is decoded again, while
+// the decoder that made it reuses its scratch for the next record.
+void KeepDecodedStrings(DecodedRecord* record);
+
 // Decodes a batch's records for the worker, in order. With a thread of its
 // own (`threaded`), it decodes ahead while the worker runs the operators on
 // the records already decoded: decoding is about half of a record's cost,

@@ -327,10 +327,11 @@ absl::Status ParseEarlyWarning(const ConfigReader& reader,
 absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                                      const ConfigReader& reader) {
   PipelineConfig config;
-  TS_RETURN_IF_ERROR(reader.CheckMap(
-      root, "",
-      {"pipeline", "source", "limits", "kpis", "rolling", "anomalies",
-       "outputs", "kafka", "http", "state", "processing_guarantee"}));
+  TS_RETURN_IF_ERROR(
+      reader.CheckMap(root, "",
+                      {"pipeline", "source", "limits", "kpis", "rolling",
+                       "anomalies", "outputs", "kafka", "http", "state",
+                       "processing_guarantee", "workers"}));
   if (!root["pipeline"])
     return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
@@ -798,6 +799,10 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
                           reader.String(state["changelog"], "state.changelog"));
     }
   }
+  if (const YAML::Node workers = root["workers"]) {
+    TS_ASSIGN_OR_RETURN(config.workers,
+                        reader.Count(workers, "workers", 1, kMaxWorkers));
+  }
   if (const YAML::Node guarantee = root["processing_guarantee"]) {
     TS_ASSIGN_OR_RETURN(const std::string name,
                         reader.String(guarantee, "processing_guarantee"));
@@ -1049,7 +1054,8 @@ std::string EffectiveConfigJson(const PipelineConfig& config) {
       ",\"memory_mb\":", config.state.memory_mb, ",\"changelog\":");
   AppendJsonString(config.state.changelog, &out);
   absl::StrAppend(&out, "},\"processing_guarantee\":\"",
-                  GuaranteeName(config.processing_guarantee), "\"");
+                  GuaranteeName(config.processing_guarantee),
+                  "\",\"workers\":", config.workers);
   out.append(",\"kafka\":{\"brokers\":");
   AppendJsonString(config.kafka.brokers, &out);
   out.append(",\"group_id\":");

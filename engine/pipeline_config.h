@@ -197,7 +197,12 @@ struct PipelineConfig {
   HttpConfig http;
   StateConfig state;
   ProcessingGuarantee processing_guarantee = ProcessingGuarantee::kDefault;
+  // Operator threads: each owns the groups whose key hashes to it, for
+  // every rule (engine/operator_graph.h).
+  int64_t workers = 1;
 };
+
+inline constexpr int64_t kMaxWorkers = 64;
 
 // True for a librdkafka property that can hold a secret (passwords, SASL
 // JAAS and OAUTHBEARER settings): its value is never logged or shown.

@@ -11,6 +11,7 @@
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
+#include "engine/worker_state.h"
 #include "state/append_only_table.h"
 #include "state/changelog.h"
 #include "state/state_codec.h"
@@ -30,34 +31,20 @@ PipelineRunner::PipelineRunner(const PipelineConfig& config,
       options_(std::move(options)),
       decode_(
           OrderDecoderOptions{config.source.default_currency, config.limits},
-          options_.decode_ahead && std::thread::hardware_concurrency() > 1),
+          options_.decode_ahead && config.workers == 1 &&
+              std::thread::hardware_concurrency() > 1),
       watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
                                    config.source.idle_timeout_ms}) {
-  for (const KpiRuleConfig& rule : config.kpis) {
-    approx_distinct_ = approx_distinct_ || rule.approx_distinct;
-    kpi_operators_.emplace_back(rule, config.name);
+  const auto workers = static_cast<uint32_t>(config.workers);
+  for (uint32_t k = 0; k < workers; ++k) {
+    graphs_.push_back(
+        std::make_unique<OperatorGraph>(config, KeyShard{k, workers}));
   }
-  for (const RollingRuleConfig& rule : config.rolling) {
-    for (WindowKpiOperator& op : kpi_operators_) {
-      if (op.rule().name != rule.kpi) continue;
-      rolling_operators_.emplace_back(rule, op.rule(), config.name);
-      op.AddListener(&rolling_operators_.back());
-    }
-  }
-  const size_t rule_count = kpi_operators_.size();
-  for (const AnomalyRuleConfig& rule : config.anomalies) {
-    for (size_t i = 0; i < rule_count; ++i) {
-      WindowKpiOperator& op = kpi_operators_[i];
-      if (op.rule().name != rule.kpi) continue;
-      anomaly_operators_.emplace_back(rule, op.rule(), config.name);
-      op.AddListener(&anomaly_operators_.back());
-      if (!rule.early_warning.enabled) continue;
-      step_rules_.push_back(EarlyWarningOperator::StepRule(rule, op.rule()));
-      WindowKpiOperator& steps =
-          kpi_operators_.emplace_back(step_rules_.back(), config.name);
-      early_operators_.emplace_back(rule, op.rule(), step_rules_.back(),
-                                    config.name);
-      steps.AddListener(&early_operators_.back());
+  if (workers > 1) {
+    workers_ = std::make_unique<ShardWorkers>(workers);
+    for (uint32_t k = 0; k < workers; ++k) {
+      decoders_.push_back(std::make_unique<OrderDecoder>(
+          OrderDecoderOptions{config.source.default_currency, config.limits}));
     }
   }
   if (options_.queries != nullptr) live_ = std::make_unique<LiveView>();
@@ -138,17 +125,11 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
 std::vector<std::string> PipelineRunner::StateFamilies(
     const PipelineConfig& config) {
   // The operators name their families: build them, touch nothing else.
-  ManualClock clock;
-  PipelineRunner probe(config, nullptr, nullptr, &clock);
   std::vector<std::string> families = {std::string(kEngineFamily)};
-  for (const WindowKpiOperator& op : probe.kpi_operators_)
-    families.push_back(op.family());
-  for (const RollingOperator& op : probe.rolling_operators_)
-    families.push_back(op.family());
-  for (const AnomalyOperator& op : probe.anomaly_operators_)
-    families.push_back(op.family());
-  for (const EarlyWarningOperator& op : probe.early_operators_)
-    families.push_back(op.family());
+  for (const std::string& family : OperatorGraph(config).Families()) {
+    for (int64_t k = 0; k < config.workers; ++k)
+      families.push_back(WorkerFamily(family, k, config.workers));
+  }
   return families;
 }
 
@@ -176,25 +157,14 @@ absl::Status PipelineRunner::EnableState(StateStore* store,
   TS_ASSIGN_OR_RETURN(instance, store->Get(kEngineFamily, "i"));
   instance_id_ = instance.value_or("");
   last_checkpoint_ms_ = clock_->NowMillis();
+  TS_RETURN_IF_ERROR(CheckWorkers(store, config_.workers));
   stateful_.clear();
-  for (WindowKpiOperator& op : kpi_operators_) {
-    op.EnableCheckpoints();
-    stateful_.push_back(&op);
+  for (size_t k = 0; k < graphs_.size(); ++k) {
+    stateful_.push_back(graphs_[k]->EnableCheckpoints());
+    WorkerStateStore worker_store(store, k, graphs_.size());
+    for (CheckpointedState* op : stateful_.back())
+      TS_RETURN_IF_ERROR(op->Restore(&worker_store));
   }
-  for (RollingOperator& op : rolling_operators_) {
-    op.EnableCheckpoints();
-    stateful_.push_back(&op);
-  }
-  for (AnomalyOperator& op : anomaly_operators_) {
-    op.EnableCheckpoints();
-    stateful_.push_back(&op);
-  }
-  for (EarlyWarningOperator& op : early_operators_) {
-    op.EnableCheckpoints();
-    stateful_.push_back(&op);
-  }
-  for (CheckpointedState* op : stateful_)
-    TS_RETURN_IF_ERROR(op->Restore(store));
   TS_RETURN_IF_ERROR(RestoreEngineState());
   restored_checkpoint_ = checkpoint_number_;
   if (sink_->transactional()) TS_RETURN_IF_ERROR(RecoverTransaction());
@@ -293,7 +263,17 @@ absl::Status PipelineRunner::Checkpoint() {
   TS_RETURN_IF_ERROR(CheckNotFenced());
   const auto started = std::chrono::steady_clock::now();
   StateWriteBatch batch;
-  for (CheckpointedState* op : stateful_) op->Checkpoint(&batch);
+  for (size_t k = 0; k < stateful_.size(); ++k) {
+    if (stateful_.size() == 1) {
+      for (CheckpointedState* op : stateful_[k]) op->Checkpoint(&batch);
+      continue;
+    }
+    StateWriteBatch part;
+    for (CheckpointedState* op : stateful_[k]) op->Checkpoint(&part);
+    AppendWorkerWrites(part, k, stateful_.size(), &batch);
+  }
+  if (stateful_.size() > 1)
+    batch.Put(kEngineFamily, kWorkersKey, absl::StrCat(stateful_.size()));
   WriteNewEntries(
       &batch, kEngineFamily, 'c', customers_.size(), &customers_checkpointed_,
       [this](size_t id) { return std::string(customers_.Lookup(id)); });
@@ -378,7 +358,15 @@ absl::Status PipelineRunner::Checkpoint() {
 
 void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
   const Timestamp watermark = watermarks_.current();
-  decode_.Start(batch.records, clock_->EpochMillis());
+  const bool on_workers = workers_ != nullptr;
+  if (on_workers) {
+    DecodeOnWorkers(batch);
+    batch_watermark_ = watermark;
+    to_process_.clear();
+    customer_refs_.resize(batch.records.size());
+  } else {
+    decode_.Start(batch.records, clock_->EpochMillis());
+  }
   PartitionId cached_id{-1};
   PartitionWatermark* partition = nullptr;
   int64_t last_offset = -1;  // of cached_id's records in this run of them
@@ -394,26 +382,60 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
       watermarks_.MarkActive(partition, now_ms);
     }
     last_offset = record.offset.value;
-    ++summary_.records;
-    DecodedRecord& decoded = decode_.Get(i);
-    if (!decoded.status.ok()) {
-      WriteDeadLetter(record, decoded.status.message());
+    if (on_workers) {
+      // The graphs run on the workers, in AdvanceWatermark.
+      if (Admit(record, decoded_[i], partition, &customer_refs_[i]))
+        to_process_.push_back(static_cast<uint32_t>(i));
       continue;
     }
-    OrderEvent& event = decoded.event;
-    ++summary_.events;
-    event.source = {source_->kind(), source_->name(), record.partition,
-                    record.offset};
-    partition->Observe(event.ts);
-    // The customer once per event, so every rule agrees on a first order.
-    const CustomerRef customer =
-        ResolveCustomer(event, &customers_, approx_distinct_);
-    for (WindowKpiOperator& op : kpi_operators_) {
-      op.Process(event, customer, watermark, &outputs_);
-    }
+    DecodedRecord& decoded = decode_.Get(i);
+    CustomerRef customer;
+    if (Admit(record, decoded, partition, &customer))
+      graphs_[0]->Process(decoded.event, customer, watermark);
   }
   if (partition != nullptr) next_offsets_[cached_id.value] = last_offset + 1;
-  decode_.Finish();
+  if (!on_workers) decode_.Finish();
+}
+
+bool PipelineRunner::Admit(const SourceRecord& record, DecodedRecord& decoded,
+                           PartitionWatermark* partition,
+                           CustomerRef* customer) {
+  ++summary_.records;
+  if (!decoded.status.ok()) {
+    WriteDeadLetter(record, decoded.status.message());
+    return false;
+  }
+  OrderEvent& event = decoded.event;
+  ++summary_.events;
+  event.source = {source_->kind(), source_->name(), record.partition,
+                  record.offset};
+  partition->Observe(event.ts);
+  // The customer once per event, so every rule agrees on a first order.
+  *customer =
+      ResolveCustomer(event, &customers_, graphs_[0]->approx_distinct());
+  return true;
+}
+
+void PipelineRunner::DecodeOnWorkers(const RecordBatch& batch) {
+  const size_t n = batch.records.size();
+  if (decoded_.size() < n) decoded_.resize(n);
+  const int64_t wall_clock_ms = clock_->EpochMillis();
+  constexpr size_t kChunk = DecodeStage::kChunk;
+  next_chunk_.store(0, std::memory_order_relaxed);
+  workers_->Run([&](size_t worker) {
+    OrderDecoder& decoder = *decoders_[worker];
+    decoder.SetWallClock(wall_clock_ms);
+    while (true) {
+      const size_t first =
+          next_chunk_.fetch_add(1, std::memory_order_relaxed) * kChunk;
+      if (first >= n) return;
+      for (size_t i = first; i < std::min(n, first + kChunk); ++i) {
+        DecodedRecord& record = decoded_[i];
+        record.status = decoder.Decode(batch.records[i].payload, &record.event);
+        if (record.status.ok()) KeepDecodedStrings(&record);
+      }
+    }
+  });
 }
 
 void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
@@ -453,43 +475,60 @@ void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
 void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
   summary_.watermark = watermark;
   const int64_t now = clock_->NowMillis();
-  for (WindowKpiOperator& op : kpi_operators_)
-    op.AdvanceWatermark(watermark, &outputs_, now);
+  if (workers_ == nullptr) {
+    graphs_[0]->AdvanceWatermark(watermark, now);
+    return;
+  }
+  workers_->Run([&](size_t worker) {
+    OperatorGraph& graph = *graphs_[worker];
+    for (const uint32_t i : to_process_)
+      graph.Process(decoded_[i].event, customer_refs_[i], batch_watermark_);
+    graph.AdvanceWatermark(watermark, now);
+  });
+  to_process_.clear();
 }
 
 absl::Status PipelineRunner::WriteOutputs() {
-  if (outputs_.empty()) return absl::OkStatus();
-  summary_.outputs += static_cast<int64_t>(outputs_.size());
-  for (size_t i = 0; i < outputs_.size(); ++i)
-    ++summary_.outputs_by_kind[static_cast<int>(outputs_[i].kind)];
-  if (live_ != nullptr) live_->Observe(outputs_);
+  TS_RETURN_IF_ERROR(WriteOutputs(&outputs_));
+  for (const std::unique_ptr<OperatorGraph>& graph : graphs_)
+    TS_RETURN_IF_ERROR(WriteOutputs(&graph->outputs()));
+  return absl::OkStatus();
+}
+
+absl::Status PipelineRunner::WriteOutputs(OutputBatch* outputs) {
+  if (outputs->empty()) return absl::OkStatus();
+  summary_.outputs += static_cast<int64_t>(outputs->size());
+  for (size_t i = 0; i < outputs->size(); ++i)
+    ++summary_.outputs_by_kind[static_cast<int>((*outputs)[i].kind)];
+  if (live_ != nullptr) live_->Observe(*outputs);
   if (state_ != nullptr && sink_->transactional()) {
     StateEncoder log(&transaction_outputs_);
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      log.U64(static_cast<uint64_t>(outputs_[i].kind));
-      log.Bytes(outputs_[i].key);
-      log.Bytes(outputs_[i].value);
+    for (size_t i = 0; i < outputs->size(); ++i) {
+      log.U64(static_cast<uint64_t>((*outputs)[i].kind));
+      log.Bytes((*outputs)[i].key);
+      log.Bytes((*outputs)[i].value);
     }
   }
-  absl::Status status = sink_->Write(outputs_);
-  outputs_.Clear();
+  absl::Status status = sink_->Write(*outputs);
+  outputs->Clear();
   return status;
 }
 
 const RunSummary& PipelineRunner::summary() {
   summary_.late_events = summary_.snapshots = summary_.corrections = 0;
-  for (const WindowKpiOperator& op : kpi_operators_) {
-    if (op.rule().internal) continue;
-    summary_.late_events += op.probe().late_events;
-    summary_.snapshots += op.probe().snapshots;
-    summary_.corrections += op.probe().corrections;
+  summary_.rolling = 0;
+  for (const std::unique_ptr<OperatorGraph>& graph : graphs_) {
+    for (const WindowKpiOperator& op : graph->kpi_operators()) {
+      if (op.rule().internal) continue;
+      summary_.late_events += op.probe().late_events;
+      summary_.snapshots += op.probe().snapshots;
+      summary_.corrections += op.probe().corrections;
+    }
+    for (const RollingOperator& op : graph->rolling_operators())
+      summary_.rolling += op.probe().snapshots + op.probe().corrections;
   }
   const AnomalyProbe alerts = AlertTotals();
   summary_.alerts = alerts.fired + alerts.escalated + alerts.resolved;
-  summary_.rolling = 0;
-  for (const RollingOperator& op : rolling_operators_) {
-    summary_.rolling += op.probe().snapshots + op.probe().corrections;
-  }
   return summary_;
 }
 
@@ -537,11 +576,16 @@ void PipelineRunner::PublishMetrics(int64_t now_ms) {
   }
   m.decode_errors.assign(classes.begin(), classes.end());
   std::sort(m.decode_errors.begin(), m.decode_errors.end());
-  for (const WindowKpiOperator& op : kpi_operators_) {
-    if (op.rule().internal) continue;
-    m.late_by_kpi.emplace_back(op.rule().name, op.probe().late_events);
-    m.open_windows_by_kpi.emplace_back(op.rule().name,
-                                       static_cast<int64_t>(op.open_windows()));
+  const auto& rules = graphs_[0]->kpi_operators();
+  for (size_t r = 0; r < rules.size(); ++r) {
+    if (rules[r].rule().internal) continue;
+    int64_t late = 0, open = 0;
+    for (const std::unique_ptr<OperatorGraph>& graph : graphs_) {
+      late += graph->kpi_operators()[r].probe().late_events;
+      open += static_cast<int64_t>(graph->kpi_operators()[r].open_windows());
+    }
+    m.late_by_kpi.emplace_back(rules[r].rule().name, late);
+    m.open_windows_by_kpi.emplace_back(rules[r].rule().name, open);
   }
   absl::flat_hash_map<int32_t, int64_t> lag_by_partition;
   for (const PartitionLag& lag : lags_)
@@ -572,23 +616,30 @@ void PipelineRunner::PublishMetrics(int64_t now_ms) {
   options_.metrics->Publish(std::move(m));
 }
 
-const WindowKpiOperator* PipelineRunner::FindKpiRule(
-    absl::string_view name) const {
-  for (const WindowKpiOperator& op : kpi_operators_) {
-    if (!op.rule().internal && op.rule().name == name) return &op;
+int PipelineRunner::FindKpiRule(absl::string_view name) const {
+  const auto& rules = graphs_[0]->kpi_operators();
+  for (size_t r = 0; r < rules.size(); ++r) {
+    if (!rules[r].rule().internal && rules[r].rule().name == name)
+      return static_cast<int>(r);
   }
-  return nullptr;
+  return -1;
 }
 
 std::string PipelineRunner::KpiRulesJson() const {
   std::string json = "[";
-  for (const WindowKpiOperator& op : kpi_operators_) {
-    if (op.rule().internal) continue;
+  const auto& rules = graphs_[0]->kpi_operators();
+  for (size_t r = 0; r < rules.size(); ++r) {
+    if (rules[r].rule().internal) continue;
+    size_t groups = 0, windows = 0;
+    for (const std::unique_ptr<OperatorGraph>& graph : graphs_) {
+      groups += graph->kpi_operators()[r].group_count();
+      windows += graph->kpi_operators()[r].open_windows();
+    }
     if (json.size() > 1) json.push_back(',');
     json.append("{\"name\":");
-    AppendJsonString(op.rule().name, &json);
-    absl::StrAppend(&json, ",\"groups\":", op.group_count(),
-                    ",\"windows_in_state\":", op.open_windows(), "}");
+    AppendJsonString(rules[r].rule().name, &json);
+    absl::StrAppend(&json, ",\"groups\":", groups,
+                    ",\"windows_in_state\":", windows, "}");
   }
   json.push_back(']');
   return json;
@@ -596,13 +647,20 @@ std::string PipelineRunner::KpiRulesJson() const {
 
 absl::StatusOr<std::string> PipelineRunner::KpiJson(
     absl::string_view rule, absl::string_view group) const {
-  const WindowKpiOperator* op = FindKpiRule(rule);
-  if (op == nullptr) {
+  const int r = FindKpiRule(rule);
+  if (r < 0) {
     return absl::NotFoundError(
         absl::StrCat("no KPI rule named \"", rule, "\""));
   }
+  // Only the graph that owns the group knows it.
   std::string open;
-  const bool known = op->AppendOpenWindowsJson(group, &open);
+  bool known = false;
+  for (const std::unique_ptr<OperatorGraph>& graph : graphs_) {
+    if (graph->kpi_operators()[r].AppendOpenWindowsJson(group, &open)) {
+      known = true;
+      break;
+    }
+  }
   const std::string* closed =
       live_ == nullptr ? nullptr : live_->LastClosed(rule, group);
   if (!known && closed == nullptr) {
@@ -623,7 +681,7 @@ absl::StatusOr<std::string> PipelineRunner::KpiJson(
 
 absl::StatusOr<std::string> PipelineRunner::SeriesJson(absl::string_view rule,
                                                        size_t limit) const {
-  if (FindKpiRule(rule) == nullptr) {
+  if (FindKpiRule(rule) < 0) {
     return absl::NotFoundError(
         absl::StrCat("no KPI rule named \"", rule, "\""));
   }
@@ -686,16 +744,8 @@ int64_t PipelineRunner::OpenAlerts() const {
 
 AnomalyProbe PipelineRunner::AlertTotals() const {
   AnomalyProbe total;
-  auto add = [&total](const AnomalyProbe& p) {
-    total.evaluations += p.evaluations;
-    total.fired += p.fired;
-    total.escalated += p.escalated;
-    total.folded += p.folded;
-    total.resolved += p.resolved;
-    total.suppressed += p.suppressed;
-  };
-  for (const AnomalyOperator& op : anomaly_operators_) add(op.probe());
-  for (const EarlyWarningOperator& op : early_operators_) add(op.probe());
+  for (const std::unique_ptr<OperatorGraph>& graph : graphs_)
+    total += graph->AlertTotals();
   return total;
 }
 

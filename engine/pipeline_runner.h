@@ -20,8 +20,10 @@
 #include "engine/decode_stage.h"
 #include "engine/engine_metrics.h"
 #include "engine/live_view.h"
+#include "engine/operator_graph.h"
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
+#include "engine/shard_workers.h"
 #include "engine/watermark_tracker.h"
 #include "engine/worker_queries.h"
 #include "operators/anomaly_operator.h"
@@ -147,7 +149,8 @@ class PipelineRunner final : private PartitionListener {
   int64_t OpenAlerts() const;
 
  private:
-  const WindowKpiOperator* FindKpiRule(absl::string_view name) const;
+  // The rule's index in each graph's kpi_operators(), or -1.
+  int FindKpiRule(absl::string_view name) const;
   // The probes of every anomaly and early-warning operator, summed.
   AnomalyProbe AlertTotals() const;
   void RefreshLag();
@@ -160,6 +163,12 @@ class PipelineRunner final : private PartitionListener {
   void OnPartitionEnd(PartitionId partition) override;
 
   void ProcessBatch(const RecordBatch& batch, int64_t now_ms);
+  // workers > 1: decodes the batch on every worker into decoded_.
+  void DecodeOnWorkers(const RecordBatch& batch);
+  // Reads record i of the batch: partition progress, a dead letter, or an
+  // event with its customer resolved (false for a dead letter).
+  bool Admit(const SourceRecord& record, DecodedRecord& decoded,
+             PartitionWatermark* partition, CustomerRef* customer);
   PartitionWatermark* AddPartition(PartitionId partition, int64_t now_ms);
   absl::Status CheckNotFenced() const;
   absl::Status Checkpoint();
@@ -168,8 +177,12 @@ class PipelineRunner final : private PartitionListener {
   // crash came between its state write and its commit.
   absl::Status RecoverTransaction();
   void WriteDeadLetter(const SourceRecord& record, absl::string_view reason);
+  // Runs the graphs over the events of the batch not processed yet
+  // (workers > 1, one worker per graph at once), then advances their
+  // watermark.
   void AdvanceWatermark(Timestamp watermark);
   absl::Status WriteOutputs();
+  absl::Status WriteOutputs(OutputBatch* outputs);
 
   const PipelineConfig& config_;
   RecordSource* source_;
@@ -179,17 +192,23 @@ class PipelineRunner final : private PartitionListener {
 
   DecodeStage decode_;
   WatermarkTracker watermarks_;
-  StringInterner customers_;      // every customer seen: who is new
-  bool approx_distinct_ = false;  // some rule needs customer hashes
-  // Deques: operators never move, so the pointers between them stay valid.
-  std::deque<WindowKpiOperator> kpi_operators_;
-  std::deque<RollingOperator> rolling_operators_;  // listen to kpi_operators_
-  std::deque<AnomalyOperator> anomaly_operators_;  // likewise
-  // Early warnings listen to internal step rules of their own.
-  std::deque<KpiRuleConfig> step_rules_;
-  std::deque<EarlyWarningOperator> early_operators_;
-  OutputBatch outputs_;
+  StringInterner customers_;  // every customer seen: who is new
+  // One graph per worker (config.workers), each over its share of the
+  // groups; one graph runs on this thread.
+  std::vector<std::unique_ptr<OperatorGraph>> graphs_;
+  OutputBatch outputs_;  // the runner's own: dead letters, recovered outputs
   RunSummary summary_;
+
+  // workers > 1: each batch is decoded by every worker (chunks claimed in
+  // turn), read in order on this thread (partitions, dead letters,
+  // customers), then every worker runs its graph over the valid events.
+  std::unique_ptr<ShardWorkers> workers_;
+  std::vector<std::unique_ptr<OrderDecoder>> decoders_;  // one per worker
+  std::vector<DecodedRecord> decoded_;
+  std::vector<CustomerRef> customer_refs_;
+  std::vector<uint32_t> to_process_;  // valid events of the batch, in order
+  Timestamp batch_watermark_ = Timestamp::Min();
+  std::atomic<size_t> next_chunk_{0};
 
   // Live queries and metrics (http on).
   std::unique_ptr<LiveView> live_;
@@ -202,7 +221,7 @@ class PipelineRunner final : private PartitionListener {
   StateStore* state_ = nullptr;
   int64_t checkpoint_interval_ms_ = 0;
   int64_t last_checkpoint_ms_ = 0;
-  std::vector<CheckpointedState*> stateful_;
+  std::vector<std::vector<CheckpointedState*>> stateful_;  // per graph
   SourceOffsets next_offsets_;  // per partition: the next record to process
   absl::flat_hash_map<int32_t, Timestamp> restored_max_seen_;
   size_t customers_checkpointed_ = 0;

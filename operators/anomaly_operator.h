@@ -25,6 +25,16 @@ struct AnomalyProbe {
   int64_t folded = 0;       // anomalous periods of an open alert (no message)
   int64_t resolved = 0;
   int64_t suppressed = 0;  // anomalies within a cooldown
+
+  AnomalyProbe& operator+=(const AnomalyProbe& p) {
+    evaluations += p.evaluations;
+    fired += p.fired;
+    escalated += p.escalated;
+    folded += p.folded;
+    resolved += p.resolved;
+    suppressed += p.suppressed;
+    return *this;
+  }
 };
 
 // The robust drop (or spike) rule over the periods of a tumbling KPI rule

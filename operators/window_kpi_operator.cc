@@ -62,11 +62,12 @@ std::string Settings(const KpiRuleConfig& rule) {
 }  // namespace
 
 WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
-                                     absl::string_view pipeline)
+                                     absl::string_view pipeline, KeyShard shard)
     : rule_(rule),
       assigner_(rule),
       line_level_(
           std::any_of(rule.group_by.begin(), rule.group_by.end(), IsLineField)),
+      shard_(shard),
       family_(absl::StrCat("kpi/", rule.name)),
       settings_(Settings(rule)) {
   // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
@@ -92,6 +93,7 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
   }
   auto it = group_ids_.find(key_scratch_);
   if (it != group_ids_.end()) return it->second;
+  if (!shard_.Owns(key_scratch_)) return kNotOwned;
 
   KpiGroup group{key_scratch_, "{"};
   for (size_t i = 0; i < rule_.group_by.size(); ++i) {
@@ -253,14 +255,16 @@ void WindowKpiOperator::CollectGroups(const OrderEvent& event) {
   line_groups_.clear();
   line_group_of_.clear();
   if (!line_level_) {
-    line_groups_.push_back({InternGroup(event, nullptr), event.totals});
-    if (rule_.top_skus > 0)
-      line_group_of_.assign(event.lines.size(), line_groups_[0].first);
+    const uint32_t group = InternGroup(event, nullptr);
+    if (group == kNotOwned) return;
+    line_groups_.push_back({group, event.totals});
+    if (rule_.top_skus > 0) line_group_of_.assign(event.lines.size(), group);
     return;
   }
   for (const OrderLine& line : event.lines) {
     const uint32_t group = InternGroup(event, &line);
     if (rule_.top_skus > 0) line_group_of_.push_back(group);
+    if (group == kNotOwned) continue;
     auto it = std::find_if(
         line_groups_.begin(), line_groups_.end(),
         [group](const auto& entry) { return entry.first == group; });
@@ -290,10 +294,10 @@ void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
                                         OutputBatch* out) {
   const Timestamp end = Timestamp::FromMillis(assigner_.End(start));
   if (watermark >= end.Plus(rule_.allowed_lateness_ms)) {
-    AppendLate(event, start, end.millis(), watermark, out);
+    if (shard_.first()) AppendLate(event, start, end.millis(), watermark, out);
     return;
   }
-  ++probe_.events;
+  if (shard_.first()) ++probe_.events;
   max_start_seen_ = std::max(max_start_seen_, start);
   if (!*groups_collected) {
     CollectGroups(event);

@@ -14,6 +14,7 @@
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
 #include "engine/timestamp.h"
+#include "operators/key_shard.h"
 #include "operators/kpi_accumulator.h"
 #include "operators/string_interner.h"
 #include "operators/window_assigner.h"
@@ -49,7 +50,10 @@ struct WindowKpiProbe {
 // one worker.
 class WindowKpiOperator final : public CheckpointedState {
  public:
-  WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline);
+  // With `shard`, only the groups it owns (every event still comes by);
+  // the first shard also writes the late records and counts events.
+  WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline,
+                    KeyShard shard = {});
   WindowKpiOperator(const WindowKpiOperator&) = delete;
   WindowKpiOperator& operator=(const WindowKpiOperator&) = delete;
 
@@ -104,7 +108,9 @@ class WindowKpiOperator final : public CheckpointedState {
         replaces;  // session windows: emitted starts merged into this one
   };
   // `line` is the line being grouped in a line-level rule, else null.
+  // kNotOwned for a group of another shard (never interned here).
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
+  static constexpr uint32_t kNotOwned = UINT32_MAX;
   // Fills line_groups_ with the event's groups and what the event adds to
   // each (one group unless line-level: then an order counts once per group
   // it has lines in), and, for top_skus, line_group_of_.
@@ -158,7 +164,8 @@ class WindowKpiOperator final : public CheckpointedState {
   std::string snapshot_head_;  // the JSON every snapshot starts with
   std::string late_head_;      // ... and every late record
   const WindowAssigner assigner_;
-  const bool line_level_;     // groups by sku or category
+  const bool line_level_;  // groups by sku or category
+  const KeyShard shard_;
   StringInterner sku_names_;  // for top_skus
   std::vector<std::pair<uint32_t, OrderTotals>>
       line_groups_;  // scratch: the event's groups

@@ -444,6 +444,55 @@ TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
   }
 }
 
+// workers: N splits every rule's groups among N threads: the outputs are
+// the same records as with one worker (each kind in its own order), for
+// every kind of rule (examples/retail-analytics.yaml: time zones, line-level
+// groups, top SKUs, early snapshots, sessions, HLL, spikes; pos-analytics:
+// rolling, drops and early warnings), with late events and dead letters.
+TEST(PipelineRunnerTest, WorkersOneTwoFourGiveTheSameOutputs) {
+  // The sample's orders (60 days, with sales drops that fire alerts) with
+  // two hours of disorder (past the rules' lateness: late events), and its
+  // bad records put back among them.
+  std::vector<std::string> valid, bad;
+  OrderDecoder decoder({});
+  OrderEvent event;
+  for (const std::string& line :
+       ReadLines(kSamples + "/orders-sample.ndjson")) {
+    (decoder.Decode(line, &event).ok() ? valid : bad).push_back(line);
+  }
+  std::vector<std::string> records = ShuffleWithin(valid, 7'200'000, 4);
+  for (size_t i = 0; i < bad.size(); ++i)
+    records.insert(records.begin() + static_cast<int64_t>(i * 199), bad[i]);
+  absl::StatusOr<PipelineConfig> retail = LoadPipelineConfig(
+      TILLSTREAM_SOURCE_DIR "/examples/retail-analytics.yaml");
+  ASSERT_TRUE(retail.ok()) << retail.status();
+  for (const PipelineConfig& base : {PosAnalyticsConfig(), *retail}) {
+    SCOPED_TRACE(base.name);
+    std::unique_ptr<testing::PipelineRun> one;
+    for (int64_t workers : {1, 2, 4}) {
+      PipelineConfig config = base;
+      config.workers = workers;
+      auto run = RunPipeline(config, records, 3, 512);
+      for (std::vector<std::string>& outputs : run->sink.outputs)
+        std::sort(outputs.begin(), outputs.end());
+      if (workers == 1) {
+        EXPECT_GT(run->summary.late_events, 0);
+        EXPECT_EQ(run->summary.bad_records, 97);
+        EXPECT_GT(run->summary.alerts, 0);
+        one = std::move(run);
+        continue;
+      }
+      for (int kind = 0; kind < kOutputKindCount; ++kind) {
+        EXPECT_EQ(run->sink.outputs[kind], one->sink.outputs[kind])
+            << "workers: " << workers << ", output kind " << kind;
+      }
+      EXPECT_EQ(run->summary.late_events, one->summary.late_events);
+      EXPECT_EQ(run->summary.snapshots, one->summary.snapshots);
+      EXPECT_EQ(run->summary.alerts, one->summary.alerts);
+    }
+  }
+}
+
 // Session windows (customer visits) and hopping windows give the same final
 // snapshots however the events are shuffled within the lateness bound,
 // batched or partitioned.

@@ -1,0 +1,76 @@
+#include "engine/operator_graph.h"
+
+namespace tillstream {
+
+OperatorGraph::OperatorGraph(const PipelineConfig& config, KeyShard shard) {
+  for (const KpiRuleConfig& rule : config.kpis) {
+    approx_distinct_ = approx_distinct_ || rule.approx_distinct;
+    kpi_operators_.emplace_back(rule, config.name, shard);
+  }
+  for (const RollingRuleConfig& rule : config.rolling) {
+    for (WindowKpiOperator& op : kpi_operators_) {
+      if (op.rule().name != rule.kpi) continue;
+      rolling_operators_.emplace_back(rule, op.rule(), config.name);
+      op.AddListener(&rolling_operators_.back());
+    }
+  }
+  const size_t rule_count = kpi_operators_.size();
+  for (const AnomalyRuleConfig& rule : config.anomalies) {
+    for (size_t i = 0; i < rule_count; ++i) {
+      WindowKpiOperator& op = kpi_operators_[i];
+      if (op.rule().name != rule.kpi) continue;
+      anomaly_operators_.emplace_back(rule, op.rule(), config.name);
+      op.AddListener(&anomaly_operators_.back());
+      if (!rule.early_warning.enabled) continue;
+      step_rules_.push_back(EarlyWarningOperator::StepRule(rule, op.rule()));
+      WindowKpiOperator& steps =
+          kpi_operators_.emplace_back(step_rules_.back(), config.name, shard);
+      early_operators_.emplace_back(rule, op.rule(), step_rules_.back(),
+                                    config.name);
+      steps.AddListener(&early_operators_.back());
+    }
+  }
+}
+
+std::vector<CheckpointedState*> OperatorGraph::EnableCheckpoints() {
+  std::vector<CheckpointedState*> stateful;
+  for (WindowKpiOperator& op : kpi_operators_) {
+    op.EnableCheckpoints();
+    stateful.push_back(&op);
+  }
+  for (RollingOperator& op : rolling_operators_) {
+    op.EnableCheckpoints();
+    stateful.push_back(&op);
+  }
+  for (AnomalyOperator& op : anomaly_operators_) {
+    op.EnableCheckpoints();
+    stateful.push_back(&op);
+  }
+  for (EarlyWarningOperator& op : early_operators_) {
+    op.EnableCheckpoints();
+    stateful.push_back(&op);
+  }
+  return stateful;
+}
+
+std::vector<std::string> OperatorGraph::Families() const {
+  std::vector<std::string> families;
+  for (const WindowKpiOperator& op : kpi_operators_)
+    families.push_back(op.family());
+  for (const RollingOperator& op : rolling_operators_)
+    families.push_back(op.family());
+  for (const AnomalyOperator& op : anomaly_operators_)
+    families.push_back(op.family());
+  for (const EarlyWarningOperator& op : early_operators_)
+    families.push_back(op.family());
+  return families;
+}
+
+AnomalyProbe OperatorGraph::AlertTotals() const {
+  AnomalyProbe total;
+  for (const AnomalyOperator& op : anomaly_operators_) total += op.probe();
+  for (const EarlyWarningOperator& op : early_operators_) total += op.probe();
+  return total;
+}
+
+}  // namespace tillstream

@@ -39,10 +39,17 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
           static_cast<size_t>(options.write_buffer_bytes), table.block_cache);
 
   std::vector<std::string> names = options.families;
-  if (std::find(names.begin(), names.end(),
-                rocksdb::kDefaultColumnFamilyName) == names.end()) {
-    names.insert(names.begin(), rocksdb::kDefaultColumnFamilyName);
+  // Families already on disk are opened too (RocksDB insists), so that a
+  // state of other rules or another worker count reaches the engine, which
+  // says what differs, rather than failing here.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options.dir, &existing)
+          .ok()) {
+    names.insert(names.end(), existing.begin(), existing.end());
   }
+  names.push_back(rocksdb::kDefaultColumnFamilyName);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : names)
     descriptors.emplace_back(name, family_options);

@@ -95,12 +95,19 @@ class CheckpointRestoreTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(CheckpointRestoreTest, StoppedFiveTimesEndsLikeOneRun) {
-  const PipelineConfig config = RetailConfig();
+class StoppedFiveTimesTest : public CheckpointRestoreTest,
+                             public ::testing::WithParamInterface<int64_t> {};
+
+// Stopped and restored with `workers: N` (each worker checkpoints its share
+// of the groups), the outputs equal one uninterrupted run of one worker.
+TEST_P(StoppedFiveTimesTest, EndsLikeOneRunOfOneWorker) {
+  const PipelineConfig one_worker = RetailConfig();
   const std::vector<std::string> records = Traffic();
   const std::vector<int> partition_of = RoundRobin(records.size());
   CollectingSink whole;
-  RunWhole(config, records, partition_of, &whole);
+  RunWhole(one_worker, records, partition_of, &whole);
+  PipelineConfig config = one_worker;
+  config.workers = GetParam();
 
   // Six runs over one state directory: each stops after a different number
   // of batches (its last checkpoint), the next restores and goes on.
@@ -142,6 +149,47 @@ TEST_F(CheckpointRestoreTest, StoppedFiveTimesEndsLikeOneRun) {
             FinalSnapshots(FinalOnly(whole.kpis())));
   EXPECT_EQ(testing::NewCustomersPerRule(FinalOnly(pieces.kpis())),
             testing::NewCustomersPerRule(FinalOnly(whole.kpis())));
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, StoppedFiveTimesTest,
+                         ::testing::Values(1, 2, 4));
+
+TEST_F(CheckpointRestoreTest, AStateOfAnotherWorkerCountIsRefused) {
+  PipelineConfig config = testing::PosAnalyticsConfig();
+  config.workers = 2;
+  {
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+    ASSERT_TRUE(store.ok());
+    VectorSource source(
+        {R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1.00"}]})"},
+        {0}, 1, 10);
+    CollectingSink sink;
+    ManualClock clock;
+    PipelineRunner runner(config, &source, &sink, &clock);
+    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
+    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
+  }
+  // Its groups are where a hash over two workers put them.
+  for (int64_t workers : {1, 4}) {
+    config.workers = workers;
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+    ASSERT_TRUE(store.ok()) << store.status();
+    VectorSource none({}, {}, 1, 1);
+    CollectingSink sink;
+    ManualClock clock;
+    PipelineRunner runner(config, &none, &sink, &clock);
+    absl::Status status = runner.EnableState(store->get(), 1'000);
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(status.message(),
+              absl::StrCat("the state holds a checkpoint of workers: 2 "
+                           "(groups are split among workers by a hash of "
+                           "their key); this pipeline has workers: ",
+                           workers,
+                           ": keep workers: 2, or start from a new state "
+                           "directory"));
+  }
 }
 
 TEST_F(CheckpointRestoreTest, ACorruptRecordIsRefusedWithItsFamily) {

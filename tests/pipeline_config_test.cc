@@ -166,6 +166,21 @@ TEST(PipelineConfigTest, StateAndGuarantee) {
       "exactly_once");
 }
 
+TEST(PipelineConfigTest, Workers) {
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(kGood, "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->workers, 1);
+  config = ParsePipelineConfig(
+      absl::StrReplaceAll(kGood, {{"kafka:\n", "workers: 4\nkafka:\n"}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->workers, 4);
+  EXPECT_EQ(ErrorWith("kafka:\n", "workers: 0\nkafka:\n"),
+            "p.yaml:9: workers: must be between 1 and 64");
+  EXPECT_EQ(ErrorWith("kafka:\n", "workers: two\nkafka:\n"),
+            "p.yaml:9: workers: expected a whole number");
+}
+
 TEST(PipelineConfigTest, AnomalyRules) {
   const std::string rule =
       "anomalies: [{name: drop, kpi: store_day, metric: orders, method: "

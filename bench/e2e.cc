@@ -297,15 +297,20 @@ int Main() {
   // without and with checkpoints, and on one thread (no decoding ahead),
   // alternating, the better of two each.
   std::printf(
-      "file replays, without and with checkpoints, and on one thread ...\n");
-  Replay replay, checkpointed, one_thread;
+      "file replays, without and with checkpoints, on one thread, with two "
+      "workers ...\n");
+  PipelineConfig two_workers_config = *config;
+  two_workers_config.workers = 2;
+  Replay replay, checkpointed, one_thread, two_workers;
   for (int round = 0; round < 2; ++round) {
     Replay plain = FileReplay(*config, input, work + "/out");
     Replay with = FileReplay(*config, input, work + "/out", work + "/state-c");
     Replay single = FileReplay(*config, input, work + "/out", "", false);
+    Replay two = FileReplay(two_workers_config, input, work + "/out");
     if (round == 0 || plain.seconds < replay.seconds) replay = plain;
     if (round == 0 || with.seconds < checkpointed.seconds) checkpointed = with;
     if (round == 0 || single.seconds < one_thread.seconds) one_thread = single;
+    if (round == 0 || two.seconds < two_workers.seconds) two_workers = two;
   }
   const Memory memory = MeasureMemory(work);
 
@@ -373,38 +378,42 @@ int Main() {
     return 1;
   }
 
-  // (b) the pipeline through Kafka.
-  std::printf("(b) the pipeline through Kafka, --bounded ...\n");
-  started = Clock::now();
-  RunSummary kafka_summary;
-  CheckpointProbe kafka_checkpoints;
-  {
-    auto source = Source(bootstrap, config->source.topic, "e2e-pipeline", true);
-    auto sink = Sink(bootstrap, *config);
+  // (b) the pipeline through Kafka, with one worker and with two (each run
+  // in a consumer group of its own, from the beginning).
+  struct KafkaRun {
+    double rate = 0;
+    CheckpointProbe checkpoints;
+  };
+  auto pipeline_through_kafka = [&](const PipelineConfig& pipeline,
+                                    const std::string& name) {
+    auto source = Source(bootstrap, pipeline.source.topic, name, true);
+    auto sink = Sink(bootstrap, pipeline);
     SystemClock clock;
     std::unique_ptr<RocksDbStateStore> store =
-        FreshState(*config, work + "/state-b");
+        FreshState(pipeline, work + "/" + name);
     RunnerOptions options;
-    first = true;
-    int64_t first_batch = 0;
+    Clock::time_point counted_from = Clock::now();
+    int64_t first_batch = -1;
     options.after_batch = [&](const RecordBatch& batch) {
-      if (!first || batch.records.empty()) return;
-      started = Clock::now();  // after the first batch, which is not counted
+      if (first_batch >= 0 || batch.records.empty()) return;
+      counted_from = Clock::now();  // after the first batch, not counted
       first_batch = static_cast<int64_t>(batch.records.size());
-      first = false;
     };
-    PipelineRunner runner(*config, source.get(), sink.get(), &clock,
+    PipelineRunner runner(pipeline, source.get(), sink.get(), &clock,
                           std::move(options));
     absl::Status status = runner.EnableState(store.get(), 1'000);
     if (!status.ok()) Die("state", status);
     std::atomic<bool> stop{false};
     status = runner.Run(stop);
     if (!status.ok()) Die("pipeline", status);
-    kafka_summary = runner.summary();
-    kafka_checkpoints = runner.checkpoints();
-    kafka_summary.records -= first_batch;
-  }
-  const double kafka_seconds = Seconds(started);
+    const double seconds = Seconds(counted_from);
+    return KafkaRun{(runner.summary().records - first_batch) / seconds,
+                    runner.checkpoints()};
+  };
+  std::printf("(b) the pipeline through Kafka, --bounded, workers: 1, 2 ...\n");
+  const KafkaRun kafka = pipeline_through_kafka(*config, "e2e-pipeline");
+  const KafkaRun kafka_two_workers =
+      pipeline_through_kafka(two_workers_config, "e2e-pipeline-2");
 
   // Live run: events produced at a steady rate while the pipeline runs;
   // latency from the broker's append time of each event to the end of the
@@ -484,7 +493,7 @@ int Main() {
   }
 
   const double raw_rate = raw_records / raw_seconds;
-  const double kafka_rate = kafka_summary.records / kafka_seconds;
+  const double kafka_rate = kafka.rate;
   const double file_rate = replay.records / replay.seconds;
   std::printf(
       "\nend-to-end, %lld events (%.0f MB, %.0f B/event), %d partitions, "
@@ -501,8 +510,11 @@ int Main() {
       "  (b) pipeline through Kafka, bounded   %9.0f events/s  = %.2f x (a); "
       "%lld checkpoints, %.3f s\n",
       kafka_rate, kafka_rate / raw_rate,
-      static_cast<long long>(kafka_checkpoints.completed),
-      kafka_checkpoints.total_duration_us / 1e6);
+      static_cast<long long>(kafka.checkpoints.completed),
+      kafka.checkpoints.total_duration_us / 1e6);
+  std::printf(
+      "      workers: 2                        %9.0f events/s  = %.2f x (a)\n",
+      kafka_two_workers.rate, kafka_two_workers.rate / raw_rate);
   std::printf(
       "  (c) file replay                       %9.0f events/s  peak RSS %lld "
       "MB\n",
@@ -512,6 +524,12 @@ int Main() {
       "      on one thread (no decoding ahead) %9.0f events/s; two threads "
       "= %.2f x one\n",
       one_thread_rate, file_rate / one_thread_rate);
+  const double two_workers_rate = two_workers.records / two_workers.seconds;
+  std::printf(
+      "      workers: 2                        %9.0f events/s  = %.2f x one "
+      "thread, %.2f x one worker decoding ahead\n",
+      two_workers_rate, two_workers_rate / one_thread_rate,
+      two_workers_rate / file_rate);
   const double checkpointed_rate = checkpointed.records / checkpointed.seconds;
   std::printf(
       "      with checkpoints every second     %9.0f events/s  = %.1f%% less; "
@@ -540,9 +558,6 @@ int Main() {
       "p99 %lld ms (%zu events)\n",
       rate, static_cast<long long>(percentile(0.5)),
       static_cast<long long>(percentile(0.99)), latencies.size());
-  std::printf(
-      "  not measured yet: scaling over partition workers (workers: N, "
-      "#5)\n");
 
   const std::string result = absl::GetFlag(FLAGS_result);
   std::ofstream out(result);
@@ -556,13 +571,16 @@ int Main() {
       "\"file_replay_checkpointed_events_per_second\":%.0f,"
       "\"pipeline_kafka_checkpoints\":%d,\"bytes_per_known_customer\":%.0f,"
       "\"bytes_per_window_key\":%.0f,\"peak_rss_1m_customers_10k_stores_"
-      "bytes\":%d,\"file_replay_one_thread_events_per_second\":%.0f}\n",
+      "bytes\":%d,\"file_replay_one_thread_events_per_second\":%.0f,"
+      "\"file_replay_two_workers_events_per_second\":%.0f,"
+      "\"pipeline_kafka_two_workers_events_per_second\":%.0f}\n",
       events, bytes, partitions, absl::GetFlag(FLAGS_pipeline),
       events / preload_seconds, raw_rate, kafka_rate, kafka_rate / raw_rate,
       file_rate, replay.peak_rss_kb * 1024, pandas_rate, rate, percentile(0.5),
-      percentile(0.99), checkpointed_rate, kafka_checkpoints.completed,
+      percentile(0.99), checkpointed_rate, kafka.checkpoints.completed,
       memory.bytes_per_customer, memory.bytes_per_key,
-      memory.customers_rss_kb * 1024, one_thread_rate);
+      memory.customers_rss_kb * 1024, one_thread_rate, two_workers_rate,
+      kafka_two_workers.rate);
   std::printf("  figures written to %s\n", result.c_str());
   return 0;
 }

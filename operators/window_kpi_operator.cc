@@ -91,9 +91,11 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
     absl::string_view value = FieldValue(event, line, rule_.group_by[i]);
     key_scratch_.append(value.data(), value.size());
   }
+  // Before the lookup: every worker sees every event, and the hash is
+  // cheaper than a miss in the group table.
+  if (!shard_.Owns(key_scratch_)) return kNotOwned;
   auto it = group_ids_.find(key_scratch_);
   if (it != group_ids_.end()) return it->second;
-  if (!shard_.Owns(key_scratch_)) return kNotOwned;
 
   KpiGroup group{key_scratch_, "{"};
   for (size_t i = 0; i < rule_.group_by.size(); ++i) {

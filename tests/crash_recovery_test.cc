@@ -4,7 +4,9 @@
 // one: a lost disk, rebuilt from the changelog topic). The outputs, read
 // back from the broker and reduced to the last record per id (what a
 // compacted topic keeps), equal those of one uninterrupted file replay of
-// the same events: nothing lost, nothing counted twice.
+// the same events by one worker: nothing lost, nothing counted twice. The
+// engine runs with workers: 4 in the kill test and 2 in the standby test
+// (the state of each worker's groups checkpointed, lost and restored too).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -151,17 +153,19 @@ class CrashRecoveryTest : public ::testing::Test {
   }
 
   // The demo's pipeline with durable state (at-least-once, a checkpoint
-  // every 200 ms); a dead member leaves the groups after 3 s rather than 45.
-  std::string WritePipeline() {
+  // every 200 ms) and `workers` operator threads; a dead member leaves the
+  // groups after 3 s rather than 45. The reference is one worker's.
+  std::string WritePipeline(int workers) {
     std::string pipeline = ReadFile(kSource + "/examples/pos-analytics.yaml");
     pipeline = absl::StrReplaceAll(
         pipeline,
         {{"kafka: {brokers: embedded, properties: {}}",
-          absl::StrCat("kafka: {brokers: embedded, properties: "
-                       "{session.timeout.ms: \"3000\", heartbeat.interval.ms: "
-                       "\"300\"}}\nstate: {dir: ",
-                       dir_, "/state, checkpoint_interval: 200ms}\n",
-                       "processing_guarantee: at_least_once")}});
+          absl::StrCat(
+              "kafka: {brokers: embedded, properties: "
+              "{session.timeout.ms: \"3000\", heartbeat.interval.ms: "
+              "\"300\"}}\nstate: {dir: ",
+              dir_, "/state, checkpoint_interval: 200ms}\n",
+              "processing_guarantee: at_least_once\nworkers: ", workers)}});
     EXPECT_NE(pipeline.find("state:"), std::string::npos);
     const std::string file = dir_ + "/pipeline.yaml";
     std::ofstream(file) << pipeline;
@@ -275,7 +279,7 @@ const std::vector<std::string> kLongGenFlags = {
     "--late_rate=0",  "--bad_rate=0.002", "--drop=s-003:31:0.9"};
 
 TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
-  const std::string pipeline_file = WritePipeline();
+  const std::string pipeline_file = WritePipeline(/*workers=*/4);
   ASSERT_NO_FATAL_FAILURE(MakeReference(kLongGenFlags));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
   // Traffic flows for the whole of the crashes: about 80 s.
@@ -338,7 +342,7 @@ TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
 // over from the changelog and goes on; a third, on an empty disk, finishes
 // the input. Together they equal one uninterrupted run.
 TEST_F(CrashRecoveryTest, AStandbyTakesOverFromTheChangelog) {
-  const std::string pipeline_file = WritePipeline();
+  const std::string pipeline_file = WritePipeline(/*workers=*/2);
   ASSERT_NO_FATAL_FAILURE(MakeReference(kGenFlags));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
   std::unique_ptr<Child> gen = StartTraffic(kGenFlags);

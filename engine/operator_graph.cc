@@ -34,35 +34,17 @@ OperatorGraph::OperatorGraph(const PipelineConfig& config, KeyShard shard) {
 
 std::vector<CheckpointedState*> OperatorGraph::EnableCheckpoints() {
   std::vector<CheckpointedState*> stateful;
-  for (WindowKpiOperator& op : kpi_operators_) {
+  ForEachStateful(*this, [&](auto& op) {
     op.EnableCheckpoints();
     stateful.push_back(&op);
-  }
-  for (RollingOperator& op : rolling_operators_) {
-    op.EnableCheckpoints();
-    stateful.push_back(&op);
-  }
-  for (AnomalyOperator& op : anomaly_operators_) {
-    op.EnableCheckpoints();
-    stateful.push_back(&op);
-  }
-  for (EarlyWarningOperator& op : early_operators_) {
-    op.EnableCheckpoints();
-    stateful.push_back(&op);
-  }
+  });
   return stateful;
 }
 
 std::vector<std::string> OperatorGraph::Families() const {
   std::vector<std::string> families;
-  for (const WindowKpiOperator& op : kpi_operators_)
-    families.push_back(op.family());
-  for (const RollingOperator& op : rolling_operators_)
-    families.push_back(op.family());
-  for (const AnomalyOperator& op : anomaly_operators_)
-    families.push_back(op.family());
-  for (const EarlyWarningOperator& op : early_operators_)
-    families.push_back(op.family());
+  ForEachStateful(*this,
+                  [&](const auto& op) { families.push_back(op.family()); });
   return families;
 }
 

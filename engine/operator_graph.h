@@ -57,6 +57,15 @@ class OperatorGraph {
   bool approx_distinct() const { return approx_distinct_; }
 
  private:
+  // Calls `visit` with every operator that keeps state, kind by kind.
+  template <typename Graph, typename Visit>
+  static void ForEachStateful(Graph& graph, Visit visit) {
+    for (auto& op : graph.kpi_operators_) visit(op);
+    for (auto& op : graph.rolling_operators_) visit(op);
+    for (auto& op : graph.anomaly_operators_) visit(op);
+    for (auto& op : graph.early_operators_) visit(op);
+  }
+
   // Deques: operators never move, so the pointers between them stay valid.
   std::deque<WindowKpiOperator> kpi_operators_;
   std::deque<RollingOperator> rolling_operators_;  // listen to kpi_operators_

@@ -92,6 +92,31 @@ class CheckpointRestoreTest : public ::testing::Test {
     for (const char* suffix : {"", "-old", "-new"})
       std::filesystem::remove_all(dir_ + suffix);
   }
+  // One order through `config`, checkpointed into dir_.
+  void CheckpointOneOrder(const PipelineConfig& config) {
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+    ASSERT_TRUE(store.ok()) << store.status();
+    VectorSource source(
+        {R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1.00"}]})"},
+        {0}, 1, 10);
+    CollectingSink sink;
+    ManualClock clock;
+    PipelineRunner runner(config, &source, &sink, &clock);
+    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
+    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
+  }
+  // What restoring dir_'s state under `config` says.
+  absl::Status Restore(const PipelineConfig& config) {
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+    if (!store.ok()) return store.status();
+    VectorSource none({}, {}, 1, 1);
+    CollectingSink sink;
+    ManualClock clock;
+    PipelineRunner runner(config, &none, &sink, &clock);
+    return runner.EnableState(store->get(), 1'000);
+  }
   std::string dir_;
 };
 
@@ -157,30 +182,11 @@ INSTANTIATE_TEST_SUITE_P(Workers, StoppedFiveTimesTest,
 TEST_F(CheckpointRestoreTest, AStateOfAnotherWorkerCountIsRefused) {
   PipelineConfig config = testing::PosAnalyticsConfig();
   config.workers = 2;
-  {
-    auto store = RocksDbStateStore::Open(
-        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
-    ASSERT_TRUE(store.ok());
-    VectorSource source(
-        {R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1.00"}]})"},
-        {0}, 1, 10);
-    CollectingSink sink;
-    ManualClock clock;
-    PipelineRunner runner(config, &source, &sink, &clock);
-    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
-    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(CheckpointOneOrder(config));
   // Its groups are where a hash over two workers put them.
   for (int64_t workers : {1, 4}) {
     config.workers = workers;
-    auto store = RocksDbStateStore::Open(
-        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
-    ASSERT_TRUE(store.ok()) << store.status();
-    VectorSource none({}, {}, 1, 1);
-    CollectingSink sink;
-    ManualClock clock;
-    PipelineRunner runner(config, &none, &sink, &clock);
-    absl::Status status = runner.EnableState(store->get(), 1'000);
+    absl::Status status = Restore(config);
     EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_EQ(status.message(),
               absl::StrCat("the state holds a checkpoint of workers: 2 "
@@ -211,29 +217,10 @@ TEST_F(CheckpointRestoreTest, ACorruptRecordIsRefusedWithItsFamily) {
 
 TEST_F(CheckpointRestoreTest, ACheckpointOfOtherRuleSettingsIsRefused) {
   PipelineConfig config = testing::PosAnalyticsConfig();
-  {
-    auto store = RocksDbStateStore::Open(
-        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
-    ASSERT_TRUE(store.ok());
-    VectorSource source(
-        {R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1.00"}]})"},
-        {0}, 1, 10);
-    CollectingSink sink;
-    ManualClock clock;
-    PipelineRunner runner(config, &source, &sink, &clock);
-    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
-    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(CheckpointOneOrder(config));
   // Hourly windows read as daily ones would be wrong to the cent: refused.
   config.kpis[0].window_size_ms = 3'600'000;
-  auto store = RocksDbStateStore::Open(
-      {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
-  ASSERT_TRUE(store.ok());
-  VectorSource none({}, {}, 1, 1);
-  CollectingSink sink;
-  ManualClock clock;
-  PipelineRunner runner(config, &none, &sink, &clock);
-  absl::Status status = runner.EnableState(store->get(), 1'000);
+  absl::Status status = Restore(config);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(status.message(),
             "kpi/store_day: the rule changed since the checkpoint (tumbling "

@@ -1,5 +1,6 @@
 #include "operators/window_kpi_operator.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,68 @@ TEST_F(WindowKpiOperatorTest, EveryKpiOfOneWindow) {
       TakeAll(OutputKind::kKpis),
       ElementsAre(
           R"({"type":"kpi","pipeline":"p","kpi":"store_hour","window":{"start":"2024-01-01T10:00:00Z","end":"2024-01-01T11:00:00Z"},"group":{"store_id":"s-1"},"revenue":"18.50","orders":3,"refunded_orders":1,"cancelled_orders":1,"units":4,"margin":"4.80","margin_pct":"56.47","aov":"7.33","distinct_customers":1,"new_customers":1,"returning_customers":0,"id":"store_hour|store_id=s-1|2024-01-01T10:00:00Z","revision":0})"));
+}
+
+// workers: 2: each shard sees every event but keeps only the groups whose
+// key hashes to it; together they emit exactly what one operator emits,
+// and the late record (which belongs to no group) comes from the first.
+TEST_F(WindowKpiOperatorTest, ShardsSplitTheGroupsAndTheFirstWritesLate) {
+  std::vector<std::string> stores;
+  for (int i = 0; i < 20; ++i) stores.push_back(absl::StrCat("s-", i));
+  auto feed_all = [&](WindowKpiOperator& op, OutputBatch* out) {
+    for (size_t i = 0; i < stores.size(); ++i) {
+      for (int64_t t : {k10h + 1, k10h + kHour + 2}) {
+        OrderEvent event;
+        const std::string json =
+            Order(t + static_cast<int64_t>(i), stores[i], "completed", "c-1",
+                  R"([{"sku":"A","qty":1,"unit_price":"1.00"}])");
+        ASSERT_TRUE(decoder_.Decode(json, &event).ok());
+        op.Process(event, {}, Timestamp::FromMillis(k10h), out);
+      }
+    }
+    op.AdvanceWatermark(Timestamp::FromMillis(k10h + 2 * kHour), out);
+    // Past the first window's lateness: a late event.
+    OrderEvent late;
+    ASSERT_TRUE(
+        decoder_
+            .Decode(Order(k10h + 5, "s-3", "completed", "c-1",
+                          R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+                    &late)
+            .ok());
+    op.Process(late, {}, Timestamp::FromMillis(k10h + 2 * kHour), out);
+  };
+  auto values = [](const OutputBatch& out, OutputKind kind) {
+    std::vector<std::string> v;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i].kind == kind) v.emplace_back(out[i].value);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  OutputBatch whole_out, first_out, second_out;
+  WindowKpiOperator whole(rule_, "p");
+  WindowKpiOperator first(rule_, "p", KeyShard{0, 2});
+  WindowKpiOperator second(rule_, "p", KeyShard{1, 2});
+  feed_all(whole, &whole_out);
+  feed_all(first, &first_out);
+  feed_all(second, &second_out);
+
+  // 20 stores x 2 hours, split between the shards, none in both.
+  EXPECT_EQ(whole.group_count(), 20u);
+  EXPECT_EQ(first.group_count() + second.group_count(), 20u);
+  EXPECT_GT(first.group_count(), 0u);
+  EXPECT_GT(second.group_count(), 0u);
+  std::vector<std::string> split = values(first_out, OutputKind::kKpis);
+  for (const std::string& kpi : values(second_out, OutputKind::kKpis))
+    split.push_back(kpi);
+  std::sort(split.begin(), split.end());
+  EXPECT_EQ(split.size(), 40u);
+  EXPECT_EQ(split, values(whole_out, OutputKind::kKpis));
+  EXPECT_EQ(values(first_out, OutputKind::kLate),
+            values(whole_out, OutputKind::kLate));
+  EXPECT_EQ(values(first_out, OutputKind::kLate).size(), 1u);
+  EXPECT_THAT(values(second_out, OutputKind::kLate), IsEmpty());
+  EXPECT_EQ(first.probe().late_events + second.probe().late_events, 1);
 }
 
 TEST_F(WindowKpiOperatorTest, AovRoundsHalfUp) {

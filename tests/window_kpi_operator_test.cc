@@ -124,14 +124,13 @@ TEST_F(WindowKpiOperatorTest, ShardsSplitTheGroupsAndTheFirstWritesLate) {
       }
     }
     op.AdvanceWatermark(Timestamp::FromMillis(k10h + 2 * kHour), out);
-    // Past the first window's lateness: a late event.
+    // Past the first window's lateness: a late event (its record, which
+    // the late output quotes, outlives the call).
+    const std::string late_json =
+        Order(k10h + 5, "s-3", "completed", "c-1",
+              R"([{"sku":"A","qty":1,"unit_price":"1.00"}])");
     OrderEvent late;
-    ASSERT_TRUE(
-        decoder_
-            .Decode(Order(k10h + 5, "s-3", "completed", "c-1",
-                          R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
-                    &late)
-            .ok());
+    ASSERT_TRUE(decoder_.Decode(late_json, &late).ok());
     op.Process(late, {}, Timestamp::FromMillis(k10h + 2 * kHour), out);
   };
   auto values = [](const OutputBatch& out, OutputKind kind) {

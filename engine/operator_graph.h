@@ -25,7 +25,7 @@ namespace tillstream {
 // `config` must outlive the graph. Used by one thread at a time.
 class OperatorGraph {
  public:
-  OperatorGraph(const PipelineConfig& config, KeyShard shard = {});
+  explicit OperatorGraph(const PipelineConfig& config, KeyShard shard = {});
   OperatorGraph(const OperatorGraph&) = delete;
   OperatorGraph& operator=(const OperatorGraph&) = delete;
 

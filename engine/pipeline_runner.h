@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,7 +26,6 @@
 #include "engine/watermark_tracker.h"
 #include "engine/worker_queries.h"
 #include "operators/anomaly_operator.h"
-#include "operators/early_warning_operator.h"
 #include "operators/rolling_operator.h"
 #include "operators/string_interner.h"
 #include "operators/window_kpi_operator.h"
@@ -83,17 +81,21 @@ struct CheckpointProbe {
   int64_t last_bytes = 0;   // their keys and values
 };
 
-// Runs one pipeline in one worker: polls the source a batch at a time,
-// decodes each record (bad ones to the dead-letter output, with a reason),
-// tracks event time per source partition, feeds every KPI rule, advances the
-// watermark once per batch and hands the batch's outputs to the sink.
+// Runs one pipeline: polls the source a batch at a time, decodes each
+// record (bad ones to the dead-letter output, with a reason), tracks event
+// time per source partition, feeds every KPI rule, advances the watermark
+// once per batch and hands the batch's outputs to the sink. With
+// config.workers > 1, the rules' groups are split among that many operator
+// graphs, each run by a thread of its own for a phase of every batch
+// (engine/shard_workers.h); everything else stays on the calling thread.
 //
 // Partition tasks follow the source's assignment: an assigned partition gets
 // a watermark, a revoked one stops holding the watermark back. The per-record
 // loop calls concrete operators directly; only batches cross the virtual
 // source and sink interfaces.
 //
-// `config`, `source`, `sink` and `clock` must outlive the runner. One thread.
+// `config`, `source`, `sink` and `clock` must outlive the runner. Called from
+// one thread.
 class PipelineRunner final : private PartitionListener {
  public:
   PipelineRunner(const PipelineConfig& config, RecordSource* source,

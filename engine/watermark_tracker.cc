@@ -37,17 +37,35 @@ bool WatermarkTracker::AnySilent(int64_t now_ms) const {
 Timestamp WatermarkTracker::Advance(int64_t now_ms) {
   Timestamp minimum = Timestamp::Max();
   bool any_active = false;
+  // Of the partitions with records, those read last, and their minimum.
+  int64_t read_last_ms = INT64_MIN;
+  Timestamp minimum_read_last = Timestamp::Max();
   for (const auto& [id, state] : partitions_) {
     if (state.finished_) continue;
+    const Timestamp watermark =
+        state.max_seen_.Minus(options_.max_out_of_orderness_ms);
+    if (!state.max_seen_.is_min()) {
+      if (state.last_active_ms_ > read_last_ms) {
+        read_last_ms = state.last_active_ms_;
+        minimum_read_last = watermark;
+      } else if (state.last_active_ms_ == read_last_ms) {
+        minimum_read_last = std::min(minimum_read_last, watermark);
+      }
+    }
     if (now_ms - state.last_active_ms_ >= options_.idle_timeout_ms) continue;
     any_active = true;
-    minimum = std::min(minimum,
-                       state.max_seen_.Minus(options_.max_out_of_orderness_ms));
+    minimum = std::min(minimum, watermark);
   }
-  if (any_active) current_ = std::max(current_, minimum);
-  // Every unfinished partition idle (or all finished): hold, as Flink does;
-  // progress resumes with the next record rather than guessing from
-  // wall-clock time.
+  if (any_active) {
+    current_ = std::max(current_, minimum);
+  } else if (read_last_ms != INT64_MIN) {
+    // Every unfinished partition idle. Evaluated without gaps, the
+    // partitions read last were the only active ones just before they fell
+    // silent too, so the watermark reached their minimum, whenever this
+    // happens to be called. From there it holds, as Flink does: progress
+    // resumes with the next record rather than guessing from wall-clock time.
+    current_ = std::max(current_, minimum_read_last);
+  }
   return current_;
 }
 

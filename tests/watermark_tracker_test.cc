@@ -48,6 +48,25 @@ TEST_F(WatermarkTrackerTest, AllIdleHoldsAndNeverMovesBack) {
   EXPECT_EQ(tracker_.Advance(60'000), Ms(95'000));
 }
 
+// An empty partition holds the watermark until it is idle. When the others
+// were read in the same moment and fall silent with it (a backlog read at
+// once after the assignment), the watermark still reaches what the
+// partitions read last allow, however rarely Advance is called: it does not
+// depend on the poll timing (HttpServerTest's alert once never fired).
+TEST_F(WatermarkTrackerTest, ThoseReadLastCountWhenAllFallSilentTogether) {
+  tracker_.AddPartition(PartitionId{0}, 0);  // never gets a record
+  PartitionWatermark* p1 = tracker_.AddPartition(PartitionId{1}, 0);
+  PartitionWatermark* p2 = tracker_.AddPartition(PartitionId{2}, 0);
+  p1->Observe(Ms(100'000));
+  p2->Observe(Ms(300'000));
+  tracker_.MarkActive(p1, 10);
+  tracker_.MarkActive(p2, 10);
+  EXPECT_EQ(tracker_.Advance(10), Timestamp::Min());  // p0 holds it back
+  // Next called when everything is silent: p1 and p2 were read last.
+  EXPECT_EQ(tracker_.Advance(60'000), Ms(95'000));
+  EXPECT_EQ(tracker_.Advance(120'000), Ms(95'000));  // then it holds
+}
+
 TEST_F(WatermarkTrackerTest, FinishedPartitionsAndEndOfInput) {
   PartitionWatermark* p0 = tracker_.AddPartition(PartitionId{0}, 0);
   PartitionWatermark* p1 = tracker_.AddPartition(PartitionId{1}, 0);

@@ -23,9 +23,10 @@ namespace tillstream {
 struct DecodedRecord {
   absl::Status status;
   OrderEvent event;
-  // Decoded ahead by the stage's thread: the event's views point into
-  // `lines` and `text`, valid until Finish. Otherwise (decoded by the
-  // worker) they point into the worker's decoder, valid until the next Get.
+  // Kept (KeepDecodedStrings: decoded ahead by the stage's thread, or by a
+  // worker of `workers: N`): the event's views point into `lines` and
+  // `text`, valid until the record is decoded again. Otherwise (decoded
+  // inline) they point into the decoder, valid until the next Get.
   bool kept = false;
   std::vector<OrderLine> lines;
   std::string text;

@@ -356,17 +356,12 @@ absl::Status PipelineRunner::Checkpoint() {
   return absl::OkStatus();
 }
 
-void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
-  const Timestamp watermark = watermarks_.current();
-  const bool on_workers = workers_ != nullptr;
-  if (on_workers) {
-    DecodeOnWorkers(batch);
-    batch_watermark_ = watermark;
-    to_process_.clear();
-    customer_refs_.resize(batch.records.size());
-  } else {
-    decode_.Start(batch.records, clock_->EpochMillis());
-  }
+// Calls `visit(record, i, partition)` for each record of the batch in order,
+// with its partition's watermark state, and notes each partition's next
+// offset.
+template <typename Visit>
+void PipelineRunner::ReadBatch(const RecordBatch& batch, int64_t now_ms,
+                               Visit visit) {
   PartitionId cached_id{-1};
   PartitionWatermark* partition = nullptr;
   int64_t last_offset = -1;  // of cached_id's records in this run of them
@@ -382,19 +377,63 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
       watermarks_.MarkActive(partition, now_ms);
     }
     last_offset = record.offset.value;
-    if (on_workers) {
-      // The graphs run on the workers, in AdvanceWatermark.
-      if (Admit(record, decoded_[i], partition, &customer_refs_[i]))
-        to_process_.push_back(static_cast<uint32_t>(i));
-      continue;
-    }
-    DecodedRecord& decoded = decode_.Get(i);
-    CustomerRef customer;
-    if (Admit(record, decoded, partition, &customer))
-      graphs_[0]->Process(decoded.event, customer, watermark);
+    visit(record, i, partition);
   }
   if (partition != nullptr) next_offsets_[cached_id.value] = last_offset + 1;
-  if (!on_workers) decode_.Finish();
+}
+
+void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
+  const Timestamp watermark = watermarks_.current();
+  if (workers_ == nullptr) {
+    decode_.Start(batch.records, clock_->EpochMillis());
+    ReadBatch(batch, now_ms,
+              [&](const SourceRecord& record, size_t i,
+                  PartitionWatermark* partition) {
+                DecodedRecord& decoded = decode_.Get(i);
+                CustomerRef customer;
+                if (Admit(record, decoded, partition, &customer))
+                  graphs_[0]->Process(decoded.event, customer, watermark);
+              });
+    decode_.Finish();
+    return;
+  }
+  // workers > 1: the other workers decode chunks of the batch while this
+  // thread reads it in order (decoding a chunk too whenever the one it needs
+  // is not ready); the graphs run on the workers in AdvanceWatermark.
+  const size_t n = batch.records.size();
+  if (decoded_.size() < n) decoded_.resize(n);
+  const size_t chunks = (n + DecodeStage::kChunk - 1) / DecodeStage::kChunk;
+  if (chunk_done_capacity_ < chunks) {
+    chunk_done_capacity_ = chunks;
+    chunk_done_ = std::make_unique<std::atomic<bool>[]>(chunks);
+  }
+  for (size_t c = 0; c < chunks; ++c)
+    chunk_done_[c].store(false, std::memory_order_relaxed);
+  next_chunk_.store(0, std::memory_order_relaxed);
+  const int64_t wall_clock_ms = clock_->EpochMillis();
+  for (const std::unique_ptr<OrderDecoder>& decoder : decoders_)
+    decoder->SetWallClock(wall_clock_ms);
+  batch_watermark_ = watermark;
+  to_process_.clear();
+  customer_refs_.resize(n);
+  workers_->Run([&](size_t worker) {
+    if (worker != 0) {
+      while (DecodeNextChunk(batch, decoders_[worker].get())) {
+      }
+      return;
+    }
+    ReadBatch(batch, now_ms,
+              [&](const SourceRecord& record, size_t i,
+                  PartitionWatermark* partition) {
+                const size_t chunk = i / DecodeStage::kChunk;
+                while (!chunk_done_[chunk].load(std::memory_order_acquire)) {
+                  if (!DecodeNextChunk(batch, decoders_[0].get()))
+                    std::this_thread::yield();  // another worker has it
+                }
+                if (Admit(record, decoded_[i], partition, &customer_refs_[i]))
+                  to_process_.push_back(static_cast<uint32_t>(i));
+              });
+  });
 }
 
 bool PipelineRunner::Admit(const SourceRecord& record, DecodedRecord& decoded,
@@ -416,26 +455,19 @@ bool PipelineRunner::Admit(const SourceRecord& record, DecodedRecord& decoded,
   return true;
 }
 
-void PipelineRunner::DecodeOnWorkers(const RecordBatch& batch) {
+bool PipelineRunner::DecodeNextChunk(const RecordBatch& batch,
+                                     OrderDecoder* decoder) {
   const size_t n = batch.records.size();
-  if (decoded_.size() < n) decoded_.resize(n);
-  const int64_t wall_clock_ms = clock_->EpochMillis();
-  constexpr size_t kChunk = DecodeStage::kChunk;
-  next_chunk_.store(0, std::memory_order_relaxed);
-  workers_->Run([&](size_t worker) {
-    OrderDecoder& decoder = *decoders_[worker];
-    decoder.SetWallClock(wall_clock_ms);
-    while (true) {
-      const size_t first =
-          next_chunk_.fetch_add(1, std::memory_order_relaxed) * kChunk;
-      if (first >= n) return;
-      for (size_t i = first; i < std::min(n, first + kChunk); ++i) {
-        DecodedRecord& record = decoded_[i];
-        record.status = decoder.Decode(batch.records[i].payload, &record.event);
-        if (record.status.ok()) KeepDecodedStrings(&record);
-      }
-    }
-  });
+  const size_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+  const size_t first = chunk * DecodeStage::kChunk;
+  if (first >= n) return false;
+  for (size_t i = first; i < std::min(n, first + DecodeStage::kChunk); ++i) {
+    DecodedRecord& record = decoded_[i];
+    record.status = decoder->Decode(batch.records[i].payload, &record.event);
+    if (record.status.ok()) KeepDecodedStrings(&record);
+  }
+  chunk_done_[chunk].store(true, std::memory_order_release);
+  return true;
 }
 
 void PipelineRunner::WriteDeadLetter(const SourceRecord& record,

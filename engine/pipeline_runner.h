@@ -165,8 +165,11 @@ class PipelineRunner final : private PartitionListener {
   void OnPartitionEnd(PartitionId partition) override;
 
   void ProcessBatch(const RecordBatch& batch, int64_t now_ms);
-  // workers > 1: decodes the batch on every worker into decoded_.
-  void DecodeOnWorkers(const RecordBatch& batch);
+  template <typename Visit>
+  void ReadBatch(const RecordBatch& batch, int64_t now_ms, Visit visit);
+  // workers > 1: claims the batch's next chunk and decodes it into decoded_;
+  // false when every chunk is claimed.
+  bool DecodeNextChunk(const RecordBatch& batch, OrderDecoder* decoder);
   // Reads record i of the batch: partition progress, a dead letter, or an
   // event with its customer resolved (false for a dead letter).
   bool Admit(const SourceRecord& record, DecodedRecord& decoded,
@@ -202,15 +205,17 @@ class PipelineRunner final : private PartitionListener {
   RunSummary summary_;
 
   // workers > 1: each batch is decoded by every worker (chunks claimed in
-  // turn), read in order on this thread (partitions, dead letters,
-  // customers), then every worker runs its graph over the valid events.
+  // turn) while this thread reads it in order (partitions, dead letters,
+  // customers); then every worker runs its graph over the valid events.
   std::unique_ptr<ShardWorkers> workers_;
   std::vector<std::unique_ptr<OrderDecoder>> decoders_;  // one per worker
   std::vector<DecodedRecord> decoded_;
   std::vector<CustomerRef> customer_refs_;
   std::vector<uint32_t> to_process_;  // valid events of the batch, in order
   Timestamp batch_watermark_ = Timestamp::Min();
-  std::atomic<size_t> next_chunk_{0};
+  std::atomic<size_t> next_chunk_{0};  // the next chunk nobody claimed
+  std::unique_ptr<std::atomic<bool>[]> chunk_done_;  // per chunk: decoded
+  size_t chunk_done_capacity_ = 0;
 
   // Live queries and metrics (http on).
   std::unique_ptr<LiveView> live_;

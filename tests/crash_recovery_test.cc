@@ -222,6 +222,27 @@ class CrashRecoveryTest : public ::testing::Test {
     return std::make_unique<Child>(args, dir_ + "/gen");
   }
 
+  // The ids whose last records differ (up to 10, with both values) and the
+  // ids only one side has: gtest prints whole maps cut at 32 entries.
+  template <typename Map>
+  static std::string Differences(const Map& got, const Map& want) {
+    std::string out;
+    int shown = 0;
+    for (const auto& [id, value] : want) {
+      auto it = got.find(id);
+      if (it != got.end() && it->second == value) continue;
+      if (++shown > 10) break;
+      absl::StrAppend(&out, "\n  ", id, ":\n    got  ",
+                      it == got.end() ? "(none)" : it->second, "\n    want ",
+                      value);
+    }
+    for (const auto& [id, value] : got) {
+      if (!want.contains(id) && ++shown <= 10)
+        absl::StrAppend(&out, "\n  ", id, ": only in the outputs");
+    }
+    return out;
+  }
+
   // The KPI, rolling and alert outputs in the broker, reduced to the last
   // record per id (what a compacted topic keeps), equal the reference's;
   // the dead letters are the same payloads. Returns the output records that
@@ -238,7 +259,8 @@ class CrashRecoveryTest : public ::testing::Test {
           Lines(ReadFile(absl::StrCat(dir_, "/reference/", output, ".ndjson")));
       EXPECT_FALSE(reference.empty());
       const auto got = LastById(values);
-      EXPECT_EQ(got, LastById(reference));
+      EXPECT_EQ(got, LastById(reference))
+          << Differences(got, LastById(reference));
       replayed += static_cast<int64_t>(values.size() - got.size());
     }
     std::map<std::string, std::string> dead_by_id;

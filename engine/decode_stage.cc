@@ -15,6 +15,29 @@ void Keep(absl::string_view* view, std::string* text) {
   *view = absl::string_view(text->data() + at, view->size());
 }
 
+// Points the event's views at copies in the record's own storage.
+void KeepDecodedStrings(DecodedRecord* record) {
+  OrderEvent& event = record->event;
+  size_t bytes = event.order_id.size() + event.store_id.size() +
+                 event.region.size() + event.customer_id.size() +
+                 event.channel.size() + event.currency.size();
+  for (const OrderLine& line : event.lines)
+    bytes += line.sku.size() + line.category.size();
+  record->text.clear();
+  record->text.reserve(bytes);
+  for (absl::string_view* view :
+       {&event.order_id, &event.store_id, &event.region, &event.customer_id,
+        &event.channel, &event.currency}) {
+    Keep(view, &record->text);
+  }
+  record->lines.assign(event.lines.begin(), event.lines.end());
+  for (OrderLine& line : record->lines) {
+    Keep(&line.sku, &record->text);
+    Keep(&line.category, &record->text);
+  }
+  event.lines = record->lines;
+}
+
 }  // namespace
 
 DecodeStage::DecodeStage(OrderDecoderOptions options, bool threaded)
@@ -105,7 +128,7 @@ void DecodeStage::Loop() {
       if (chunk >= chunk_count_) break;
       for (size_t i = chunk * kChunk; i < std::min(n, (chunk + 1) * kChunk);
            ++i) {
-        DecodeAhead(i);
+        DecodeAndKeep(&ahead_decoder_, records_[i].payload, &decoded_[i]);
       }
       chunk_done_[chunk].store(true, std::memory_order_release);
       chunks_ahead_.fetch_add(1, std::memory_order_release);
@@ -118,34 +141,11 @@ void DecodeStage::Loop() {
   }
 }
 
-void DecodeStage::DecodeAhead(size_t i) {
-  DecodedRecord& record = decoded_[i];
-  record.status = ahead_decoder_.Decode(records_[i].payload, &record.event);
+void DecodeAndKeep(OrderDecoder* decoder, absl::string_view payload,
+                   DecodedRecord* record) {
+  record->status = decoder->Decode(payload, &record->event);
   // A bad record's status is its own already.
-  if (record.status.ok()) KeepDecodedStrings(&record);
-  record.kept = true;
-}
-
-void KeepDecodedStrings(DecodedRecord* record) {
-  OrderEvent& event = record->event;
-  size_t bytes = event.order_id.size() + event.store_id.size() +
-                 event.region.size() + event.customer_id.size() +
-                 event.channel.size() + event.currency.size();
-  for (const OrderLine& line : event.lines)
-    bytes += line.sku.size() + line.category.size();
-  record->text.clear();
-  record->text.reserve(bytes);
-  for (absl::string_view* view :
-       {&event.order_id, &event.store_id, &event.region, &event.customer_id,
-        &event.channel, &event.currency}) {
-    Keep(view, &record->text);
-  }
-  record->lines.assign(event.lines.begin(), event.lines.end());
-  for (OrderLine& line : record->lines) {
-    Keep(&line.sku, &record->text);
-    Keep(&line.category, &record->text);
-  }
-  event.lines = record->lines;
+  if (record->status.ok()) KeepDecodedStrings(record);
   record->kept = true;
 }
 

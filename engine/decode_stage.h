@@ -23,7 +23,7 @@ namespace tillstream {
 struct DecodedRecord {
   absl::Status status;
   OrderEvent event;
-  // Kept (KeepDecodedStrings: decoded ahead by the stage's thread, or by a
+  // Kept (DecodeAndKeep: decoded ahead by the stage's thread, or by a
   // worker of `workers: N`): the event's views point into `lines` and
   // `text`, valid until the record is decoded again. Otherwise (decoded
   // inline) they point into the decoder, valid until the next Get.
@@ -32,10 +32,12 @@ struct DecodedRecord {
   std::string text;
 };
 
-// Points the event's views at copies in the record's own storage (`lines`,
-// `text`) and marks it kept: valid until the record is decoded again, while
-// the decoder that made it reuses its scratch for the next record.
-void KeepDecodedStrings(DecodedRecord* record);
+// Decodes `payload` into `record` and copies what the event's views point to
+// into the record's own storage (`lines`, `text`), so that it stays valid
+// until the record is decoded again while `decoder` reuses its scratch for
+// the next record; marks it kept.
+void DecodeAndKeep(OrderDecoder* decoder, absl::string_view payload,
+                   DecodedRecord* record);
 
 // Decodes a batch's records for the worker, in order. With a thread of its
 // own (`threaded`), it decodes ahead while the worker runs the operators on
@@ -75,9 +77,6 @@ class DecodeStage {
 
  private:
   void Loop();
-  // Decodes records_[i] into decoded_[i] and copies what its views point to
-  // into the record's own storage (the thread's decoder reuses its scratch).
-  void DecodeAhead(size_t i);
 
   OrderDecoder decoder_;        // the worker's
   OrderDecoder ahead_decoder_;  // the thread's

@@ -461,11 +461,8 @@ bool PipelineRunner::DecodeNextChunk(const RecordBatch& batch,
   const size_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
   const size_t first = chunk * DecodeStage::kChunk;
   if (first >= n) return false;
-  for (size_t i = first; i < std::min(n, first + DecodeStage::kChunk); ++i) {
-    DecodedRecord& record = decoded_[i];
-    record.status = decoder->Decode(batch.records[i].payload, &record.event);
-    if (record.status.ok()) KeepDecodedStrings(&record);
-  }
+  for (size_t i = first; i < std::min(n, first + DecodeStage::kChunk); ++i)
+    DecodeAndKeep(decoder, batch.records[i].payload, &decoded_[i]);
   chunk_done_[chunk].store(true, std::memory_order_release);
   return true;
 }

@@ -264,13 +264,9 @@ absl::Status PipelineRunner::Checkpoint() {
   const auto started = std::chrono::steady_clock::now();
   StateWriteBatch batch;
   for (size_t k = 0; k < stateful_.size(); ++k) {
-    if (stateful_.size() == 1) {
-      for (CheckpointedState* op : stateful_[k]) op->Checkpoint(&batch);
-      continue;
-    }
     StateWriteBatch part;
     for (CheckpointedState* op : stateful_[k]) op->Checkpoint(&part);
-    AppendWorkerWrites(part, k, stateful_.size(), &batch);
+    AppendWorkerWrites(std::move(part), k, stateful_.size(), &batch);
   }
   if (stateful_.size() > 1)
     batch.Put(kEngineFamily, kWorkersKey, absl::StrCat(stateful_.size()));
@@ -400,37 +396,25 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
   // workers > 1: the other workers decode chunks of the batch while this
   // thread reads it in order (decoding a chunk too whenever the one it needs
   // is not ready); the graphs run on the workers in AdvanceWatermark.
-  const size_t n = batch.records.size();
-  if (decoded_.size() < n) decoded_.resize(n);
-  const size_t chunks = (n + DecodeStage::kChunk - 1) / DecodeStage::kChunk;
-  if (chunk_done_capacity_ < chunks) {
-    chunk_done_capacity_ = chunks;
-    chunk_done_ = std::make_unique<std::atomic<bool>[]>(chunks);
-  }
-  for (size_t c = 0; c < chunks; ++c)
-    chunk_done_[c].store(false, std::memory_order_relaxed);
-  next_chunk_.store(0, std::memory_order_relaxed);
+  batch_decode_.Reset(batch.records);
   const int64_t wall_clock_ms = clock_->EpochMillis();
   for (const std::unique_ptr<OrderDecoder>& decoder : decoders_)
     decoder->SetWallClock(wall_clock_ms);
   batch_watermark_ = watermark;
   to_process_.clear();
-  customer_refs_.resize(n);
+  customer_refs_.resize(batch.records.size());
   workers_->Run([&](size_t worker) {
     if (worker != 0) {
-      while (DecodeNextChunk(batch, decoders_[worker].get())) {
+      while (batch_decode_.DecodeNext(decoders_[worker].get())) {
       }
       return;
     }
     ReadBatch(batch, now_ms,
               [&](const SourceRecord& record, size_t i,
                   PartitionWatermark* partition) {
-                const size_t chunk = i / DecodeStage::kChunk;
-                while (!chunk_done_[chunk].load(std::memory_order_acquire)) {
-                  if (!DecodeNextChunk(batch, decoders_[0].get()))
-                    std::this_thread::yield();  // another worker has it
-                }
-                if (Admit(record, decoded_[i], partition, &customer_refs_[i]))
+                DecodedRecord& decoded =
+                    batch_decode_.Wait(i, decoders_[0].get());
+                if (Admit(record, decoded, partition, &customer_refs_[i]))
                   to_process_.push_back(static_cast<uint32_t>(i));
               });
   });
@@ -452,18 +436,6 @@ bool PipelineRunner::Admit(const SourceRecord& record, DecodedRecord& decoded,
   // The customer once per event, so every rule agrees on a first order.
   *customer =
       ResolveCustomer(event, &customers_, graphs_[0]->approx_distinct());
-  return true;
-}
-
-bool PipelineRunner::DecodeNextChunk(const RecordBatch& batch,
-                                     OrderDecoder* decoder) {
-  const size_t n = batch.records.size();
-  const size_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
-  const size_t first = chunk * DecodeStage::kChunk;
-  if (first >= n) return false;
-  for (size_t i = first; i < std::min(n, first + DecodeStage::kChunk); ++i)
-    DecodeAndKeep(decoder, batch.records[i].payload, &decoded_[i]);
-  chunk_done_[chunk].store(true, std::memory_order_release);
   return true;
 }
 
@@ -511,7 +483,8 @@ void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
   workers_->Run([&](size_t worker) {
     OperatorGraph& graph = *graphs_[worker];
     for (const uint32_t i : to_process_)
-      graph.Process(decoded_[i].event, customer_refs_[i], batch_watermark_);
+      graph.Process(batch_decode_.slot(i).event, customer_refs_[i],
+                    batch_watermark_);
     graph.AdvanceWatermark(watermark, now);
   });
   to_process_.clear();
@@ -585,6 +558,14 @@ void PipelineRunner::RefreshLag() {
   }
 }
 
+template <typename Count>
+int64_t PipelineRunner::SumKpiRule(size_t r, Count count) const {
+  int64_t sum = 0;
+  for (const std::unique_ptr<OperatorGraph>& graph : graphs_)
+    sum += static_cast<int64_t>(count(graph->kpi_operators()[r]));
+  return sum;
+}
+
 void PipelineRunner::PublishMetrics(int64_t now_ms) {
   last_publish_ms_ = now_ms;
   RefreshLag();
@@ -608,13 +589,14 @@ void PipelineRunner::PublishMetrics(int64_t now_ms) {
   const auto& rules = graphs_[0]->kpi_operators();
   for (size_t r = 0; r < rules.size(); ++r) {
     if (rules[r].rule().internal) continue;
-    int64_t late = 0, open = 0;
-    for (const std::unique_ptr<OperatorGraph>& graph : graphs_) {
-      late += graph->kpi_operators()[r].probe().late_events;
-      open += static_cast<int64_t>(graph->kpi_operators()[r].open_windows());
-    }
-    m.late_by_kpi.emplace_back(rules[r].rule().name, late);
-    m.open_windows_by_kpi.emplace_back(rules[r].rule().name, open);
+    m.late_by_kpi.emplace_back(rules[r].rule().name,
+                               SumKpiRule(r, [](const WindowKpiOperator& op) {
+                                 return op.probe().late_events;
+                               }));
+    m.open_windows_by_kpi.emplace_back(
+        rules[r].rule().name, SumKpiRule(r, [](const WindowKpiOperator& op) {
+          return op.open_windows();
+        }));
   }
   absl::flat_hash_map<int32_t, int64_t> lag_by_partition;
   for (const PartitionLag& lag : lags_)
@@ -659,11 +641,10 @@ std::string PipelineRunner::KpiRulesJson() const {
   const auto& rules = graphs_[0]->kpi_operators();
   for (size_t r = 0; r < rules.size(); ++r) {
     if (rules[r].rule().internal) continue;
-    size_t groups = 0, windows = 0;
-    for (const std::unique_ptr<OperatorGraph>& graph : graphs_) {
-      groups += graph->kpi_operators()[r].group_count();
-      windows += graph->kpi_operators()[r].open_windows();
-    }
+    const int64_t groups = SumKpiRule(
+        r, [](const WindowKpiOperator& op) { return op.group_count(); });
+    const int64_t windows = SumKpiRule(
+        r, [](const WindowKpiOperator& op) { return op.open_windows(); });
     if (json.size() > 1) json.push_back(',');
     json.append("{\"name\":");
     AppendJsonString(rules[r].rule().name, &json);

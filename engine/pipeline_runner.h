@@ -15,6 +15,7 @@
 #include "connectors/order_decoder.h"
 #include "connectors/output_sink.h"
 #include "connectors/record_source.h"
+#include "engine/chunked_decode.h"
 #include "engine/clock.h"
 #include "engine/decode_stage.h"
 #include "engine/engine_metrics.h"
@@ -153,6 +154,9 @@ class PipelineRunner final : private PartitionListener {
  private:
   // The rule's index in each graph's kpi_operators(), or -1.
   int FindKpiRule(absl::string_view name) const;
+  // `count(operator)` of KPI rule r (its index), summed over the graphs.
+  template <typename Count>
+  int64_t SumKpiRule(size_t r, Count count) const;
   // The probes of every anomaly and early-warning operator, summed.
   AnomalyProbe AlertTotals() const;
   void RefreshLag();
@@ -167,9 +171,6 @@ class PipelineRunner final : private PartitionListener {
   void ProcessBatch(const RecordBatch& batch, int64_t now_ms);
   template <typename Visit>
   void ReadBatch(const RecordBatch& batch, int64_t now_ms, Visit visit);
-  // workers > 1: claims the batch's next chunk and decodes it into decoded_;
-  // false when every chunk is claimed.
-  bool DecodeNextChunk(const RecordBatch& batch, OrderDecoder* decoder);
   // Reads record i of the batch: partition progress, a dead letter, or an
   // event with its customer resolved (false for a dead letter).
   bool Admit(const SourceRecord& record, DecodedRecord& decoded,
@@ -209,13 +210,10 @@ class PipelineRunner final : private PartitionListener {
   // customers); then every worker runs its graph over the valid events.
   std::unique_ptr<ShardWorkers> workers_;
   std::vector<std::unique_ptr<OrderDecoder>> decoders_;  // one per worker
-  std::vector<DecodedRecord> decoded_;
+  ChunkedDecode batch_decode_;
   std::vector<CustomerRef> customer_refs_;
   std::vector<uint32_t> to_process_;  // valid events of the batch, in order
   Timestamp batch_watermark_ = Timestamp::Min();
-  std::atomic<size_t> next_chunk_{0};  // the next chunk nobody claimed
-  std::unique_ptr<std::atomic<bool>[]> chunk_done_;  // per chunk: decoded
-  size_t chunk_done_capacity_ = 0;
 
   // Live queries and metrics (http on).
   std::unique_ptr<LiveView> live_;

@@ -13,15 +13,11 @@ std::string WorkerFamily(absl::string_view family, size_t worker,
   return absl::StrCat(family, "#", worker);
 }
 
-void AppendWorkerWrites(const StateWriteBatch& part, size_t worker,
-                        size_t workers, StateWriteBatch* batch) {
-  for (const StateWriteBatch::Write& write : part.writes()) {
-    const std::string family = WorkerFamily(write.family, worker, workers);
-    if (write.value.has_value()) {
-      batch->Put(family, write.key, *write.value);
-    } else {
-      batch->Delete(family, write.key);
-    }
+void AppendWorkerWrites(StateWriteBatch part, size_t worker, size_t workers,
+                        StateWriteBatch* batch) {
+  for (StateWriteBatch::Write& write : std::move(part).TakeWrites()) {
+    write.family = WorkerFamily(write.family, worker, workers);
+    batch->Add(std::move(write));
   }
 }
 

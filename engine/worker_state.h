@@ -25,8 +25,8 @@ std::string WorkerFamily(absl::string_view family, size_t worker,
 
 // `part` (one worker's checkpoint, under the plain family names) appended
 // to `batch` under the worker's names.
-void AppendWorkerWrites(const StateWriteBatch& part, size_t worker,
-                        size_t workers, StateWriteBatch* batch);
+void AppendWorkerWrites(StateWriteBatch part, size_t worker, size_t workers,
+                        StateWriteBatch* batch);
 
 // FailedPrecondition when `store` holds a checkpoint of another worker
 // count.

@@ -28,7 +28,9 @@ class StateWriteBatch {
   void Delete(absl::string_view family, absl::string_view key) {
     writes_.push_back({std::string(family), std::string(key), std::nullopt});
   }
+  void Add(Write write) { writes_.push_back(std::move(write)); }
   const std::vector<Write>& writes() const { return writes_; }
+  std::vector<Write> TakeWrites() && { return std::move(writes_); }
   bool empty() const { return writes_.empty(); }
 
  private:

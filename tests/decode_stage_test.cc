@@ -70,8 +70,7 @@ void DecodeAll(DecodeStage* stage, const std::vector<SourceRecord>& records,
                bool let_the_thread_finish = false) {
   stage->Start(records, 1800000000000);
   if (let_the_thread_finish) {
-    const size_t chunks =
-        (records.size() + DecodeStage::kChunk - 1) / DecodeStage::kChunk;
+    const size_t chunks = ChunkedDecode::Chunks(records.size());
     while (stage->chunks_decoded_ahead() < chunks) std::this_thread::yield();
   }
   std::vector<const DecodedRecord*> taken;

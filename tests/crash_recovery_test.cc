@@ -5,8 +5,9 @@
 // back from the broker and reduced to the last record per id (what a
 // compacted topic keeps), equal those of one uninterrupted file replay of
 // the same events by one worker: nothing lost, nothing counted twice. The
-// engine runs with workers: 4 in the kill test and 2 in the standby test
-// (the state of each worker's groups checkpointed, lost and restored too).
+// engine runs with workers: 4 in the kill test and 1, 2 and 4 in the standby
+// test (the state of each worker's groups checkpointed, lost and restored
+// too).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -362,9 +363,15 @@ TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
 // Two instances of one pipeline on other disks: one is active, the other
 // waits as a standby; the active one is killed mid-stream, the standby takes
 // over from the changelog and goes on; a third, on an empty disk, finishes
-// the input. Together they equal one uninterrupted run.
-TEST_F(CrashRecoveryTest, AStandbyTakesOverFromTheChangelog) {
-  const std::string pipeline_file = WritePipeline(/*workers=*/2);
+// the input. Together they equal one uninterrupted run of one worker, with
+// the engine at workers: 1, 2 and 4 (each worker's state handed over).
+class StandbyTest : public CrashRecoveryTest,
+                    public ::testing::WithParamInterface<int> {};
+
+INSTANTIATE_TEST_SUITE_P(Workers, StandbyTest, ::testing::Values(1, 2, 4));
+
+TEST_P(StandbyTest, TakesOverFromTheChangelog) {
+  const std::string pipeline_file = WritePipeline(/*workers=*/GetParam());
   ASSERT_NO_FATAL_FAILURE(MakeReference(kGenFlags));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
   std::unique_ptr<Child> gen = StartTraffic(kGenFlags);

@@ -43,7 +43,8 @@ class DecodeStage {
   DecodedRecord& Get(size_t i);
   // The batch is done with (every record was taken).
   void Finish();
-  // Chunks of the current batch decoded ahead so far (tests).
+  // Chunks of the current batch decoded and kept so far, by either side
+  // (tests).
   size_t chunks_decoded_ahead() const { return batch_.chunks_decoded(); }
 
  private:

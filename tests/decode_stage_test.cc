@@ -2,7 +2,8 @@
 // gives, record by record, whichever side decodes a chunk, and each event
 // the thread decoded stays valid until the batch is finished (its strings
 // no longer point into the thread's decoder scratch, which the next record
-// reuses).
+// reuses). ChunkedDecode, which both sides (and the workers of `workers: N`)
+// claim chunks through, is also driven by three threads at once.
 #include "engine/decode_stage.h"
 
 #include <string>
@@ -125,6 +126,42 @@ TEST(DecodeStageTest, BatchAfterBatchAndEmptyBatches) {
     DecodeAll(&ahead, records, &got, &kept);
     EXPECT_EQ(got, expected);
     EXPECT_EQ(kept, expected);
+  }
+}
+
+// Three threads decode one batch together (the workers of `workers: N`):
+// each chunk once, and the thread that reads the records in order, decoding
+// other chunks while it waits, sees what inline decoding gives.
+TEST(ChunkedDecodeTest, ThreadsShareABatchAndTheReaderSeesItInOrder) {
+  const std::vector<std::string> payloads = Payloads(2000);
+  const std::vector<SourceRecord> records = Records(payloads);
+  DecodeStage inline_stage({}, false);
+  std::vector<std::string> expected, unused;
+  DecodeAll(&inline_stage, records, &expected, &unused);
+  ChunkedDecode batch;
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(round);
+    batch.Reset(records);
+    std::vector<std::thread> helpers;
+    for (int t = 0; t < 2; ++t) {
+      helpers.emplace_back([&batch] {
+        OrderDecoder decoder({});
+        decoder.SetWallClock(1800000000000);
+        while (batch.DecodeNext(&decoder)) {
+        }
+      });
+    }
+    OrderDecoder reader_decoder({});
+    reader_decoder.SetWallClock(1800000000000);
+    std::vector<std::string> got;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const DecodedRecord& record = batch.Wait(i, &reader_decoder);
+      EXPECT_TRUE(record.kept);
+      got.push_back(Describe(record));
+    }
+    for (std::thread& helper : helpers) helper.join();
+    EXPECT_EQ(batch.chunks_decoded(), ChunkedDecode::Chunks(records.size()));
+    EXPECT_EQ(got, expected);
   }
 }
 

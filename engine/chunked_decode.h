@@ -21,7 +21,7 @@ namespace tillstream {
 // DecodeStage (one thread ahead of the operators) and the workers of
 // `workers: N`.
 //
-//   Reset(records)                     one thread, none of the others in it
+//   Reset(records)                     while no other thread uses it
 //   DecodeNext(decoder) / Wait(i, d)   any threads at once
 class ChunkedDecode {
  public:

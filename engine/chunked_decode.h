@@ -45,6 +45,12 @@ class ChunkedDecode {
   bool done(size_t chunk) const {
     return chunk_done_[chunk].load(std::memory_order_acquire);
   }
+  // Record i if it is in the batch and its chunk is done, else null (to
+  // look ahead without waiting).
+  const DecodedRecord* Decoded(size_t i) const {
+    if (i >= records_.size() || !done(i / kChunk)) return nullptr;
+    return &decoded_[i];
+  }
   // Slot i (the caller claimed its chunk, or it is done).
   DecodedRecord& slot(size_t i) { return decoded_[i]; }
   // Chunks of the batch decoded by DecodeNext so far.

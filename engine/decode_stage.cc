@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "engine/spin_then_wait.h"
+
 namespace tillstream {
 
 DecodeStage::DecodeStage(OrderDecoderOptions options, bool threaded)
@@ -56,17 +58,13 @@ DecodedRecord& DecodeStage::Get(size_t i) {
 
 void DecodeStage::Finish() {
   if (!threaded()) return;
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return !has_work_; });
+  SpinThenWait(mu_, cv_, [this] { return !has_work_; });
 }
 
 void DecodeStage::Loop() {
   while (true) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return has_work_ || stopping_; });
-      if (stopping_) return;
-    }
+    SpinThenWait(mu_, cv_, [this] { return has_work_ || stopping_; });
+    if (stopping_) return;
     ahead_decoder_.SetWallClock(wall_clock_ms_);
     while (batch_.DecodeNext(&ahead_decoder_)) {
     }

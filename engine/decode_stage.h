@@ -1,6 +1,7 @@
 #ifndef TILLSTREAM_ENGINE_DECODE_STAGE_H_
 #define TILLSTREAM_ENGINE_DECODE_STAGE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +42,11 @@ class DecodeStage {
   // Record i of the batch, decoded (see DecodedRecord::kept for how long its
   // views last). In order: i = 0, 1, 2, ...
   DecodedRecord& Get(size_t i);
+  // Record i if the thread has decoded it already, else null (to look
+  // ahead without waiting).
+  const DecodedRecord* Decoded(size_t i) const {
+    return threaded() ? batch_.Decoded(i) : nullptr;
+  }
   // The batch is done with (every record was taken).
   void Finish();
   // Chunks of the current batch decoded and kept so far, by either side
@@ -61,8 +67,9 @@ class DecodeStage {
   // only through it (Debian's Abseil is not built for it).
   std::mutex mu_;
   std::condition_variable cv_;
-  bool has_work_ = false;
-  bool stopping_ = false;
+  // Atomics for SpinThenWait; changed under mu_.
+  std::atomic<bool> has_work_{false};
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 

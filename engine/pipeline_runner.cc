@@ -386,6 +386,7 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
               [&](const SourceRecord& record, size_t i,
                   PartitionWatermark* partition) {
                 DecodedRecord& decoded = decode_.Get(i);
+                PrefetchCustomer(decode_.Decoded(i + kPrefetchAhead));
                 CustomerRef customer;
                 if (Admit(record, decoded, partition, &customer))
                   graphs_[0]->Process(decoded.event, customer, watermark);
@@ -414,10 +415,16 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
                   PartitionWatermark* partition) {
                 DecodedRecord& decoded =
                     batch_decode_.Wait(i, decoders_[0].get());
+                PrefetchCustomer(batch_decode_.Decoded(i + kPrefetchAhead));
                 if (Admit(record, decoded, partition, &customer_refs_[i]))
                   to_process_.push_back(static_cast<uint32_t>(i));
               });
   });
+}
+
+void PipelineRunner::PrefetchCustomer(const DecodedRecord* ahead) {
+  if (ahead != nullptr && ahead->status.ok())
+    customers_.Prefetch(ahead->event.customer_id);
 }
 
 bool PipelineRunner::Admit(const SourceRecord& record, DecodedRecord& decoded,

@@ -1,5 +1,7 @@
 #include "engine/shard_workers.h"
 
+#include "engine/spin_then_wait.h"
+
 namespace tillstream {
 
 ShardWorkers::ShardWorkers(size_t shards) {
@@ -25,23 +27,24 @@ void ShardWorkers::Run(absl::FunctionRef<void(size_t shard)> task) {
   }
   start_.notify_all();
   task(0);
-  std::unique_lock lock(mu_);
-  done_.wait(lock, [this] { return running_ == 0; });
+  SpinThenWait(mu_, done_, [this] { return running_ == 0; });
   task_ = nullptr;
 }
 
 void ShardWorkers::Loop(size_t shard) {
   uint64_t seen = 0;
-  std::unique_lock lock(mu_);
   while (true) {
-    start_.wait(lock, [&] { return stopping_ || phase_ != seen; });
+    SpinThenWait(mu_, start_, [&] { return stopping_ || phase_ != seen; });
     if (stopping_) return;
     seen = phase_;
     const absl::FunctionRef<void(size_t)> task = *task_;
-    lock.unlock();
     task(shard);
-    lock.lock();
-    if (--running_ == 0) done_.notify_one();
+    bool last;
+    {
+      std::lock_guard lock(mu_);
+      last = --running_ == 0;
+    }
+    if (last) done_.notify_one();
   }
 }
 

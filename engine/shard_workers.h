@@ -1,6 +1,7 @@
 #ifndef TILLSTREAM_ENGINE_SHARD_WORKERS_H_
 #define TILLSTREAM_ENGINE_SHARD_WORKERS_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@ namespace tillstream {
 // Run returns when every shard has finished. Between phases the shards
 // share nothing, so the per-record path takes no lock: a batch costs two
 // hand-overs per phase, not one per record.
+// A hand-over spins briefly before it sleeps (SpinThenWait).
 class ShardWorkers {
  public:
   explicit ShardWorkers(size_t shards);
@@ -30,15 +32,17 @@ class ShardWorkers {
  private:
   void Loop(size_t shard);
 
+  // The flags are atomics so a spinning thread can read them; every change
+  // is still made under the mutex, so a sleeping thread misses none.
   // std::mutex rather than absl::Mutex: ThreadSanitizer checks this class
   // only through it (Debian's Abseil is not built for it).
   std::mutex mu_;
   std::condition_variable start_;
   std::condition_variable done_;
   const absl::FunctionRef<void(size_t)>* task_ = nullptr;
-  uint64_t phase_ = 0;  // phases started
-  size_t running_ = 0;  // threads still in the current phase
-  bool stopping_ = false;
+  std::atomic<uint64_t> phase_{0};  // phases started
+  std::atomic<size_t> running_{0};  // threads still in the current phase
+  std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };
 

@@ -51,11 +51,11 @@ std::vector<std::string> ReadAll(const std::string& content, size_t read_size,
 }
 
 TEST(FileSourceTest, LinesAcrossReadBoundariesBlankLinesAndCrLf) {
-  std::string content =
-      "{\"a\":1}\r\n\n  \n{\"b\":22}\n" + std::string(100, 'x') + "\n{\"c\":3}";
+  std::string content = "{\"a\":1}\r\n\n  \n{\"b\":22}\n" +
+                        std::string(100, 'x') + "\n\t \r\n {\"c\":3}";
   std::vector<std::string> expected = {"1:{\"a\":1}", "4:{\"b\":22}",
                                        "5:" + std::string(100, 'x'),
-                                       "6:{\"c\":3}"};
+                                       "7: {\"c\":3}"};
   for (size_t read_size : {1u, 3u, 7u, 64u, 1u << 20}) {
     for (size_t batch : {1u, 2u, 1024u}) {
       EXPECT_EQ(ReadAll(content, read_size, batch), expected)

@@ -317,11 +317,17 @@ absl::Status PipelineRunner::Checkpoint() {
   // Outputs and the changelog first: once the offsets are saved, their
   // inputs are never processed again, so what they produced must already be
   // delivered (or, exactly-once, be in the transaction and in this
-  // checkpoint).
-  absl::Status status =
-      changelog.empty() ? absl::OkStatus()
-                        : sink_->WriteChangelog(changelog, changelog_header);
-  if (status.ok()) status = sink_->Flush();
+  // checkpoint). And the outputs before the changelog: a restore takes a
+  // checkpoint from the changelog when the local state is behind it (a
+  // crash between the two) or lost, so its records (the marker last) go
+  // out only once every output before them is delivered. In one flush,
+  // a crash could leave the changelog's partition complete and an output's
+  // partition not, and the restored state would never emit it again.
+  absl::Status status = sink_->Flush();
+  if (status.ok() && !changelog.empty()) {
+    status = sink_->WriteChangelog(changelog, changelog_header);
+    if (status.ok()) status = sink_->Flush();
+  }
   if (status.ok() && !changelog.empty()) {
     batch.Put(kEngineFamily, kChangelogPositionKey,
               EncodeChangelogPosition(sink_->changelog_offset(), number));

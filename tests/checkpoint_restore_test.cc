@@ -255,6 +255,15 @@ struct MemoryChangelog {
       return Read(from, visit);
     };
   }
+  // Gives `records` the next offsets and appends them to `in_flight` (not
+  // yet visible); returns the offset of the last one.
+  int64_t Send(std::span<const ChangelogRecord> records,
+               absl::string_view header, std::vector<Entry>* in_flight) {
+    for (const ChangelogRecord& r : records)
+      in_flight->push_back(
+          {next_offset++, r.key, r.value, std::string(header)});
+    return next_offset - 1;
+  }
   std::vector<Entry> committed;
   int64_t next_offset = 0;
 };
@@ -293,11 +302,8 @@ class TransactionalSink final : public OutputSink {
   bool has_changelog() const override { return changelog_ != nullptr; }
   absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
                               absl::string_view header) override {
-    for (const ChangelogRecord& r : records) {
-      last_changelog_offset_ = changelog_->next_offset++;
-      open_changelog_.push_back(
-          {last_changelog_offset_, r.key, r.value, std::string(header)});
-    }
+    last_changelog_offset_ =
+        changelog_->Send(records, header, &open_changelog_);
     return absl::OkStatus();
   }
   int64_t changelog_offset() const override { return last_changelog_offset_; }
@@ -438,11 +444,8 @@ class DyingSink final : public OutputSink {
   bool has_changelog() const override { return true; }
   absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
                               absl::string_view header) override {
-    for (const ChangelogRecord& r : records) {
-      last_changelog_offset_ = changelog_->next_offset++;
-      changelog_records_.push_back(
-          {last_changelog_offset_, r.key, r.value, std::string(header)});
-    }
+    last_changelog_offset_ =
+        changelog_->Send(records, header, &changelog_records_);
     return absl::OkStatus();
   }
   int64_t changelog_offset() const override { return last_changelog_offset_; }

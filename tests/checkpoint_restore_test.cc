@@ -255,67 +255,81 @@ struct MemoryChangelog {
       return Read(from, visit);
     };
   }
-  // Gives `records` the next offsets and appends them to `in_flight` (not
-  // yet visible); returns the offset of the last one.
-  int64_t Send(std::span<const ChangelogRecord> records,
-               absl::string_view header, std::vector<Entry>* in_flight) {
-    for (const ChangelogRecord& r : records)
-      in_flight->push_back(
-          {next_offset++, r.key, r.value, std::string(header)});
-    return next_offset - 1;
-  }
   std::vector<Entry> committed;
   int64_t next_offset = 0;
 };
 
+// A Kafka sink in memory: what is written is in flight, neither visible
+// in `visible` nor in the changelog's committed records, until a subclass
+// delivers it (or drops it, as a crash would).
+class InFlightSink : public OutputSink {
+ public:
+  InFlightSink(CollectingSink* visible, MemoryChangelog* changelog)
+      : visible_(visible), changelog_(changelog) {}
+  absl::Status Write(const OutputBatch& batch) override {
+    for (size_t i = 0; i < batch.size(); ++i)
+      outputs_.emplace_back(batch[i].kind, std::string(batch[i].value));
+    return absl::OkStatus();
+  }
+  bool has_changelog() const override { return changelog_ != nullptr; }
+  absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
+                              absl::string_view header) override {
+    for (const ChangelogRecord& r : records) {
+      last_changelog_offset_ = changelog_->next_offset++;
+      changelog_records_.push_back(
+          {last_changelog_offset_, r.key, r.value, std::string(header)});
+    }
+    return absl::OkStatus();
+  }
+  int64_t changelog_offset() const override { return last_changelog_offset_; }
+
+ protected:
+  void DeliverOutputs() {
+    for (auto& [kind, value] : outputs_)
+      visible_->outputs[static_cast<int>(kind)].push_back(std::move(value));
+    outputs_.clear();
+  }
+  void DeliverChangelog() {
+    for (MemoryChangelog::Entry& e : changelog_records_)
+      changelog_->committed.push_back(std::move(e));
+    changelog_records_.clear();
+  }
+  void DropOutputs() { outputs_.clear(); }
+  void DropChangelog() { changelog_records_.clear(); }
+
+ private:
+  std::vector<std::pair<OutputKind, std::string>> outputs_;
+  std::vector<MemoryChangelog::Entry> changelog_records_;
+  CollectingSink* visible_;
+  MemoryChangelog* changelog_;
+  int64_t last_changelog_offset_ = -1;
+};
+
 // A transactional sink (and, given a changelog, its changelog records in
 // the same transactions) that can die before a commit.
-class TransactionalSink final : public OutputSink {
+class TransactionalSink final : public InFlightSink {
  public:
   TransactionalSink(CollectingSink* committed, int64_t* committed_checkpoint,
                     MemoryChangelog* changelog = nullptr)
-      : committed_(committed),
-        committed_checkpoint_(committed_checkpoint),
-        changelog_(changelog) {}
-  absl::Status Write(const OutputBatch& batch) override {
-    for (size_t i = 0; i < batch.size(); ++i)
-      open_.emplace_back(batch[i].kind, std::string(batch[i].value));
-    return absl::OkStatus();
-  }
+      : InFlightSink(committed, changelog),
+        committed_checkpoint_(committed_checkpoint) {}
   absl::Status Flush() override { return absl::OkStatus(); }
   absl::Status Commit(const SourceOffsets&, int64_t checkpoint) override {
     if (checkpoint == fail_commit_of) {
-      open_.clear();
-      open_changelog_.clear();
+      DropOutputs();
+      DropChangelog();
       return absl::UnavailableError("the process died before the commit");
     }
-    for (auto& [kind, value] : open_)
-      committed_->outputs[static_cast<int>(kind)].push_back(std::move(value));
-    open_.clear();
-    for (MemoryChangelog::Entry& e : open_changelog_)
-      changelog_->committed.push_back(std::move(e));
-    open_changelog_.clear();
+    DeliverOutputs();
+    DeliverChangelog();
     *committed_checkpoint_ = checkpoint;
     return absl::OkStatus();
   }
   bool transactional() const override { return true; }
-  bool has_changelog() const override { return changelog_ != nullptr; }
-  absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
-                              absl::string_view header) override {
-    last_changelog_offset_ =
-        changelog_->Send(records, header, &open_changelog_);
-    return absl::OkStatus();
-  }
-  int64_t changelog_offset() const override { return last_changelog_offset_; }
   int64_t fail_commit_of = -1;
 
  private:
-  std::vector<std::pair<OutputKind, std::string>> open_;
-  std::vector<MemoryChangelog::Entry> open_changelog_;
-  CollectingSink* committed_;
   int64_t* committed_checkpoint_;
-  MemoryChangelog* changelog_;
-  int64_t last_changelog_offset_ = -1;
 };
 
 TEST_F(CheckpointRestoreTest, ExactlyOnceCommitsALostTransactionAgain) {
@@ -419,45 +433,23 @@ TEST_F(CheckpointRestoreTest, ExactlyOnceChangelogRebuildsALostDisk) {
 // flush (`die_at_flush`, counted from 1) leaves the worst that Kafka allows:
 // every changelog record in flight delivered (the changelog is one
 // partition, acknowledged on its own) and no output.
-class DyingSink final : public OutputSink {
+class DyingSink final : public InFlightSink {
  public:
   DyingSink(CollectingSink* delivered, MemoryChangelog* changelog)
-      : delivered_(delivered), changelog_(changelog) {}
-  absl::Status Write(const OutputBatch& batch) override {
-    for (size_t i = 0; i < batch.size(); ++i)
-      outputs_.emplace_back(batch[i].kind, std::string(batch[i].value));
-    return absl::OkStatus();
-  }
+      : InFlightSink(delivered, changelog) {}
   absl::Status Flush() override {
-    for (MemoryChangelog::Entry& e : changelog_records_)
-      changelog_->committed.push_back(std::move(e));
-    changelog_records_.clear();
+    DeliverChangelog();
     if (++flushes_ == die_at_flush) {
-      outputs_.clear();
+      DropOutputs();
       return absl::UnavailableError("the process died during a flush");
     }
-    for (auto& [kind, value] : outputs_)
-      delivered_->outputs[static_cast<int>(kind)].push_back(std::move(value));
-    outputs_.clear();
+    DeliverOutputs();
     return absl::OkStatus();
   }
-  bool has_changelog() const override { return true; }
-  absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
-                              absl::string_view header) override {
-    last_changelog_offset_ =
-        changelog_->Send(records, header, &changelog_records_);
-    return absl::OkStatus();
-  }
-  int64_t changelog_offset() const override { return last_changelog_offset_; }
   int64_t die_at_flush = -1;
 
  private:
-  std::vector<std::pair<OutputKind, std::string>> outputs_;
-  std::vector<MemoryChangelog::Entry> changelog_records_;
-  CollectingSink* delivered_;
-  MemoryChangelog* changelog_;
   int64_t flushes_ = 0;
-  int64_t last_changelog_offset_ = -1;
 };
 
 // Killed in the middle of a checkpoint's flush, then restarted: the local

@@ -429,7 +429,7 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
 }
 
 void PipelineRunner::PrefetchCustomer(const DecodedRecord* ahead) {
-  if (ahead != nullptr && ahead->status.ok())
+  if (ahead != nullptr && ahead->status.ok() && CountsCustomer(ahead->event))
     customers_.Prefetch(ahead->event.customer_id);
 }
 

@@ -176,9 +176,9 @@ class PipelineRunner final : private PartitionListener {
   bool Admit(const SourceRecord& record, DecodedRecord& decoded,
              PartitionWatermark* partition, CustomerRef* customer);
   // Starts loading the customer table's entry for a record a few ahead of
-  // the one being read, if it is decoded already (null if not): the table
-  // outgrows the cache, and the in-order reader's lookups are the one
-  // serial part of a batch.
+  // the one being read, if it is decoded already (null if not) and counts
+  // a customer (ResolveCustomer looks it up): the table outgrows the cache,
+  // and the in-order reader's lookups are the one serial part of a batch.
   void PrefetchCustomer(const DecodedRecord* ahead);
   static constexpr size_t kPrefetchAhead = 8;
   PartitionWatermark* AddPartition(PartitionId partition, int64_t now_ms);

@@ -25,6 +25,11 @@ struct CustomerRef {
       false;  // the engine's first completed order of this customer
 };
 
+// Whether `event` counts a customer: completed, and not anonymous.
+inline bool CountsCustomer(const OrderEvent& event) {
+  return !event.customer_id.empty() && event.status == OrderStatus::kCompleted;
+}
+
 // The customer of `event`: interned in `known` (every customer the engine
 // has seen), so `first_order` is true exactly once per customer. Anonymous
 // customers and orders that are not completed resolve to kAnonymous.
@@ -33,7 +38,7 @@ inline CustomerRef ResolveCustomer(const OrderEvent& event,
                                    StringInterner* known,
                                    bool with_hash = false) {
   CustomerRef customer;
-  if (!event.customer_id.empty() && event.status == OrderStatus::kCompleted) {
+  if (CountsCustomer(event)) {
     customer.id = known->Intern(event.customer_id, &customer.first_order);
     if (with_hash) customer.hash = HyperLogLog::Hash(event.customer_id);
   }

@@ -269,7 +269,7 @@ absl::Status PipelineRunner::Checkpoint() {
     AppendWorkerWrites(std::move(part), k, stateful_.size(), &batch);
   }
   if (stateful_.size() > 1)
-    batch.Put(kEngineFamily, kWorkersKey, absl::StrCat(stateful_.size()));
+    batch.Put(kEngineFamily, kWorkersKey, WorkersRecord(stateful_.size()));
   WriteNewEntries(
       &batch, kEngineFamily, 'c', customers_.size(), &customers_checkpointed_,
       [this](size_t id) { return std::string(customers_.Lookup(id)); });

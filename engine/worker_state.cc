@@ -1,9 +1,13 @@
 #include "engine/worker_state.h"
 
+#include <vector>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "engine/changelog_restore.h"
 #include "engine/status_macros.h"
+#include "operators/key_shard.h"
 
 namespace tillstream {
 
@@ -27,6 +31,10 @@ absl::Status WorkerStateStore::Write(const StateWriteBatch& batch) {
   return store_->Write(renamed);
 }
 
+std::string WorkersRecord(size_t workers) {
+  return absl::StrCat(workers, "/", KeyShard::kHashVersion);
+}
+
 absl::Status CheckWorkers(StateStore* store, int64_t workers) {
   std::optional<std::string> progress;
   TS_ASSIGN_OR_RETURN(progress, store->Get(kEngineFamily, "p"));
@@ -34,9 +42,25 @@ absl::Status CheckWorkers(StateStore* store, int64_t workers) {
   std::optional<std::string> recorded;
   TS_ASSIGN_OR_RETURN(recorded, store->Get(kEngineFamily, kWorkersKey));
   int64_t written_by = 1;
-  if (recorded.has_value() && !absl::SimpleAtoi(*recorded, &written_by))
-    return absl::DataLossError("engine: bad worker count record");
-  if (written_by == workers) return absl::OkStatus();
+  int64_t hash_version = KeyShard::kHashVersion;  // one worker hashes nothing
+  if (recorded.has_value()) {
+    const std::vector<absl::string_view> fields =
+        absl::StrSplit(*recorded, '/');
+    hash_version = 1;  // which wrote the count alone
+    if (fields.size() > 2 || !absl::SimpleAtoi(fields[0], &written_by) ||
+        (fields.size() == 2 && !absl::SimpleAtoi(fields[1], &hash_version)))
+      return absl::DataLossError("engine: bad worker count record");
+  }
+  if (written_by == workers && hash_version == KeyShard::kHashVersion)
+    return absl::OkStatus();
+  if (written_by == workers) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the state holds a checkpoint of workers: ", written_by,
+        " whose groups an earlier version split among workers by another "
+        "hash of their key (version ",
+        hash_version, "; this one is version ", KeyShard::kHashVersion,
+        "): start from a new state directory"));
+  }
   return absl::FailedPreconditionError(absl::StrCat(
       "the state holds a checkpoint of workers: ", written_by,
       " (groups are split among workers by a hash of their key); this "

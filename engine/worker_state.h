@@ -15,10 +15,13 @@ namespace tillstream {
 
 // The state of `workers: N`: each worker's operators keep their column
 // families under "<family>#<worker>" (with one worker, the plain names), and
-// the engine family records N, because the groups are split among workers
-// by a hash of their key: a state directory is only ever read back with the
-// N that wrote it.
+// the engine family records N and the version of the hash (KeyShard),
+// because the groups are split among workers by a hash of their key: a state
+// directory is only ever read back with the N and hash that wrote it.
 inline constexpr char kWorkersKey[] = "w";
+
+// The record under kWorkersKey: "N/<hash version>" (version 1 wrote "N").
+std::string WorkersRecord(size_t workers);
 
 std::string WorkerFamily(absl::string_view family, size_t worker,
                          size_t workers);
@@ -29,7 +32,7 @@ void AppendWorkerWrites(StateWriteBatch part, size_t worker, size_t workers,
                         StateWriteBatch* batch);
 
 // FailedPrecondition when `store` holds a checkpoint of another worker
-// count.
+// count, or of this one split by another hash.
 absl::Status CheckWorkers(StateStore* store, int64_t workers);
 
 // `store` as one worker's operators see it: their plain family names read

@@ -70,6 +70,10 @@ WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
       shard_(shard),
       family_(absl::StrCat("kpi/", rule.name)),
       settings_(Settings(rule)) {
+  for (size_t i = 0; i < rule.group_by.size(); ++i) {
+    key_prefixes_.push_back(
+        absl::StrCat(i > 0 ? "," : "", GroupFieldName(rule.group_by[i]), "="));
+  }
   // {"type":"kpi","pipeline":"P","kpi":"R" and the same for late records.
   for (auto [head, type] :
        {std::pair{&snapshot_head_, "kpi"}, std::pair{&late_head_, "late"}}) {
@@ -84,10 +88,7 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
                                         const OrderLine* line) {
   key_scratch_.clear();
   for (size_t i = 0; i < rule_.group_by.size(); ++i) {
-    if (i > 0) key_scratch_.push_back(',');
-    absl::string_view name = GroupFieldName(rule_.group_by[i]);
-    key_scratch_.append(name.data(), name.size());
-    key_scratch_.push_back('=');
+    key_scratch_.append(key_prefixes_[i]);
     absl::string_view value = FieldValue(event, line, rule_.group_by[i]);
     key_scratch_.append(value.data(), value.size());
   }

@@ -175,6 +175,8 @@ class WindowKpiOperator final : public CheckpointedState {
 
   std::vector<KpiGroup> groups_;
   absl::flat_hash_map<std::string, uint32_t> group_ids_;
+  // "store_id=", ",channel=": what precedes each group_by value in a key.
+  std::vector<std::string> key_prefixes_;
   std::string key_scratch_;
 
   absl::node_hash_map<WindowKey, WindowState> windows_;

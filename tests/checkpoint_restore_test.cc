@@ -12,6 +12,7 @@
 #include "engine/clock.h"
 #include "engine/pipeline_runner.h"
 #include "engine/status_macros.h"
+#include "engine/worker_state.h"
 #include "examples/generator/traffic_generator.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
@@ -196,6 +197,29 @@ TEST_F(CheckpointRestoreTest, AStateOfAnotherWorkerCountIsRefused) {
                            ": keep workers: 2, or start from a new state "
                            "directory"));
   }
+}
+
+TEST_F(CheckpointRestoreTest, AStateSplitByAnEarlierHashIsRefused) {
+  PipelineConfig config = testing::PosAnalyticsConfig();
+  config.workers = 2;
+  ASSERT_NO_FATAL_FAILURE(CheckpointOneOrder(config));
+  ASSERT_TRUE(Restore(config).ok());
+  {
+    // What version 1 (FNV-1a) recorded: the worker count alone.
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+    ASSERT_TRUE(store.ok());
+    StateWriteBatch batch;
+    batch.Put(kEngineFamily, kWorkersKey, "2");
+    ASSERT_TRUE((*store)->Write(batch).ok());
+  }
+  absl::Status status = Restore(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "the state holds a checkpoint of workers: 2 whose groups an "
+            "earlier version split among workers by another hash of their "
+            "key (version 1; this one is version 2): start from a new state "
+            "directory");
 }
 
 TEST_F(CheckpointRestoreTest, ACorruptRecordIsRefusedWithItsFamily) {

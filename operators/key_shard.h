@@ -33,9 +33,8 @@ struct KeyShard {
 
   // Eight bytes a step, each multiplied in, then MurmurHash3's 64-bit
   // finalizer, so every bit of the key reaches the high bits Owns uses.
-  // (Version 1, FNV-1a byte by byte with a remainder, was twice as slow and
-  // left its low bits to the low bits of the bytes: anagrams shared a
-  // worker.)
+  // (Version 1, FNV-1a byte by byte with a remainder, was slower and left
+  // its low bits to the low bits of the bytes: anagrams shared a worker.)
   static uint64_t Hash(absl::string_view key) {
     constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ull;
     uint64_t hash = 0x243f6a8885a308d3ull ^ key.size();

@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Open(
   auto source =
       std::unique_ptr<FileSource>(new FileSource(std::move(options), file));
   source->buffer_.resize(source->options_.read_size * 2);
+  source->spare_.resize(source->options_.read_size * 2);
   struct stat info;
   if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode))
     source->size_ = info.st_size;
@@ -34,14 +35,22 @@ FileSource::~FileSource() {
 
 absl::StatusOr<bool> FileSource::Fill() {
   if (eof_) return false;
-  // Records handed out by the previous Poll are no longer referenced: move
-  // the unconsumed tail to the front, and grow when one line fills it all.
-  if (begin_ > 0) {
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-    consumed_ += static_cast<int64_t>(begin_);
-    end_ -= begin_;
-    begin_ = 0;
+  // The unconsumed tail goes to the front, of the other buffer when the
+  // previous Poll's records point into this one (they stay valid until the
+  // Poll after next); it grows when one line fills it all.
+  const size_t tail = end_ - begin_;
+  if (buffer_holds_previous_batch_) {
+    if (spare_.size() < tail + options_.read_size)
+      spare_.resize(tail + options_.read_size);
+    std::memcpy(spare_.data(), buffer_.data() + begin_, tail);
+    buffer_.swap(spare_);
+    buffer_holds_previous_batch_ = false;
+  } else if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, tail);
   }
+  consumed_ += static_cast<int64_t>(begin_);
+  end_ = tail;
+  begin_ = 0;
   if (buffer_.size() - end_ < options_.read_size)
     buffer_.resize(end_ + options_.read_size);
   size_t n = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, file_);
@@ -65,7 +74,6 @@ absl::StatusOr<PollResult> FileSource::Poll(PartitionListener* listener,
     listener->OnPartitionsAssigned({&partition, 1});
   }
   batch->records.clear();
-  // What the previous batch pointed at is free from here on.
   while (batch->records.size() < options_.max_batch_records) {
     const char* data = buffer_.data();
     const void* newline = begin_ < end_
@@ -94,6 +102,8 @@ absl::StatusOr<PollResult> FileSource::Poll(PartitionListener* listener,
       continue;
     batch->records.push_back({line, partition, Offset{line_}, 0});
   }
+  // A batch lies in one buffer: Fill only runs before its first record.
+  buffer_holds_previous_batch_ = !batch->records.empty();
   if (batch->records.empty() && eof_ && begin_ == end_) {
     listener->OnPartitionEnd(partition);
     return PollResult::kEndOfInput;

@@ -49,6 +49,8 @@ class FileSource final : public RecordSource {
   FileSourceOptions options_;
   std::FILE* file_;
   std::vector<char> buffer_;
+  std::vector<char> spare_;  // the previous buffer, while a batch needs it
+  bool buffer_holds_previous_batch_ = false;
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // one past the last byte read
   bool eof_ = false;

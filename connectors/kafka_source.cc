@@ -192,14 +192,20 @@ void KafkaSource::FinishPartition(int32_t partition) {
 }
 
 void KafkaSource::ReleaseMessages() {
-  for (rd_kafka_message_t* m : messages_) rd_kafka_message_destroy(m);
-  messages_.clear();
+  for (std::vector<rd_kafka_message_t*>* batch :
+       {&messages_, &previous_messages_}) {
+    for (rd_kafka_message_t* m : *batch) rd_kafka_message_destroy(m);
+    batch->clear();
+  }
 }
 
 absl::StatusOr<PollResult> KafkaSource::Poll(PartitionListener* listener,
                                              absl::Duration timeout,
                                              RecordBatch* batch) {
-  ReleaseMessages();
+  // The previous batch stays valid through this Poll; the one before goes.
+  for (rd_kafka_message_t* m : previous_messages_) rd_kafka_message_destroy(m);
+  previous_messages_.clear();
+  messages_.swap(previous_messages_);
   batch->records.clear();
   listener_ = listener;
   messages_.resize(options_.max_batch_records);

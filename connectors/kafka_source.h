@@ -31,7 +31,7 @@ struct KafkaSourceOptions {
 // (StartAt), else from its beginning: the engine's own checkpoint is the
 // source of truth, the group's committed offsets are for monitoring.
 // Records are views into librdkafka's buffers, no copy; they stay valid until
-// the next Poll. Used by one thread.
+// the second Poll after theirs. Used by one thread.
 class KafkaSource final : public RecordSource {
  public:
   static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(
@@ -79,7 +79,8 @@ class KafkaSource final : public RecordSource {
   KafkaSourceOptions options_;
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
-  std::vector<rd_kafka_message_t*> messages_;  // the current batch's
+  std::vector<rd_kafka_message_t*> messages_;           // the current batch's
+  std::vector<rd_kafka_message_t*> previous_messages_;  // the batch before
   absl::flat_hash_map<int32_t, std::pair<int64_t, int64_t>>
       end_offsets_;  // bounded: [low, high) at start
   absl::flat_hash_map<int32_t, PartitionState> assigned_;

@@ -21,7 +21,8 @@ struct SourceRecord {
   int64_t append_ms;  // Kafka: the message timestamp (latency); else 0
 };
 
-// Records of one Poll, valid until the next Poll on the same source.
+// Records of one Poll, valid until the second Poll after it on the same
+// source: a runner may finish one batch while it decodes the next.
 struct RecordBatch {
   std::vector<SourceRecord> records;
 };

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -80,11 +82,27 @@ void PipelineRunner::OnPartitionEnd(PartitionId partition) {
 }
 
 absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
-  RecordBatch batch;
+  // Two batches in flight (sources keep a batch valid until the Poll after
+  // next): with a decode thread, the next batch is polled as soon as this
+  // one is read, so the thread decodes it while this one's windows close,
+  // its outputs go out and a checkpoint is taken.
+  RecordBatch batches[2];
+  size_t current = 0;
+  std::optional<absl::StatusOr<PollResult>> polled_ahead;
+  // The decode thread must be done with a batch polled ahead before the
+  // batch goes.
+  absl::Cleanup finish_ahead = [this] {
+    if (decode_started_) decode_.Finish();
+    decode_started_ = false;
+  };
   while (!stop.load(std::memory_order_relaxed)) {
     TS_RETURN_IF_ERROR(CheckNotFenced());
+    RecordBatch& batch = batches[current];
     absl::StatusOr<PollResult> polled =
-        source_->Poll(this, options_.poll_timeout, &batch);
+        polled_ahead.has_value()
+            ? *std::move(polled_ahead)
+            : source_->Poll(this, options_.poll_timeout, &batch);
+    polled_ahead.reset();
     if (!polled.ok()) return polled.status();
     const int64_t now = clock_->NowMillis();
     if (*polled == PollResult::kEndOfInput) {
@@ -106,7 +124,18 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     }
     ProcessBatch(batch, now);
     KeepBehindPartitionsActive(now);
-    AdvanceWatermark(watermarks_.Advance(now));
+    const Timestamp watermark = watermarks_.Advance(now);
+    if (workers_ == nullptr && decode_.threaded()) {
+      // Without waiting: an idle input must not hold this batch's outputs.
+      current = 1 - current;
+      polled_ahead =
+          source_->Poll(this, absl::ZeroDuration(), &batches[current]);
+      if (polled_ahead->ok() && !batches[current].records.empty()) {
+        decode_.Start(batches[current].records, clock_->EpochMillis());
+        decode_started_ = true;
+      }
+    }
+    AdvanceWatermark(watermark);
     TS_RETURN_IF_ERROR(WriteOutputs());
     if (options_.on_batch) options_.on_batch(summary());
     if (options_.after_batch) options_.after_batch(batch);
@@ -387,7 +416,8 @@ void PipelineRunner::ReadBatch(const RecordBatch& batch, int64_t now_ms,
 void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
   const Timestamp watermark = watermarks_.current();
   if (workers_ == nullptr) {
-    decode_.Start(batch.records, clock_->EpochMillis());
+    if (!decode_started_) decode_.Start(batch.records, clock_->EpochMillis());
+    decode_started_ = false;
     ReadBatch(batch, now_ms,
               [&](const SourceRecord& record, size_t i,
                   PartitionWatermark* partition) {

@@ -203,6 +203,7 @@ class PipelineRunner final : private PartitionListener {
   RunnerOptions options_;
 
   DecodeStage decode_;
+  bool decode_started_ = false;  // on the batch polled ahead
   WatermarkTracker watermarks_;
   StringInterner customers_;  // every customer seen: who is new
   // One graph per worker (config.workers), each over its share of the

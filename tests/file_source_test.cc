@@ -22,7 +22,16 @@ class RecordingListener final : public PartitionListener {
   int ended = 0;
 };
 
-// Reads the whole file with the given read size; returns "line:text" items.
+std::vector<std::string> Payloads(const RecordBatch& batch) {
+  std::vector<std::string> payloads;
+  for (const SourceRecord& r : batch.records) payloads.emplace_back(r.payload);
+  return payloads;
+}
+
+// Reads the whole file with the given read size into two batches in turn,
+// checking that each batch is still intact after the next Poll (the
+// contract: valid until the second Poll after it); returns "line:text"
+// items.
 std::vector<std::string> ReadAll(const std::string& content, size_t read_size,
                                  size_t batch) {
   std::string path =
@@ -32,17 +41,20 @@ std::vector<std::string> ReadAll(const std::string& content, size_t read_size,
       {.path = path, .max_batch_records = batch, .read_size = read_size});
   EXPECT_TRUE(source.ok());
   RecordingListener listener;
-  RecordBatch records;
+  RecordBatch batches[2];
+  std::vector<std::string> previous;  // batches[1 - current], as read
   std::vector<std::string> out;
-  while (true) {
+  for (size_t current = 0;; current = 1 - current) {
     absl::StatusOr<PollResult> result =
-        (*source)->Poll(&listener, absl::ZeroDuration(), &records);
+        (*source)->Poll(&listener, absl::ZeroDuration(), &batches[current]);
     EXPECT_TRUE(result.ok());
+    EXPECT_EQ(Payloads(batches[1 - current]), previous);
     if (*result == PollResult::kEndOfInput) break;
-    for (const SourceRecord& r : records.records) {
+    for (const SourceRecord& r : batches[current].records) {
       out.push_back(std::to_string(r.offset.value) + ":" +
                     std::string(r.payload));
     }
+    previous = Payloads(batches[current]);
   }
   EXPECT_EQ(listener.assigned, 1u);
   EXPECT_EQ(listener.ended, 1);

@@ -220,5 +220,48 @@ TEST_F(KafkaIntegrationTest, UnwritableDeadLetterTopicStopsTheRun) {
               ::testing::HasSubstr("delivery to unwritable.deadletter failed"));
 }
 
+// The runner decodes the next batch while it finishes one: a batch's records
+// (views into librdkafka's messages) stay valid through the next Poll.
+TEST_F(KafkaIntegrationTest, ABatchStaysValidUntilTheSecondPollAfterIt) {
+  const std::string topic = "two-batches.orders";
+  ASSERT_TRUE(broker_->CreateTopic(topic, 1).ok());
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < 50; ++i)
+    records.emplace_back("k", absl::StrCat("record ", i));
+  Produce(topic, records);
+  auto source = KafkaSource::Create({.brokers = broker_->bootstrap(),
+                                     .topic = topic,
+                                     .group_id = "two-batches",
+                                     .properties = {},
+                                     .bounded = true,
+                                     .embedded_broker = true,
+                                     .max_batch_records = 7});
+  ASSERT_TRUE(source.ok()) << source.status();
+  struct : PartitionListener {
+    void OnPartitionsAssigned(std::span<const PartitionId>) override {}
+    void OnPartitionsRevoked(std::span<const PartitionId>) override {}
+    void OnPartitionEnd(PartitionId) override {}
+  } listener;
+  RecordBatch batches[2];
+  std::vector<std::string> previous, read;
+  for (size_t current = 0;; current = 1 - current) {
+    absl::StatusOr<PollResult> polled =
+        (*source)->Poll(&listener, absl::Milliseconds(100), &batches[current]);
+    ASSERT_TRUE(polled.ok()) << polled.status();
+    std::vector<std::string> still;
+    for (const SourceRecord& r : batches[1 - current].records)
+      still.emplace_back(r.payload);
+    EXPECT_EQ(still, previous);
+    if (*polled == PollResult::kEndOfInput) break;
+    previous.clear();
+    for (const SourceRecord& r : batches[current].records)
+      previous.emplace_back(r.payload);
+    read.insert(read.end(), previous.begin(), previous.end());
+  }
+  ASSERT_EQ(read.size(), records.size());
+  for (size_t i = 0; i < read.size(); ++i)
+    EXPECT_EQ(read[i], records[i].second);
+}
+
 }  // namespace
 }  // namespace tillstream

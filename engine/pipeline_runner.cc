@@ -83,9 +83,11 @@ void PipelineRunner::OnPartitionEnd(PartitionId partition) {
 
 absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
   // Two batches in flight (sources keep a batch valid until the Poll after
-  // next): with a decode thread, the next batch is polled as soon as this
-  // one is read, so the thread decodes it while this one's windows close,
-  // its outputs go out and a checkpoint is taken.
+  // next): with a decode thread and a backlog, the next batch is polled as
+  // soon as this one is read, so the thread decodes it while this one's
+  // windows close, its outputs go out and a checkpoint is taken. Without a
+  // backlog (small batches: a live input keeping up), records arriving
+  // meanwhile would wait a batch longer: it polls after, as before.
   RecordBatch batches[2];
   size_t current = 0;
   std::optional<absl::StatusOr<PollResult>> polled_ahead;
@@ -125,7 +127,8 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     ProcessBatch(batch, now);
     KeepBehindPartitionsActive(now);
     const Timestamp watermark = watermarks_.Advance(now);
-    if (workers_ == nullptr && decode_.threaded()) {
+    if (workers_ == nullptr && decode_.threaded() &&
+        batch.records.size() >= kReadAheadBatch) {
       // Without waiting: an idle input must not hold this batch's outputs.
       current = 1 - current;
       polled_ahead =

@@ -204,6 +204,9 @@ class PipelineRunner final : private PartitionListener {
 
   DecodeStage decode_;
   bool decode_started_ = false;  // on the batch polled ahead
+  // A batch of at least this many records means more are waiting: poll the
+  // next one ahead (Run).
+  static constexpr size_t kReadAheadBatch = 256;
   WatermarkTracker watermarks_;
   StringInterner customers_;  // every customer seen: who is new
   // One graph per worker (config.workers), each over its share of the

@@ -11,10 +11,10 @@ void ChunkedDecode::Reset(std::span<const SourceRecord> records) {
   chunk_count_ = Chunks(records.size());
   if (chunk_done_capacity_ < chunk_count_) {
     chunk_done_capacity_ = chunk_count_;
-    chunk_done_ = std::make_unique<std::atomic<bool>[]>(chunk_count_);
+    chunk_done_ = std::make_unique<Flag[]>(chunk_count_);
   }
   for (size_t c = 0; c < chunk_count_; ++c)
-    chunk_done_[c].store(false, std::memory_order_relaxed);
+    chunk_done_[c].value.store(false, std::memory_order_relaxed);
   next_chunk_.store(0, std::memory_order_relaxed);
   chunks_decoded_.store(0, std::memory_order_relaxed);
 }
@@ -25,7 +25,7 @@ bool ChunkedDecode::DecodeNext(OrderDecoder* decoder) {
   const size_t end = std::min(records_.size(), (chunk + 1) * kChunk);
   for (size_t i = chunk * kChunk; i < end; ++i)
     DecodeAndKeep(decoder, records_[i].payload, &decoded_[i]);
-  chunk_done_[chunk].store(true, std::memory_order_release);
+  chunk_done_[chunk].value.store(true, std::memory_order_release);
   chunks_decoded_.fetch_add(1, std::memory_order_release);
   return true;
 }

@@ -43,7 +43,7 @@ class ChunkedDecode {
   // `decoder` while another thread has it.
   DecodedRecord& Wait(size_t i, OrderDecoder* decoder);
   bool done(size_t chunk) const {
-    return chunk_done_[chunk].load(std::memory_order_acquire);
+    return chunk_done_[chunk].value.load(std::memory_order_acquire);
   }
   // Record i if it is in the batch and its chunk is done, else null (to
   // look ahead without waiting).
@@ -59,14 +59,25 @@ class ChunkedDecode {
   }
 
  private:
+  // What the threads write as they go sits on cache lines of its own: on a
+  // line shared with data another thread reads for every record (a small
+  // allocation next to it, the runner's next member), each write would
+  // stall that thread's next read.
+  static constexpr size_t kCacheLine = 64;
+  struct alignas(kCacheLine) Flag {
+    std::atomic<bool> value{false};
+  };
+
+  // Set by Reset, read by every thread.
   std::span<const SourceRecord> records_;
   size_t chunk_count_ = 0;
   std::vector<DecodedRecord> decoded_;
-  std::atomic<size_t> next_chunk_{0};  // the next chunk nobody claimed
   // Per chunk: decoded by DecodeNext (release after its records).
-  std::unique_ptr<std::atomic<bool>[]> chunk_done_;
+  std::unique_ptr<Flag[]> chunk_done_;
   size_t chunk_done_capacity_ = 0;
-  std::atomic<size_t> chunks_decoded_{0};
+  // The next chunk nobody claimed.
+  alignas(kCacheLine) std::atomic<size_t> next_chunk_{0};
+  alignas(kCacheLine) std::atomic<size_t> chunks_decoded_{0};
 };
 
 }  // namespace tillstream

@@ -5,9 +5,9 @@
 // back from the broker and reduced to the last record per id (what a
 // compacted topic keeps), equal those of one uninterrupted file replay of
 // the same events by one worker: nothing lost, nothing counted twice. The
-// engine runs with workers: 4 in the kill test and 1, 2 and 4 in the standby
-// test (the state of each worker's groups checkpointed, lost and restored
-// too).
+// engine runs with workers: 1 and 4 in the kill test and 1, 2 and 4 in the
+// standby test (the state of each worker's groups checkpointed, lost and
+// restored too).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -301,8 +301,15 @@ const std::vector<std::string> kLongGenFlags = {
     "--orders=80000", "--seed=20261121",  "--stores=12",        "--days=70",
     "--late_rate=0",  "--bad_rate=0.002", "--drop=s-003:31:0.9"};
 
-TEST_F(CrashRecoveryTest, KilledFiveTimesWhileTrafficFlowsEndsLikeOneRun) {
-  const std::string pipeline_file = WritePipeline(/*workers=*/4);
+// With one worker (the default: a decode thread, the next batch read
+// ahead) and with four (each worker's state checkpointed and restored).
+class KilledTest : public CrashRecoveryTest,
+                   public ::testing::WithParamInterface<int> {};
+
+INSTANTIATE_TEST_SUITE_P(Workers, KilledTest, ::testing::Values(1, 4));
+
+TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
+  const std::string pipeline_file = WritePipeline(/*workers=*/GetParam());
   ASSERT_NO_FATAL_FAILURE(MakeReference(kLongGenFlags));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
   // Traffic flows for the whole of the crashes: about 80 s.

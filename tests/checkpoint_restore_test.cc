@@ -71,6 +71,23 @@ void RunWhole(const PipelineConfig& config,
   ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
 }
 
+// One run with its state in `store`, the clock 400 ms on per batch, so that
+// it checkpoints about every third batch; `restored` (may be null) gets the
+// checkpoint it restored. What Run returns.
+absl::Status RunCheckpointing(const PipelineConfig& config,
+                              RecordSource* source, OutputSink* sink,
+                              StateStore* store, int64_t* restored = nullptr) {
+  ManualClock clock;
+  RunnerOptions options;
+  options.on_batch = [&](const RunSummary&) { clock.AdvanceMillis(400); };
+  PipelineRunner runner(config, source, sink, &clock, options);
+  absl::Status enabled = runner.EnableState(store, 1'000);
+  EXPECT_TRUE(enabled.ok()) << enabled;
+  if (!enabled.ok()) return enabled;
+  if (restored != nullptr) *restored = runner.restored_checkpoint();
+  return runner.Run(std::atomic<bool>(false));
+}
+
 // Without the early snapshots of emit: updates rules (paced by processing
 // time, which differs between the runs).
 std::vector<std::string> FinalOnly(const std::vector<std::string>& kpis) {
@@ -375,12 +392,8 @@ TEST_F(CheckpointRestoreTest, ExactlyOnceCommitsALostTransactionAgain) {
     // The first run dies between the state write of its fifth checkpoint
     // and that checkpoint's commit.
     if (run == 0) sink.fail_commit_of = 5;
-    ManualClock clock;
-    RunnerOptions options;
-    options.on_batch = [&](const RunSummary&) { clock.AdvanceMillis(400); };
-    PipelineRunner runner(config, &source, &sink, &clock, options);
-    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
-    absl::Status status = runner.Run(std::atomic<bool>(false));
+    absl::Status status =
+        RunCheckpointing(config, &source, &sink, store->get());
     if (run == 0) {
       EXPECT_EQ(status.message(),
                 "checkpoint: the process died before the commit");
@@ -431,15 +444,12 @@ TEST_F(CheckpointRestoreTest, ExactlyOnceChangelogRebuildsALostDisk) {
     source.committed_checkpoint = committed_checkpoint;
     TransactionalSink sink(&committed, &committed_checkpoint, &changelog);
     sink.fail_commit_of = run == 0 ? 5 : run == 1 ? 9 : -1;
-    ManualClock clock;
-    RunnerOptions options;
-    options.on_batch = [&](const RunSummary&) { clock.AdvanceMillis(400); };
-    PipelineRunner runner(config, &source, &sink, &clock, options);
-    ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
+    int64_t restored_checkpoint = -1;
+    absl::Status status = RunCheckpointing(config, &source, &sink, store->get(),
+                                           &restored_checkpoint);
     if (run == 2) {
-      EXPECT_EQ(runner.restored_checkpoint(), 8);
+      EXPECT_EQ(restored_checkpoint, 8);
     }
-    absl::Status status = runner.Run(std::atomic<bool>(false));
     if (run < 2) {
       EXPECT_EQ(status.message(),
                 "checkpoint: the process died before the commit");
@@ -506,12 +516,8 @@ TEST_F(CheckpointRestoreTest, AtLeastOnceKilledMidFlushLosesNoOutput) {
       VectorSource source(records, partition_of, 4, 500);
       DyingSink sink(&delivered, &changelog);
       if (run == 0) sink.die_at_flush = die_at;
-      ManualClock clock;
-      RunnerOptions options;
-      options.on_batch = [&](const RunSummary&) { clock.AdvanceMillis(400); };
-      PipelineRunner runner(config, &source, &sink, &clock, options);
-      ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
-      absl::Status status = runner.Run(std::atomic<bool>(false));
+      absl::Status status =
+          RunCheckpointing(config, &source, &sink, store->get());
       if (run == 0) {
         EXPECT_EQ(status.message(),
                   "checkpoint: the process died during a flush");

@@ -22,7 +22,6 @@ absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Open(
   auto source =
       std::unique_ptr<FileSource>(new FileSource(std::move(options), file));
   source->buffer_.resize(source->options_.read_size * 2);
-  source->spare_.resize(source->options_.read_size * 2);
   struct stat info;
   if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode))
     source->size_ = info.st_size;

@@ -59,7 +59,8 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
 }
 
 KafkaSource::~KafkaSource() {
-  ReleaseMessages();
+  ReleaseMessages(&messages_);
+  ReleaseMessages(&previous_messages_);
   if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
   if (consumer_ != nullptr) {
     listener_ = nullptr;  // no task is told anything during shutdown
@@ -191,20 +192,16 @@ void KafkaSource::FinishPartition(int32_t partition) {
   if (listener_ != nullptr) listener_->OnPartitionEnd(PartitionId{partition});
 }
 
-void KafkaSource::ReleaseMessages() {
-  for (std::vector<rd_kafka_message_t*>* batch :
-       {&messages_, &previous_messages_}) {
-    for (rd_kafka_message_t* m : *batch) rd_kafka_message_destroy(m);
-    batch->clear();
-  }
+void KafkaSource::ReleaseMessages(std::vector<rd_kafka_message_t*>* batch) {
+  for (rd_kafka_message_t* m : *batch) rd_kafka_message_destroy(m);
+  batch->clear();
 }
 
 absl::StatusOr<PollResult> KafkaSource::Poll(PartitionListener* listener,
                                              absl::Duration timeout,
                                              RecordBatch* batch) {
   // The previous batch stays valid through this Poll; the one before goes.
-  for (rd_kafka_message_t* m : previous_messages_) rd_kafka_message_destroy(m);
-  previous_messages_.clear();
+  ReleaseMessages(&previous_messages_);
   messages_.swap(previous_messages_);
   batch->records.clear();
   listener_ = listener;

@@ -71,7 +71,8 @@ class KafkaSource final : public RecordSource {
   void OnRebalance(rd_kafka_resp_err_t err,
                    rd_kafka_topic_partition_list_t* partitions);
   void FinishPartition(int32_t partition);
-  void ReleaseMessages();
+  // Destroys a batch's messages (its records' bytes).
+  static void ReleaseMessages(std::vector<rd_kafka_message_t*>* batch);
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t* partitions,
                                   void* opaque);

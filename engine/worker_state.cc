@@ -51,9 +51,8 @@ absl::Status CheckWorkers(StateStore* store, int64_t workers) {
         (fields.size() == 2 && !absl::SimpleAtoi(fields[1], &hash_version)))
       return absl::DataLossError("engine: bad worker count record");
   }
-  if (written_by == workers && hash_version == KeyShard::kHashVersion)
-    return absl::OkStatus();
   if (written_by == workers) {
+    if (hash_version == KeyShard::kHashVersion) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat(
         "the state holds a checkpoint of workers: ", written_by,
         " whose groups an earlier version split among workers by another "

@@ -18,6 +18,43 @@ absl::Status Bad(std::string message) {
   return absl::InvalidArgumentError(std::move(message));
 }
 
+bool IsJsonSpace(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+// The string `v` holds: the bytes between its quotes when it has no escape
+// (a view of the parsed bytes, no copy; stage 1 has validated their UTF-8
+// and that no control character is unescaped), else unescaped into the
+// parser's string buffer.
+simdjson::error_code StringOf(value v, std::string_view* text) {
+  std::string_view token = v.raw_json_token();
+  while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+  if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
+    const std::string_view inside = token.substr(1, token.size() - 2);
+    if (inside.find('\\') == std::string_view::npos) {
+      *text = inside;
+      return simdjson::SUCCESS;
+    }
+  }
+  return v.get_string().get(*text);
+}
+
+// The key of `field`, which lies before `end`: its bytes up to the closing
+// quote when they hold no escape (no copy), else unescaped.
+simdjson::error_code KeyOf(simdjson::ondemand::field& field, const char* end,
+                           std::string_view* key) {
+  const char* start = field.key().raw();
+  const void* quote = std::memchr(start, '"', end - start);
+  if (quote != nullptr) {
+    const std::string_view raw(start, static_cast<const char*>(quote) - start);
+    if (raw.find('\\') == std::string_view::npos) {
+      *key = raw;
+      return simdjson::SUCCESS;
+    }
+  }
+  return field.unescaped_key().get(*key);
+}
+
 absl::string_view ShortJsonError(simdjson::error_code error) {
   switch (error) {
     case simdjson::UTF8_ERROR:
@@ -160,7 +197,7 @@ absl::Status OrderDecoder::ReadString(value v, const FieldName& field,
     return Bad(absl::StrCat(name(), " must be a string"));
   }
   std::string_view text;
-  if (v.get_string().get(text)) {
+  if (StringOf(v, &text)) {
     return Bad(absl::StrCat(name(), " is not a valid JSON string"));
   }
   if (static_cast<int64_t>(text.size()) > options_.limits.max_string_bytes) {
@@ -185,15 +222,12 @@ absl::Status OrderDecoder::ReadCents(value v, const FieldName& field,
     return Bad(absl::StrCat(name(), " is not valid JSON"));
   std::string_view text;
   if (type == json_type::string) {
-    if (v.get_string().get(text)) {
+    if (StringOf(v, &text)) {
       return Bad(absl::StrCat(name(), " is not a valid JSON string"));
     }
   } else if (type == json_type::number) {
     text = v.raw_json_token();
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' ||
-                             text.back() == '\r' || text.back() == '\t')) {
-      text.remove_suffix(1);
-    }
+    while (!text.empty() && IsJsonSpace(text.back())) text.remove_suffix(1);
   } else {
     return Bad(absl::StrCat(name(), " must be a decimal string or number"));
   }
@@ -218,33 +252,58 @@ absl::Status OrderDecoder::JsonError(simdjson::error_code error,
     return Bad(absl::StrCat("invalid JSON at byte ", payload_size_,
                             ": truncated document"));
   }
-  if (location != nullptr && location >= padded_.data() &&
-      location < padded_.data() + padded_.size()) {
-    return Bad(absl::StrCat("invalid JSON at byte ", location - padded_.data(),
-                            ": ", ShortJsonError(error)));
+  if (location != nullptr && location >= json_ &&
+      location <= json_ + payload_size_) {
+    return Bad(absl::StrCat("invalid JSON at byte ", location - json_, ": ",
+                            ShortJsonError(error)));
   }
   return Bad(absl::StrCat("invalid JSON: ", ShortJsonError(error)));
 }
 
-absl::Status OrderDecoder::Decode(absl::string_view payload,
-                                  OrderEvent* event) {
+absl::Status OrderDecoder::CheckSize(absl::string_view payload) const {
   if (payload.empty()) return Bad("empty record");
   if (static_cast<int64_t>(payload.size()) > options_.limits.max_record_bytes) {
     return Bad(absl::StrCat(
         "record is ", payload.size(), " bytes, over the limit of ",
         options_.limits.max_record_bytes, " (limits.max_record_bytes)"));
   }
-  payload_size_ = payload.size();
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a padded
-  // copy rather than trusting what follows the payload in librdkafka's buffer.
+  return absl::OkStatus();
+}
+
+absl::Status OrderDecoder::Decode(absl::string_view payload,
+                                  OrderEvent* event) {
+  if (absl::Status size = CheckSize(payload); !size.ok()) return size;
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: a padded copy.
   const size_t capacity = payload.size() + simdjson::SIMDJSON_PADDING;
   if (padded_.size() < capacity) padded_.resize(capacity);
   std::memcpy(padded_.data(), payload.data(), payload.size());
   std::memset(padded_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
+  return Parse(payload, padded_.data(), capacity, event);
+}
 
+absl::Status OrderDecoder::DecodeInPlace(absl::string_view payload,
+                                         OrderEvent* event) {
+  if (absl::Status size = CheckSize(payload); !size.ok()) return size;
+  // What follows the payload in its buffer (the next record, librdkafka's
+  // bookkeeping) is read by simdjson's wide loads and ignored: it only has
+  // to be mapped, which it is when it lies on the payload's last page (4 KiB
+  // is the smallest page size there is).
+  constexpr uintptr_t kPage = 4096;
+  const uintptr_t last =
+      reinterpret_cast<uintptr_t>(payload.data()) + payload.size() - 1;
+  if (last / kPage != (last + simdjson::SIMDJSON_PADDING) / kPage) {
+    return Decode(payload, event);
+  }
+  return Parse(payload, payload.data(),
+               payload.size() + simdjson::SIMDJSON_PADDING, event);
+}
+
+absl::Status OrderDecoder::Parse(absl::string_view payload, const char* json,
+                                 size_t capacity, OrderEvent* event) {
+  payload_size_ = payload.size();
+  json_ = json;
   simdjson::ondemand::document doc;
-  if (auto error =
-          parser_.iterate(padded_.data(), payload.size(), capacity).get(doc)) {
+  if (auto error = parser_.iterate(json, payload.size(), capacity).get(doc)) {
     return JsonError(error, nullptr);
   }
   auto located_error = [&](simdjson::error_code error) {
@@ -259,8 +318,7 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
       // (rare path: only records that are not objects get here).
       simdjson::dom::element root;
       if (auto dom_error =
-              dom_parser_.parse(padded_.data(), payload.size(), false)
-                  .get(root)) {
+              dom_parser_.parse(json, payload.size(), false).get(root)) {
         return Bad(absl::StrCat("invalid JSON: ", ShortJsonError(dom_error)));
       }
       return Bad("record is not a JSON object");
@@ -280,7 +338,7 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
     if (auto error = std::move(field_result).get(field))
       return located_error(error);
     std::string_view std_key;
-    if (auto error = field.unescaped_key().get(std_key))
+    if (auto error = KeyOf(field, json_ + payload_size_, &std_key))
       return located_error(error);
     const absl::string_view key(std_key.data(), std_key.size());
     value v = field.value();
@@ -307,7 +365,7 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
         }
       } else if (type == json_type::string) {
         std::string_view text;
-        if (v.get_string().get(text)) {
+        if (StringOf(v, &text)) {
           status = Bad("ts is not a valid JSON string");
         } else {
           absl::StatusOr<Timestamp> ts =
@@ -445,7 +503,7 @@ absl::Status OrderDecoder::DecodeLines(value v) {
                                 "]: ", ShortJsonError(error)));
       }
       std::string_view std_key;
-      if (field.unescaped_key().get(std_key)) {
+      if (KeyOf(field, json_ + payload_size_, &std_key)) {
         return Bad(absl::StrCat("invalid JSON in lines[", index, "]"));
       }
       const absl::string_view key(std_key.data(), std_key.size());

@@ -40,7 +40,7 @@ void DecodeStage::Start(std::span<const SourceRecord> records,
 
 DecodedRecord& DecodeStage::Get(size_t i) {
   const auto decode_here = [&](DecodedRecord& record) -> DecodedRecord& {
-    record.status = decoder_.Decode(records_[i].payload, &record.event);
+    record.status = decoder_.DecodeInPlace(records_[i].payload, &record.event);
     record.kept = false;
     return record;
   };

@@ -3,34 +3,51 @@
 namespace tillstream {
 namespace {
 
-// Points `*view` at a copy of its bytes at the end of `text`, whose
-// capacity was reserved beforehand (so earlier views stay valid).
-void Keep(absl::string_view* view, std::string* text) {
-  if (view->empty()) return;
+// Whether `view` lies in the record's payload, which outlives the record.
+bool InPayload(const OrderEvent& event, absl::string_view view) {
+  return view.data() >= event.payload.data() &&
+         view.data() + view.size() <=
+             event.payload.data() + event.payload.size();
+}
+
+// Points `*view`, unless it is empty or lies in the payload, at a copy of
+// its bytes at the end of `text`, whose capacity was reserved beforehand (so
+// earlier views stay valid).
+void Keep(const OrderEvent& event, absl::string_view* view, std::string* text) {
+  if (view->empty() || InPayload(event, *view)) return;
   const size_t at = text->size();
   text->append(view->data(), view->size());
   *view = absl::string_view(text->data() + at, view->size());
 }
 
-// Points the event's views at copies in the record's own storage.
+// Points the event's views that lie in the decoder's scratch (strings it
+// unescaped or copied, its defaults) at copies in the record's own storage.
 void KeepDecodedStrings(DecodedRecord* record) {
   OrderEvent& event = record->event;
-  size_t bytes = event.order_id.size() + event.store_id.size() +
-                 event.region.size() + event.customer_id.size() +
-                 event.channel.size() + event.currency.size();
-  for (const OrderLine& line : event.lines)
-    bytes += line.sku.size() + line.category.size();
+  size_t bytes = 0;
+  const auto count = [&](absl::string_view view) {
+    if (!InPayload(event, view)) bytes += view.size();
+  };
+  for (absl::string_view view :
+       {event.order_id, event.store_id, event.region, event.customer_id,
+        event.channel, event.currency}) {
+    count(view);
+  }
+  for (const OrderLine& line : event.lines) {
+    count(line.sku);
+    count(line.category);
+  }
   record->text.clear();
   record->text.reserve(bytes);
   for (absl::string_view* view :
        {&event.order_id, &event.store_id, &event.region, &event.customer_id,
         &event.channel, &event.currency}) {
-    Keep(view, &record->text);
+    Keep(event, view, &record->text);
   }
   record->lines.assign(event.lines.begin(), event.lines.end());
   for (OrderLine& line : record->lines) {
-    Keep(&line.sku, &record->text);
-    Keep(&line.category, &record->text);
+    Keep(event, &line.sku, &record->text);
+    Keep(event, &line.category, &record->text);
   }
   event.lines = record->lines;
 }
@@ -39,7 +56,7 @@ void KeepDecodedStrings(DecodedRecord* record) {
 
 void DecodeAndKeep(OrderDecoder* decoder, absl::string_view payload,
                    DecodedRecord* record) {
-  record->status = decoder->Decode(payload, &record->event);
+  record->status = decoder->DecodeInPlace(payload, &record->event);
   // A bad record's status is its own already.
   if (record->status.ok()) KeepDecodedStrings(record);
   record->kept = true;

@@ -16,18 +16,20 @@ struct DecodedRecord {
   absl::Status status;
   OrderEvent event;
   // Kept (DecodeAndKeep: decoded on another thread than the one that uses
-  // it): the event's views point into `lines` and `text`, valid until the
-  // record is decoded again. Otherwise (decoded inline) they point into the
-  // decoder, valid until its next Decode.
+  // it): the event's views point into the payload, `lines` and `text`,
+  // valid until the record is decoded again (and the payload's batch lives).
+  // Otherwise (decoded inline) they point into the payload and the decoder,
+  // valid until its next Decode.
   bool kept = false;
   std::vector<OrderLine> lines;
   std::string text;
 };
 
-// Decodes `payload` into `record` and copies what the event's views point to
-// into the record's own storage (`lines`, `text`), so that it stays valid
-// until the record is decoded again while `decoder` reuses its scratch for
-// the next record; marks it kept.
+// Decodes `payload` (a record of a source's batch, which outlives `record`)
+// into `record` and copies what the event's views point to in the decoder's
+// scratch into the record's own storage (`lines`, `text`), so that it stays
+// valid until the record is decoded again while `decoder` reuses its scratch
+// for the next record; marks it kept.
 void DecodeAndKeep(OrderDecoder* decoder, absl::string_view payload,
                    DecodedRecord* record);
 

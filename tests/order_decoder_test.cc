@@ -1,5 +1,9 @@
 #include "connectors/order_decoder.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -305,6 +309,63 @@ TEST_F(OrderDecoderTest, ReusesItselfAcrossRecords) {
   ASSERT_EQ(Reason(kValid), "ok");
   EXPECT_EQ(event_.lines.size(), 2u);
   EXPECT_EQ(event_.totals.amount_cents, 1698);
+}
+
+// Whether `view` lies in `payload`.
+bool Within(absl::string_view view, absl::string_view payload) {
+  return view.data() >= payload.data() &&
+         view.data() + view.size() <= payload.data() + payload.size();
+}
+
+TEST_F(OrderDecoderTest, DecodesInPlaceWithoutCopyingPlainStrings) {
+  const std::string payload = absl::StrReplaceAll(
+      kValid, {{R"("region":"EU")", R"("region":"north\tside")"},
+               {R"("order_id")", R"("order\u005fid")"}});
+  ASSERT_TRUE(decoder_.DecodeInPlace(payload, &event_).ok());
+  EXPECT_EQ(event_.order_id, "o-1");  // an escaped key is still a key
+  EXPECT_TRUE(Within(event_.order_id, payload));
+  EXPECT_TRUE(Within(event_.store_id, payload));
+  EXPECT_TRUE(Within(event_.lines[0].sku, payload));
+  EXPECT_EQ(event_.region, "north\tside");  // unescaped: not in the payload
+  EXPECT_FALSE(Within(event_.region, payload));
+  EXPECT_EQ(event_.totals.amount_cents, 1698);
+  // Views are taken only of valid strings.
+  for (absl::string_view bad : {"o-\x01", "o-\xff"}) {
+    const std::string invalid = absl::StrReplaceAll(kValid, {{"o-1", bad}});
+    EXPECT_FALSE(decoder_.DecodeInPlace(invalid, &event_).ok());
+  }
+  // Decode parses a copy.
+  ASSERT_TRUE(decoder_.Decode(payload, &event_).ok());
+  EXPECT_EQ(event_.order_id, "o-1");
+  EXPECT_FALSE(Within(event_.order_id, payload));
+}
+
+// A record that ends at every distance from an unreadable page: decoding in
+// place reads no further than the page it ends on (a read past it would
+// crash the test), and parses in place wherever the padding fits there.
+TEST_F(OrderDecoderTest, DecodesInPlaceNoFurtherThanItsPage) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* mapping = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mapping, MAP_FAILED);
+  char* first = static_cast<char*>(mapping);
+  ASSERT_EQ(mprotect(first + page, page, PROT_NONE), 0);
+  const size_t size = std::strlen(kValid);
+  int in_place = 0;
+  for (size_t gap = 0; gap <= 2 * simdjson::SIMDJSON_PADDING; ++gap) {
+    char* at = first + page - gap - size;
+    std::memcpy(at, kValid, size);
+    const absl::string_view payload(at, size);
+    ASSERT_TRUE(decoder_.DecodeInPlace(payload, &event_).ok()) << gap;
+    EXPECT_EQ(event_.store_id, "s-1") << gap;
+    EXPECT_EQ(event_.totals.amount_cents, 1698) << gap;
+    if (Within(event_.order_id, payload)) ++in_place;
+  }
+  // Wherever the 64 bytes of padding fit on the page (with 4 KiB pages).
+  if (page == 4096) {
+    EXPECT_EQ(in_place, static_cast<int>(simdjson::SIMDJSON_PADDING) + 1);
+  }
+  munmap(mapping, 2 * page);
 }
 
 }  // namespace

@@ -36,6 +36,8 @@ void BM_DecodeBadRecord(benchmark::State& state) {
   for (auto _ : state)
     benchmark::DoNotOptimize(decoder.Decode(payload, &event));
   state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(payload.size()));
 }
 BENCHMARK(BM_DecodeBadRecord);
 

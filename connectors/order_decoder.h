@@ -44,10 +44,11 @@ class OrderDecoder {
                                     OrderEvent* event);
 
   // Decode for a payload that outlives the event (a record of a source's
-  // batch): parsed where it lies, without a copy, when simdjson's padding
-  // past its end lies on the same memory page (it is only read, never used:
-  // true of 98% of records wherever they are), else from a padded copy.
-  // The event's strings that need no unescaping then view `payload` itself.
+  // batch): parsed where it lies, without a copy, when the bytes simdjson
+  // reads past its end (loaded, never interpreted) lie on the same memory
+  // page as its last byte, as for about 98% of records wherever they lie;
+  // else from a padded copy. The event's strings that need no unescaping
+  // then view `payload` itself.
   [[nodiscard]] absl::Status DecodeInPlace(absl::string_view payload,
                                            OrderEvent* event);
 

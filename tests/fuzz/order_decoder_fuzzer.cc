@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // record within its page, which is all DecodeInPlace reads, is beyond the
   // fuzzer's allocation here).
   static std::vector<char> buffer;
-  buffer.assign(size + 64, '\0');
+  buffer.assign(size + simdjson::SIMDJSON_PADDING, '\0');
   if (size > 0) std::memcpy(buffer.data(), data, size);
   const std::string copied_order_id(event.order_id);
   const std::string copied_store_id(event.store_id);

@@ -283,7 +283,6 @@ absl::Status OrderDecoder::Decode(absl::string_view payload,
 
 absl::Status OrderDecoder::DecodeInPlace(absl::string_view payload,
                                          OrderEvent* event) {
-  if (absl::Status size = CheckSize(payload); !size.ok()) return size;
   // What follows the payload in its buffer (the next record, librdkafka's
   // bookkeeping) is read by simdjson's wide loads and ignored: it only has
   // to be mapped, which it is when it lies on the payload's last page (4 KiB
@@ -292,8 +291,9 @@ absl::Status OrderDecoder::DecodeInPlace(absl::string_view payload,
   const uintptr_t last =
       reinterpret_cast<uintptr_t>(payload.data()) + payload.size() - 1;
   if (last / kPage != (last + simdjson::SIMDJSON_PADDING) / kPage) {
-    return Decode(payload, event);
+    return Decode(payload, event);  // which checks the size itself
   }
+  if (absl::Status size = CheckSize(payload); !size.ok()) return size;
   return Parse(payload, payload.data(),
                payload.size() + simdjson::SIMDJSON_PADDING, event);
 }

@@ -426,8 +426,9 @@ int Main() {
       pipeline_through_kafka(two_workers_config, "e2e-pipeline-2");
 
   // Live run: events produced at a steady rate while the pipeline runs;
-  // latency from the broker's append time of each event to the end of the
-  // batch that processed it (its outputs handed to the sink).
+  // latency from each event's timestamp (set when it is handed to the
+  // producer: its linger and the broker count) to the end of the batch that
+  // processed it (its outputs handed to the sink).
   const double rate = absl::GetFlag(FLAGS_live_rate);
   const int live_seconds = absl::GetFlag(FLAGS_live_seconds);
   std::printf("live run: %.0f events/s for %d s ...\n", rate, live_seconds);

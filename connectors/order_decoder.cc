@@ -18,8 +18,14 @@ absl::Status Bad(std::string message) {
   return absl::InvalidArgumentError(std::move(message));
 }
 
-bool IsJsonSpace(char c) {
-  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+// `token` without the JSON whitespace (only these four) simdjson leaves at
+// the end of a raw token.
+std::string_view WithoutTrailingSpace(std::string_view token) {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\n' ||
+                            token.back() == '\r' || token.back() == '\t')) {
+    token.remove_suffix(1);
+  }
+  return token;
 }
 
 // The string `v` holds: the bytes between its quotes when it has no escape
@@ -27,8 +33,7 @@ bool IsJsonSpace(char c) {
 // and that no control character is unescaped), else unescaped into the
 // parser's string buffer.
 simdjson::error_code StringOf(value v, std::string_view* text) {
-  std::string_view token = v.raw_json_token();
-  while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+  const std::string_view token = WithoutTrailingSpace(v.raw_json_token());
   if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
     const std::string_view inside = token.substr(1, token.size() - 2);
     if (inside.find('\\') == std::string_view::npos) {
@@ -226,8 +231,7 @@ absl::Status OrderDecoder::ReadCents(value v, const FieldName& field,
       return Bad(absl::StrCat(name(), " is not a valid JSON string"));
     }
   } else if (type == json_type::number) {
-    text = v.raw_json_token();
-    while (!text.empty() && IsJsonSpace(text.back())) text.remove_suffix(1);
+    text = WithoutTrailingSpace(v.raw_json_token());
   } else {
     return Bad(absl::StrCat(name(), " must be a decimal string or number"));
   }

@@ -90,7 +90,7 @@ class OrderDecoder {
   std::vector<char> padded_;          // payload copy with simdjson's padding
   std::vector<OrderLine> lines_;
   size_t payload_size_ = 0;        // of the record being decoded, for messages
-  const char* json_ = nullptr;     // the bytes being parsed (padded)
+  const char* json_ = nullptr;     // the bytes parsed: payload or padded_
   int64_t max_ts_ms_ = INT64_MAX;  // wall clock + limits.max_future
 };
 

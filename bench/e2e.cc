@@ -63,6 +63,7 @@ ABSL_FLAG(int32_t, live_seconds, 10, "length of the live run");
 // measured the broker (p99 0.4-0.9 s, against 12-13 ms over 4 or 8). Kafka
 // finds an offset through an index. 4 is the broker's default for a topic.
 ABSL_FLAG(int32_t, live_partitions, 4, "partitions of the live run's topic");
+constexpr char kLiveTopic[] = "e2e.live";
 ABSL_FLAG(std::string, result, "build/bench/e2e_result.json",
           "where to write the figures as JSON");
 ABSL_FLAG(std::string, work_dir, "build/bench/e2e-work",
@@ -327,12 +328,12 @@ int Main() {
   if (!broker.ok()) Die("embedded broker", broker.status());
   const std::string bootstrap = (*broker)->bootstrap();
   for (const std::string& topic :
-       {config->source.topic, std::string("e2e.live"), config->outputs.kpis,
+       {config->source.topic, std::string(kLiveTopic), config->outputs.kpis,
         config->outputs.rolling, config->outputs.alerts,
         config->outputs.deadletter, config->outputs.late}) {
     if (topic.empty()) continue;
     absl::Status created = (*broker)->CreateTopic(
-        topic, topic == "e2e.live" ? live_partitions : partitions);
+        topic, topic == kLiveTopic ? live_partitions : partitions);
     if (!created.ok()) Die("create topic", created);
   }
   std::printf("preloading the embedded broker (%d partitions, lz4) ...\n",
@@ -435,7 +436,7 @@ int Main() {
   std::vector<int64_t> latencies;
   {
     PipelineConfig live = *config;
-    live.source.topic = "e2e.live";
+    live.source.topic = kLiveTopic;
     auto source = Source(bootstrap, live.source.topic, "e2e-live", false);
     auto sink = Sink(bootstrap, live);
     SystemClock clock;

@@ -37,7 +37,9 @@ class PartitionWatermark {
 // finished it holds: the runtime checkpoints first and then ends the input
 // with +infinity, so that a later run over more records resumes with the
 // windows still open. It never moves backwards. Not thread-safe: one per
-// worker.
+// worker. The same rule makes a task's watermark over the senders of the
+// repartition topic: one entry per sender, each observing the watermark the
+// sender reports, with no out-of-orderness of its own.
 class WatermarkTracker {
  public:
   explicit WatermarkTracker(WatermarkOptions options) : options_(options) {}

@@ -90,5 +90,41 @@ TEST_F(WatermarkTrackerTest, RevokedPartitionIsForgotten) {
   EXPECT_EQ(tracker_.Advance(0), Ms(95'000));
 }
 
+// A task's watermark over the senders of the repartition topic: each sender
+// reports its own watermark (its lateness already applied, so none here),
+// every sender is known from the start, and one not heard from holds the
+// task back until it has been silent for the idle timeout.
+TEST(WatermarkOverSendersTest, SilentSenderHoldsIdleOneDoesNot) {
+  WatermarkTracker senders(
+      WatermarkOptions{.max_out_of_orderness_ms = 0, .idle_timeout_ms = 30000});
+  PartitionWatermark* s0 = senders.AddPartition(PartitionId{0}, 0);
+  PartitionWatermark* s1 = senders.AddPartition(PartitionId{1}, 0);
+  senders.AddPartition(PartitionId{2}, 0);  // never reports
+  s0->Observe(Ms(50'000));
+  senders.MarkActive(s0, 1'000);
+  s1->Observe(Ms(70'000));
+  senders.MarkActive(s1, 1'000);
+  EXPECT_EQ(senders.Advance(1'000), Timestamp::Min());  // sender 2 holds it
+  EXPECT_EQ(senders.Advance(29'999), Timestamp::Min());
+  // Sender 2 silent for the idle timeout: the others decide.
+  s0->Observe(Ms(60'000));
+  senders.MarkActive(s0, 30'000);
+  senders.MarkActive(s1, 30'000);
+  EXPECT_EQ(senders.Advance(30'000), Ms(60'000));
+  // A watermark reported again (a replaying sender) is no news.
+  s1->Observe(Ms(40'000));
+  EXPECT_EQ(senders.Advance(30'000), Ms(60'000));
+  // Once sender 2 reports, it counts again, but the watermark never moves
+  // back.
+  PartitionWatermark* s2 = senders.Find(PartitionId{2});
+  s2->Observe(Ms(55'000));
+  senders.MarkActive(s2, 31'000);
+  EXPECT_EQ(senders.Advance(31'000), Ms(60'000));
+  s0->Observe(Ms(90'000));
+  s1->Observe(Ms(90'000));
+  s2->Observe(Ms(80'000));
+  EXPECT_EQ(senders.Advance(31'000), Ms(80'000));
+}
+
 }  // namespace
 }  // namespace tillstream

@@ -33,29 +33,49 @@ absl::StatusOr<KafkaHandle> NewClient(const KafkaTopicRef& topic,
 
 constexpr int kTimeoutMs = 10'000;
 
-}  // namespace
-
-absl::StatusOr<int> CreateCompactedTopic(const KafkaTopicRef& topic) {
-  KafkaHandle admin;
-  TS_ASSIGN_OR_RETURN(admin, NewClient(topic, RD_KAFKA_CONSUMER, {}));
-  // Most starts find it: ask before creating.
-  rd_kafka_topic_t* handle =
-      rd_kafka_topic_new(admin.get(), topic.topic.c_str(), nullptr);
+absl::StatusOr<int> PartitionCount(rd_kafka_t* client,
+                                   const std::string& topic) {
+  rd_kafka_topic_t* handle = rd_kafka_topic_new(client, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* metadata = nullptr;
   const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(admin.get(), 0, handle, &metadata, kTimeoutMs);
+      rd_kafka_metadata(client, 0, handle, &metadata, kTimeoutMs);
   const bool exists = err == RD_KAFKA_RESP_ERR_NO_ERROR &&
                       metadata->topic_cnt == 1 &&
                       metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
   const int partitions = exists ? metadata->topics[0].partition_cnt : 0;
   if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
   rd_kafka_topic_destroy(handle);
-  if (exists) return partitions;
+  if (!exists) {
+    return absl::NotFoundError(absl::StrCat(
+        "topic ", topic, " not found: ",
+        rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR
+                             ? err
+                             : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)));
+  }
+  return partitions;
+}
+
+}  // namespace
+
+absl::StatusOr<int> PartitionCount(const KafkaTopicRef& topic) {
+  KafkaHandle admin;
+  TS_ASSIGN_OR_RETURN(admin, NewClient(topic, RD_KAFKA_CONSUMER, {}));
+  return PartitionCount(admin.get(), topic.topic);
+}
+
+absl::StatusOr<int> EnsureTopic(const KafkaTopicRef& topic, int partitions,
+                                bool compacted) {
+  KafkaHandle admin;
+  TS_ASSIGN_OR_RETURN(admin, NewClient(topic, RD_KAFKA_CONSUMER, {}));
+  // Most starts find it: ask before creating.
+  absl::StatusOr<int> existing = PartitionCount(admin.get(), topic.topic);
+  if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
   char error[512];
-  rd_kafka_NewTopic_t* new_topic =
-      rd_kafka_NewTopic_new(topic.topic.c_str(), 1, -1, error, sizeof(error));
+  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(
+      topic.topic.c_str(), partitions, -1, error, sizeof(error));
   if (new_topic == nullptr) return absl::InvalidArgumentError(error);
-  rd_kafka_NewTopic_set_config(new_topic, "cleanup.policy", "compact");
+  if (compacted)
+    rd_kafka_NewTopic_set_config(new_topic, "cleanup.policy", "compact");
   rd_kafka_AdminOptions_t* options =
       rd_kafka_AdminOptions_new(admin.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_request_timeout(options, kTimeoutMs, error,
@@ -64,10 +84,10 @@ absl::StatusOr<int> CreateCompactedTopic(const KafkaTopicRef& topic) {
   rd_kafka_CreateTopics(admin.get(), &new_topic, 1, options, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, kTimeoutMs + 2'000);
   absl::Status status = absl::DeadlineExceededError(
-      absl::StrCat("changelog topic ", topic.topic,
+      absl::StrCat("topic ", topic.topic,
                    ": CreateTopics had no answer; the broker's "
-                   "auto-creation makes it (compacted only if the broker's "
-                   "default is)"));
+                   "auto-creation makes it (with the broker's default "
+                   "partitions and cleanup policy)"));
   if (event != nullptr) {
     status = absl::OkStatus();
     const rd_kafka_CreateTopics_result_t* result =
@@ -77,16 +97,15 @@ absl::StatusOr<int> CreateCompactedTopic(const KafkaTopicRef& topic) {
         result == nullptr ? nullptr
                           : rd_kafka_CreateTopics_result_topics(result, &count);
     if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      status = absl::UnavailableError(
-          absl::StrCat("changelog topic ", topic.topic, ": ",
-                       rd_kafka_event_error_string(event)));
+      status = absl::UnavailableError(absl::StrCat(
+          "topic ", topic.topic, ": ", rd_kafka_event_error_string(event)));
     }
     for (size_t i = 0; i < count && status.ok(); ++i) {
       const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
           err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         status = absl::UnavailableError(
-            absl::StrCat("changelog topic ", topic.topic, ": ",
+            absl::StrCat("topic ", topic.topic, ": ",
                          rd_kafka_topic_result_error_string(results[i])));
       }
     }
@@ -96,11 +115,11 @@ absl::StatusOr<int> CreateCompactedTopic(const KafkaTopicRef& topic) {
   rd_kafka_AdminOptions_destroy(options);
   rd_kafka_NewTopic_destroy(new_topic);
   if (!status.ok()) return status;
-  return 1;
+  return partitions;
 }
 
-absl::Status ReadChangelog(const KafkaTopicRef& topic, int64_t from,
-                           ChangelogVisitor visit) {
+absl::Status ReadChangelog(const KafkaTopicRef& topic, int32_t partition,
+                           int64_t from, ChangelogVisitor visit) {
   KafkaHandle consumer;
   TS_ASSIGN_OR_RETURN(consumer,
                       NewClient(topic, RD_KAFKA_CONSUMER,
@@ -111,7 +130,7 @@ absl::Status ReadChangelog(const KafkaTopicRef& topic, int64_t from,
   int64_t low = 0;
   int64_t high = 0;
   rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      consumer.get(), topic.topic.c_str(), 0, &low, &high, kTimeoutMs);
+      consumer.get(), topic.topic.c_str(), partition, &low, &high, kTimeoutMs);
   if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return absl::OkStatus();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat(
@@ -126,8 +145,8 @@ absl::Status ReadChangelog(const KafkaTopicRef& topic, int64_t from,
         "not a deleting retention)"));
   }
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(list, topic.topic.c_str(), 0)->offset =
-      from;
+  rd_kafka_topic_partition_list_add(list, topic.topic.c_str(), partition)
+      ->offset = from;
   err = rd_kafka_assign(consumer.get(), list);
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -67,6 +67,10 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(
     sink->changelog_ = rd_kafka_topic_new(
         sink->producer_, options.changelog_topic.c_str(), nullptr);
   }
+  if (!options.repartition_topic.empty()) {
+    sink->repartition_ = rd_kafka_topic_new(
+        sink->producer_, options.repartition_topic.c_str(), nullptr);
+  }
   if (sink->transactional()) {
     // Fences an earlier producer with the same id (a zombie of this
     // instance) and aborts whatever transaction it left open.
@@ -141,6 +145,7 @@ KafkaSink::~KafkaSink() {
     if (topic != nullptr) rd_kafka_topic_destroy(topic);
   }
   if (changelog_ != nullptr) rd_kafka_topic_destroy(changelog_);
+  if (repartition_ != nullptr) rd_kafka_topic_destroy(repartition_);
   rd_kafka_destroy(producer_);
 }
 
@@ -150,8 +155,10 @@ void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/,
   auto* sink = static_cast<KafkaSink*>(opaque);
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
       message->rkt == sink->changelog_) {
-    sink->changelog_offset_ =
-        std::max(sink->changelog_offset_, message->offset);
+    int64_t& last =
+        sink->changelog_offsets_.try_emplace(message->partition, int64_t{-1})
+            .first->second;
+    last = std::max(last, message->offset);
   }
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
       sink->delivery_error_.ok()) {
@@ -188,8 +195,9 @@ absl::Status KafkaSink::Write(const OutputBatch& batch) {
   return delivery_error_;
 }
 
-absl::Status KafkaSink::WriteChangelog(std::span<const ChangelogRecord> records,
-                                       absl::string_view header) {
+absl::Status KafkaSink::WriteChangelogTo(
+    int32_t partition, std::span<const ChangelogRecord> records,
+    absl::string_view header) {
   if (changelog_ == nullptr) return OutputSink::WriteChangelog(records, header);
   const std::string header_name(kChangelogHeader);
   for (const ChangelogRecord& record : records) {
@@ -200,7 +208,8 @@ absl::Status KafkaSink::WriteChangelog(std::span<const ChangelogRecord> records,
     while (true) {
       // One partition: the replay relies on the records' order.
       rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_RKT(changelog_), RD_KAFKA_V_PARTITION(0),
+          producer_, RD_KAFKA_V_RKT(changelog_),
+          RD_KAFKA_V_PARTITION(partition),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
           RD_KAFKA_V_VALUE(value, value_size),
@@ -217,6 +226,26 @@ absl::Status KafkaSink::WriteChangelog(std::span<const ChangelogRecord> records,
     }
   }
   rd_kafka_poll(producer_, 0);
+  return delivery_error_;
+}
+
+absl::Status KafkaSink::Forward(int32_t partition, absl::string_view key,
+                                absl::string_view value) {
+  if (repartition_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this output has no repartition topic");
+  }
+  while (rd_kafka_produce(repartition_, partition, RD_KAFKA_MSG_F_COPY,
+                          const_cast<char*>(value.data()), value.size(),
+                          key.data(), key.size(), nullptr) != 0) {
+    const rd_kafka_resp_err_t err = rd_kafka_last_error();
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      return absl::UnavailableError(
+          absl::StrCat("produce to ", rd_kafka_topic_name(repartition_), "/",
+                       partition, ": ", rd_kafka_err2str(err)));
+    }
+    rd_kafka_poll(producer_, 10);  // the local queue is full: let it drain
+  }
   return delivery_error_;
 }
 

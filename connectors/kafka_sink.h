@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "connectors/kafka_config.h"
 #include "connectors/output_sink.h"
@@ -25,8 +26,11 @@ struct KafkaSinkOptions {
   // The input topic and the consumer whose offsets a transaction commits.
   std::string input_topic;
   rd_kafka_t* consumer = nullptr;
-  // Durable state's changelog topic (its partition 0); empty: none.
+  // Durable state's changelog topic (its partition 0, or one per task with
+  // scale-out); empty: none.
   std::string changelog_topic;
+  // Scale-out: the repartition topic Forward writes to; empty: none.
+  std::string repartition_topic;
 };
 
 // The topic of each OutputKind, from the pipeline's `outputs:`.
@@ -52,8 +56,22 @@ class KafkaSink final : public OutputSink {
   bool transactional() const override { return !transactional_id_.empty(); }
   bool has_changelog() const override { return changelog_ != nullptr; }
   absl::Status WriteChangelog(std::span<const ChangelogRecord> records,
-                              absl::string_view header) override;
-  int64_t changelog_offset() const override { return changelog_offset_; }
+                              absl::string_view header) override {
+    return WriteChangelogTo(0, records, header);
+  }
+  int64_t changelog_offset() const override { return changelog_offset(0); }
+  // Scale-out: the changelog of the task that owns changelog `partition`.
+  absl::Status WriteChangelogTo(int32_t partition,
+                                std::span<const ChangelogRecord> records,
+                                absl::string_view header);
+  int64_t changelog_offset(int32_t partition) const {
+    auto it = changelog_offsets_.find(partition);
+    return it == changelog_offsets_.end() ? -1 : it->second;
+  }
+  // Scale-out: a record to `partition` of the repartition topic, delivered
+  // by the next Flush (in order per partition: the producer is idempotent).
+  absl::Status Forward(int32_t partition, absl::string_view key,
+                       absl::string_view value);
 
  private:
   KafkaSink() = default;
@@ -69,7 +87,9 @@ class KafkaSink final : public OutputSink {
   rd_kafka_t* consumer_ = nullptr;
   std::array<rd_kafka_topic_t*, kOutputKindCount> topics_{};
   rd_kafka_topic_t* changelog_ = nullptr;
-  int64_t changelog_offset_ = -1;
+  rd_kafka_topic_t* repartition_ = nullptr;
+  // Per changelog partition, the offset of its last delivered record.
+  absl::flat_hash_map<int32_t, int64_t> changelog_offsets_;
   absl::Status delivery_error_;
 };
 

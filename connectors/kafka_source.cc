@@ -122,6 +122,14 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
     ids.push_back(PartitionId{partitions->elems[i].partition});
   }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (listener_ != nullptr) listener_->OnPartitionsAssigned(ids);
+    if (options_.resume_from_group) {
+      absl::Status resumed = ResumeFromGroup(partitions);
+      if (!resumed.ok()) {
+        rebalance_error_ = resumed;
+        return;
+      }
+    }
     for (int i = 0; i < partitions->cnt; ++i) {
       auto start = start_offsets_.find(partitions->elems[i].partition);
       partitions->elems[i].offset = start == start_offsets_.end()
@@ -148,7 +156,6 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
     }
     ever_assigned_ = true;
     for (PartitionId id : ids) assigned_[id.value] = PartitionState{};
-    if (listener_ != nullptr) listener_->OnPartitionsAssigned(ids);
     if (options_.bounded) {
       for (PartitionId id : ids) {
         auto range = end_offsets_.find(id.value);
@@ -179,6 +186,31 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
       rd_kafka_assign(consumer_, nullptr);
     }
   }
+}
+
+absl::Status KafkaSource::ResumeFromGroup(
+    const rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_topic_partition_list_t* committed =
+      rd_kafka_topic_partition_list_copy(partitions);
+  // Asked, not left to librdkafka (OFFSET_STORED): a bounded run must know
+  // where each partition starts to tell an empty one.
+  const rd_kafka_resp_err_t err =
+      rd_kafka_committed(consumer_, committed, 10'000);
+  for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < committed->cnt;
+       ++i) {
+    const rd_kafka_topic_partition_t& p = committed->elems[i];
+    if (p.offset >= 0) {
+      start_offsets_[p.partition] = p.offset;
+    } else {
+      start_offsets_.erase(p.partition);  // nothing committed: the beginning
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(committed);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat(
+        "committed offsets of ", options_.topic, ": ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
 }
 
 void KafkaSource::FinishPartition(int32_t partition) {
@@ -245,7 +277,8 @@ absl::StatusOr<PollResult> KafkaSource::Poll(PartitionListener* listener,
     batch->records.push_back(
         {absl::string_view(static_cast<const char*>(m->payload), m->len),
          PartitionId{partition}, Offset{m->offset},
-         rd_kafka_message_timestamp(m, nullptr)});
+         rd_kafka_message_timestamp(m, nullptr),
+         absl::string_view(static_cast<const char*>(m->key), m->key_len)});
     if (options_.bounded && m->offset + 1 >= state.end_offset)
       FinishPartition(partition);
   }

@@ -22,6 +22,10 @@ struct KafkaSourceOptions {
   bool bounded = false;             // stop at the end offsets seen at start
   bool embedded_broker = false;     // tune fetch waits for the mock cluster
   size_t max_batch_records = 4096;  // records per Poll
+  // Each assigned partition resumes from the group's committed offset (else
+  // from its beginning), not from StartAt's: for a consumer whose progress
+  // the group keeps (the scale-out ingest).
+  bool resume_from_group = false;
 };
 
 // One consumer of a Kafka consumer group (librdkafka KafkaConsumer). The
@@ -29,7 +33,9 @@ struct KafkaSourceOptions {
 // the PartitionListener, so the runtime creates and drops partition tasks.
 // An assigned partition is read from the offset a restored checkpoint gives
 // (StartAt), else from its beginning: the engine's own checkpoint is the
-// source of truth, the group's committed offsets are for monitoring.
+// source of truth, the group's committed offsets are for monitoring. The
+// listener hears of an assignment before the offsets are chosen, so it may
+// restore the partitions' state and call StartAt from the callback.
 // Records are views into librdkafka's buffers, no copy; they stay valid until
 // the second Poll after theirs. Used by one thread.
 class KafkaSource final : public RecordSource {
@@ -58,6 +64,11 @@ class KafkaSource final : public RecordSource {
       const SourceOffsets& partitions) override;
   // For a transactional producer that commits this consumer's offsets.
   rd_kafka_t* handle() const { return consumer_; }
+  // Inside OnPartitionsRevoked: the partitions were lost (the session
+  // expired), not handed over; another member may own them already.
+  bool assignment_lost() const {
+    return rd_kafka_assignment_lost(consumer_) != 0;
+  }
 
  private:
   struct PartitionState {
@@ -71,6 +82,10 @@ class KafkaSource final : public RecordSource {
   void OnRebalance(rd_kafka_resp_err_t err,
                    rd_kafka_topic_partition_list_t* partitions);
   void FinishPartition(int32_t partition);
+  // Sets the start of each of `partitions` to the group's committed offset
+  // (none committed: the beginning).
+  absl::Status ResumeFromGroup(
+      const rd_kafka_topic_partition_list_t* partitions);
   // Destroys a batch's messages (its records' bytes).
   static void ReleaseMessages(std::vector<rd_kafka_message_t*>* batch);
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,

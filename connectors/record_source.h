@@ -18,7 +18,8 @@ struct SourceRecord {
   absl::string_view payload;
   PartitionId partition;
   Offset offset;
-  int64_t append_ms;  // Kafka: the message timestamp (latency); else 0
+  int64_t append_ms;           // Kafka: the message timestamp (latency); else 0
+  absl::string_view key = {};  // Kafka: the message key; else empty
 };
 
 // Records of one Poll, valid until the second Poll after it on the same

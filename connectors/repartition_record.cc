@@ -8,7 +8,7 @@
 namespace tillstream {
 namespace {
 
-// The header's layout: version, stage, kind (a byte each), then varints:
+// The key's layout: version, stage, kind (a byte each), then varints:
 // sender, seq, and by kind: an event a task forwards adds its origin
 // partition and offset and the first-order flag; a watermark its millis.
 constexpr char kVersion = 1;
@@ -38,23 +38,23 @@ std::string EncodeRoute(const Route& route) {
   return out;
 }
 
-absl::StatusOr<Route> DecodeRoute(absl::string_view header,
+absl::StatusOr<Route> DecodeRoute(absl::string_view key,
                                   absl::string_view topic,
                                   PartitionId partition, Offset offset) {
   auto refuse = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(topic, "[", partition.value, "] offset ", offset.value,
-                     ": ", kRouteHeader, " header ", what));
+    return absl::InvalidArgumentError(absl::StrCat(topic, "[", partition.value,
+                                                   "] offset ", offset.value,
+                                                   ": route key ", what));
   };
-  if (header.empty()) return refuse("missing");
-  if (header[0] != kVersion) {
+  if (key.empty()) return refuse("missing");
+  if (key[0] != kVersion) {
     return refuse(
-        absl::StrCat("of unknown version ", static_cast<int>(header[0])));
+        absl::StrCat("of unknown version ", static_cast<int>(key[0])));
   }
-  if (header.size() < 3) return refuse("truncated");
+  if (key.size() < 3) return refuse("truncated");
   Route route;
-  const uint8_t stage = static_cast<uint8_t>(header[1]);
-  const uint8_t kind = static_cast<uint8_t>(header[2]);
+  const uint8_t stage = static_cast<uint8_t>(key[1]);
+  const uint8_t kind = static_cast<uint8_t>(key[2]);
   if (stage != static_cast<uint8_t>(RouteStage::kIngest) &&
       stage != static_cast<uint8_t>(RouteStage::kTask)) {
     return refuse(absl::StrCat("names an unknown stage ", stage));
@@ -65,7 +65,7 @@ absl::StatusOr<Route> DecodeRoute(absl::string_view header,
   }
   route.stage = static_cast<RouteStage>(stage);
   route.kind = static_cast<RouteKind>(kind);
-  StateDecoder decoder(header.substr(3));
+  StateDecoder decoder(key.substr(3));
   const int64_t sender = decoder.I64();
   route.seq = decoder.I64();
   route.origin_partition = PartitionId{static_cast<int32_t>(sender)};

@@ -12,9 +12,11 @@ namespace tillstream {
 
 // The records of the repartition topic, through which instances split a
 // pipeline's work (docs/scale-out.md). A record's value is the input
-// record's original bytes (empty for a control record); one header says
-// who sent it and what it is, so the topic stays readable with any Kafka
-// tool and a receiver reads one header, never the JSON, to route it.
+// record's original bytes (empty for a control record); its key, a few
+// bytes, says who sent it and what it is, so a receiver routes it without
+// reading the JSON (the key costs nothing to read; a header would be parsed
+// into a list per message). Partitions are chosen by the sender, never by
+// the key.
 
 // Who sent a record: the ingest of an input partition (sender = its
 // number) or a task (sender = the task, a partition of the repartition
@@ -46,15 +48,13 @@ struct Route {
   Timestamp watermark = Timestamp::Min();  // kWatermark
 };
 
-inline constexpr absl::string_view kRouteHeader = "tillstream.route";
-
-// The header's value for `route`.
+// The record key for `route`.
 std::string EncodeRoute(const Route& route);
 
-// The route in a header's value (`header` empty: the record has none).
-// InvalidArgument naming the record (topic, partition, offset) when it is
-// missing, truncated, of an unknown version or kind, or has bytes left.
-absl::StatusOr<Route> DecodeRoute(absl::string_view header,
+// The route in a record's key (empty: the record has none). InvalidArgument
+// naming the record (topic, partition, offset) when it is missing,
+// truncated, of an unknown version, stage or kind, or has bytes left.
+absl::StatusOr<Route> DecodeRoute(absl::string_view key,
                                   absl::string_view topic,
                                   PartitionId partition, Offset offset);
 

@@ -1,5 +1,7 @@
 #include "engine/operator_graph.h"
 
+#include <algorithm>
+
 namespace tillstream {
 
 OperatorGraph::OperatorGraph(const PipelineConfig& config, KeyShard shard) {
@@ -53,6 +55,19 @@ AnomalyProbe OperatorGraph::AlertTotals() const {
   for (const AnomalyOperator& op : anomaly_operators_) total += op.probe();
   for (const EarlyWarningOperator& op : early_operators_) total += op.probe();
   return total;
+}
+
+void OperatorGraph::TasksOf(const OrderEvent& event, uint32_t task_count,
+                            std::string* scratch,
+                            std::vector<uint32_t>* tasks) const {
+  tasks->assign(1, 0);
+  for (const WindowKpiOperator& op : kpi_operators_) {
+    op.ForEachGroupKey(event, scratch, [&](absl::string_view key) {
+      tasks->push_back(KeyShard::IndexOf(key, task_count));
+    });
+  }
+  std::sort(tasks->begin(), tasks->end());
+  tasks->erase(std::unique(tasks->begin(), tasks->end()), tasks->end());
 }
 
 }  // namespace tillstream

@@ -51,6 +51,12 @@ class OperatorGraph {
   const std::deque<RollingOperator>& rolling_operators() const {
     return rolling_operators_;
   }
+  // Scale-out: the tasks (of `task_count`) `event` must reach, in `tasks`,
+  // ascending: those owning a group it adds to in some rule, and task 0,
+  // which judges lateness and counts events (KeyShard::first). `scratch`
+  // holds the keys as they are built.
+  void TasksOf(const OrderEvent& event, uint32_t task_count,
+               std::string* scratch, std::vector<uint32_t>* tasks) const;
   // The probes of every anomaly and early-warning operator, summed.
   AnomalyProbe AlertTotals() const;
   // Some rule needs customer hashes (approx_distinct).

@@ -331,7 +331,7 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
       reader.CheckMap(root, "",
                       {"pipeline", "source", "limits", "kpis", "rolling",
                        "anomalies", "outputs", "kafka", "http", "state",
-                       "processing_guarantee", "workers"}));
+                       "processing_guarantee", "workers", "scale_out"}));
   if (!root["pipeline"])
     return reader.Error(root, "pipeline", "missing (the pipeline's name)");
   TS_ASSIGN_OR_RETURN(config.name, reader.String(root["pipeline"], "pipeline"));
@@ -803,6 +803,23 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
     TS_ASSIGN_OR_RETURN(config.workers,
                         reader.Count(workers, "workers", 1, kMaxWorkers));
   }
+  if (const YAML::Node scale_out = root["scale_out"]) {
+    TS_RETURN_IF_ERROR(reader.CheckMap(scale_out, "scale_out", {"tasks"}));
+    if (!scale_out["tasks"]) {
+      return reader.Error(scale_out, "scale_out.tasks",
+                          "missing (how many tasks the work is split into: "
+                          "the partitions of the repartition and changelog "
+                          "topics)");
+    }
+    TS_ASSIGN_OR_RETURN(config.scale_out_tasks,
+                        reader.Count(scale_out["tasks"], "scale_out.tasks", 1,
+                                     kMaxScaleOutTasks));
+    if (!root["state"]) {
+      return reader.Error(scale_out, "scale_out",
+                          "needs state (state.dir): a task's state moves "
+                          "between instances through its changelog");
+    }
+  }
   if (const YAML::Node guarantee = root["processing_guarantee"]) {
     TS_ASSIGN_OR_RETURN(const std::string name,
                         reader.String(guarantee, "processing_guarantee"));
@@ -863,6 +880,11 @@ absl::StatusOr<PipelineConfig> Parse(const YAML::Node& root,
   }
   if (config.state.changelog.empty())
     config.state.changelog = absl::StrCat(config.kafka.group_id, "-changelog");
+  if (config.scale_out_tasks > 0 && config.state.changelog == "none") {
+    return reader.Error(root["state"]["changelog"], "state.changelog",
+                        "none: scale_out moves a task's state between "
+                        "instances through its changelog");
+  }
   return config;
 }
 
@@ -1055,7 +1077,8 @@ std::string EffectiveConfigJson(const PipelineConfig& config) {
   AppendJsonString(config.state.changelog, &out);
   absl::StrAppend(&out, "},\"processing_guarantee\":\"",
                   GuaranteeName(config.processing_guarantee),
-                  "\",\"workers\":", config.workers);
+                  "\",\"workers\":", config.workers,
+                  ",\"scale_out\":{\"tasks\":", config.scale_out_tasks, "}");
   out.append(",\"kafka\":{\"brokers\":");
   AppendJsonString(config.kafka.brokers, &out);
   out.append(",\"group_id\":");

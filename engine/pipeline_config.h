@@ -198,9 +198,16 @@ struct PipelineConfig {
   StateConfig state;
   ProcessingGuarantee processing_guarantee = ProcessingGuarantee::kDefault;
   // Operator threads: each owns the groups whose key hashes to it, for
-  // every rule (engine/operator_graph.h).
+  // every rule (engine/operator_graph.h). With scale_out, the threads that
+  // run this instance's share of the tasks.
   int64_t workers = 1;
+  // scale_out: instances of the pipeline split its work between them over
+  // Kafka, in `tasks` tasks (docs/scale-out.md); 0: off, one instance is
+  // active and the others are standbys.
+  int64_t scale_out_tasks = 0;
 };
+
+inline constexpr int64_t kMaxScaleOutTasks = 1024;
 
 inline constexpr int64_t kMaxWorkers = 64;
 

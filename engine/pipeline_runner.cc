@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/changelog_restore.h"
+#include "engine/dead_letter.h"
 #include "engine/json_writer.h"
 #include "engine/status_macros.h"
 #include "engine/time_format.h"
@@ -488,35 +489,11 @@ bool PipelineRunner::Admit(const SourceRecord& record, DecodedRecord& decoded,
 void PipelineRunner::WriteDeadLetter(const SourceRecord& record,
                                      absl::string_view reason) {
   ++summary_.bad_records;
-  // Reasons quote values, so a hostile producer could make them unbounded:
-  // count the first kMaxReasons distinct ones, the rest together.
-  constexpr size_t kMaxReasons = 1000;
-  auto it = summary_.bad_by_reason.find(reason);
-  if (it != summary_.bad_by_reason.end()) {
-    ++it->second;
-  } else if (summary_.bad_by_reason.size() < kMaxReasons) {
-    summary_.bad_by_reason.emplace(reason, 1);
-  } else {
-    ++summary_.bad_by_reason["(other reasons)"];
-  }
-  SourcePosition source{source_->kind(), source_->name(), record.partition,
-                        record.offset};
-  std::string key = absl::StrCat(source.topic, "/", source.partition.value, "/",
-                                 source.offset.value);
-  outputs_.BeginRecord(OutputKind::kDeadLetter, key);
-  std::string* json = outputs_.value();
-  json->append("{\"type\":\"deadletter\",\"pipeline\":");
-  AppendJsonString(config_.name, json);
-  json->append(",\"reason\":");
-  AppendJsonString(reason, json);
-  json->append(",\"source\":");
-  AppendSourceJson(source, json);
-  json->append(",\"payload\":");
-  AppendJsonString(record.payload, json);
-  json->append(",\"id\":");
-  AppendJsonString(key, json);
-  json->push_back('}');
-  outputs_.EndRecord();
+  CountReason(reason, &summary_.bad_by_reason);
+  AppendDeadLetter(
+      config_.name,
+      {source_->kind(), source_->name(), record.partition, record.offset},
+      reason, record.payload, &outputs_);
 }
 
 void PipelineRunner::AdvanceWatermark(Timestamp watermark) {

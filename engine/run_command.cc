@@ -20,7 +20,9 @@
 #include "engine/http_server.h"
 #include "engine/pipeline_runner.h"
 #include "engine/run_reporter.h"
+#include "engine/scale_out_run.h"
 #include "engine/status_macros.h"
+#include "engine/task_runner.h"
 #include "engine/time_format.h"
 #include "state/rocksdb_state_store.h"
 
@@ -38,7 +40,8 @@ absl::StatusOr<std::unique_ptr<KafkaLease>> TakeLease(
       .properties = config.kafka.properties,
       .topic = absl::StrCat(config.kafka.group_id, "-lease")};
   // One partition: the member that has it is the active instance.
-  absl::StatusOr<int> partitions = CreateCompactedTopic(topic);
+  absl::StatusOr<int> partitions =
+      EnsureTopic(topic, /*partitions=*/1, /*compacted=*/true);
   if (partitions.ok() && *partitions != 1) {
     return absl::FailedPreconditionError(absl::StrCat(
         "lease topic ", topic.topic, " has ", *partitions,
@@ -75,17 +78,17 @@ absl::Status RestoreChangelog(const PipelineConfig& config,
   const KafkaTopicRef topic{.brokers = brokers,
                             .properties = config.kafka.properties,
                             .topic = config.state.changelog};
-  const absl::Status created = broker != nullptr
-                                   ? broker->CreateTopic(topic.topic, 1)
-                                   : CreateCompactedTopic(topic).status();
+  const absl::Status created =
+      broker != nullptr ? broker->CreateTopic(topic.topic, 1)
+                        : EnsureTopic(topic, 1, /*compacted=*/true).status();
   if (!created.ok()) reporter.Info(created.message());
   ChangelogRestore restored;
   TS_ASSIGN_OR_RETURN(
-      restored,
-      RestoreFromChangelog(store, PipelineRunner::StateFamilies(config),
-                           [&topic](int64_t from, ChangelogVisitor visit) {
-                             return ReadChangelog(topic, from, visit);
-                           }));
+      restored, RestoreFromChangelog(
+                    store, PipelineRunner::StateFamilies(config),
+                    [&topic](int64_t from, ChangelogVisitor visit) {
+                      return ReadChangelog(topic, /*partition=*/0, from, visit);
+                    }));
   reporter.Info(absl::StrCat(
       "changelog=", topic.topic, ": ",
       restored.checkpoints == 0
@@ -96,6 +99,80 @@ absl::Status RestoreChangelog(const PipelineConfig& config,
                          restored.checkpoints, " checkpoints from offset ",
                          restored.from)));
   return absl::OkStatus();
+}
+
+// The embedded broker with the pipeline's topics (--partitions each).
+absl::StatusOr<std::unique_ptr<EmbeddedBroker>> StartEmbeddedBroker(
+    const PipelineConfig& config, const RunReporter& reporter) {
+  std::unique_ptr<EmbeddedBroker> broker;
+  TS_ASSIGN_OR_RETURN(broker, EmbeddedBroker::Start());
+  for (const std::string& topic :
+       {config.source.topic, config.outputs.kpis, config.outputs.rolling,
+        config.outputs.alerts, config.outputs.deadletter,
+        config.outputs.late}) {
+    if (topic.empty()) continue;
+    TS_RETURN_IF_ERROR(
+        broker->CreateTopic(topic, absl::GetFlag(FLAGS_partitions)));
+  }
+  reporter.Info(
+      absl::StrCat("embedded broker bootstrap=", broker->bootstrap()));
+  return broker;
+}
+
+// `run` of a pipeline with scale_out: instances split the work over Kafka
+// (engine/scale_out_run.h).
+int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
+                        const RunReporter& reporter) {
+  const char* refused = nullptr;
+  if (!absl::GetFlag(FLAGS_input).empty()) {
+    refused =
+        "scale_out splits a Kafka input between instances; replay a "
+        "file with one instance (a pipeline without scale_out)";
+  } else if (config.http.port >= 0 || absl::GetFlag(FLAGS_http_port) >= 0) {
+    refused =
+        "http is not served with scale_out yet (docs/scale-out.md): "
+        "leave http out";
+  } else if (config.processing_guarantee == ProcessingGuarantee::kExactlyOnce) {
+    refused =
+        "processing_guarantee: exactly_once is not built for "
+        "scale_out yet (docs/scale-out.md); use at_least_once";
+  }
+  if (refused != nullptr) {
+    reporter.Error(refused);
+    return kExitUsage;
+  }
+  std::string brokers = absl::GetFlag(FLAGS_brokers);
+  if (brokers.empty()) brokers = config.kafka.brokers;
+  std::unique_ptr<EmbeddedBroker> broker;
+  if (IsEmbeddedBrokers(brokers)) {
+    auto started = StartEmbeddedBroker(config, reporter);
+    if (!started.ok()) {
+      reporter.Error(started.status().message());
+      return kExitFailure;
+    }
+    broker = *std::move(started);
+    brokers = broker->bootstrap();
+  }
+  reporter.Info(
+      absl::StrCat("processing_guarantee=at_least_once (tasks drop "
+                   "replayed records; outputs carry ids)"));
+  const auto started = std::chrono::steady_clock::now();
+  const absl::Status status = RunScaledOut(
+      config, store,
+      {.brokers = brokers,
+       .broker = broker.get(),
+       .bounded = absl::GetFlag(FLAGS_bounded),
+       .info = [&reporter](absl::string_view line) { reporter.Info(line); }},
+      StopRequested());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
+  if (!status.ok()) {
+    reporter.Error(absl::StrCat("stopped: ", status.message()));
+    return kExitFailure;
+  }
+  reporter.Info(absl::StrFormat("done in %.1f s", seconds));
+  return kExitOk;
 }
 
 }  // namespace
@@ -132,7 +209,9 @@ int RunCommand(const std::vector<std::string>& args) {
     const int64_t budget = config->state.memory_mb << 20;
     auto opened = RocksDbStateStore::Open(
         {.dir = config->state.dir,
-         .families = PipelineRunner::StateFamilies(*config),
+         .families = config->scale_out_tasks > 0
+                         ? TaskRunner::StateFamilies(*config)
+                         : PipelineRunner::StateFamilies(*config),
          .block_cache_bytes = budget,
          .write_buffer_bytes = budget / 2});
     if (!opened.ok()) {
@@ -142,6 +221,8 @@ int RunCommand(const std::vector<std::string>& args) {
     }
     store = *std::move(opened);
   }
+  if (config->scale_out_tasks > 0)
+    return RunScaledOutCommand(*config, store.get(), reporter);
   std::unique_ptr<EmbeddedBroker> broker;
   std::unique_ptr<KafkaLease> lease;
   std::unique_ptr<RecordSource> source;
@@ -166,22 +247,13 @@ int RunCommand(const std::vector<std::string>& args) {
     if (brokers.empty()) brokers = config->kafka.brokers;
     const bool embedded = IsEmbeddedBrokers(brokers);
     if (embedded) {
-      auto started = EmbeddedBroker::Start();
+      auto started = StartEmbeddedBroker(*config, reporter);
       if (!started.ok()) {
         reporter.Error(started.status().message());
         return kExitFailure;
       }
       broker = *std::move(started);
-      for (const std::string& topic :
-           {config->source.topic, config->outputs.kpis, config->outputs.rolling,
-            config->outputs.alerts, config->outputs.deadletter,
-            config->outputs.late}) {
-        if (topic.empty()) continue;
-        status.Update(
-            broker->CreateTopic(topic, absl::GetFlag(FLAGS_partitions)));
-      }
       brokers = broker->bootstrap();
-      reporter.Info(absl::StrCat("embedded broker bootstrap=", brokers));
     }
     // The changelog: a state that lost its disk (or is behind it after a
     // crash) is rebuilt from Kafka before anything reads it.

@@ -24,9 +24,12 @@ struct KeyShard {
   uint32_t count = 1;
 
   bool Owns(absl::string_view group_key) const {
-    if (count == 1) return true;
+    return count == 1 || IndexOf(group_key, count) == index;
+  }
+  // The shard of `count` that owns `key`.
+  static uint32_t IndexOf(absl::string_view key, uint32_t count) {
     // The high half of a well-mixed hash scaled to [0, count): no division.
-    return ((Hash(group_key) >> 32) * count) >> 32 == index;
+    return static_cast<uint32_t>(((Hash(key) >> 32) * count) >> 32);
   }
   // The worker that also writes what belongs to no group (late records).
   bool first() const { return index == 0; }

@@ -84,14 +84,34 @@ WindowKpiOperator::WindowKpiOperator(const KpiRuleConfig& rule,
   }
 }
 
+void WindowKpiOperator::BuildGroupKey(const OrderEvent& event,
+                                      const OrderLine* line,
+                                      std::string* key) const {
+  key->clear();
+  for (size_t i = 0; i < rule_.group_by.size(); ++i) {
+    key->append(key_prefixes_[i]);
+    absl::string_view value = FieldValue(event, line, rule_.group_by[i]);
+    key->append(value.data(), value.size());
+  }
+}
+
+void WindowKpiOperator::ForEachGroupKey(
+    const OrderEvent& event, std::string* scratch,
+    absl::FunctionRef<void(absl::string_view key)> visit) const {
+  if (!line_level_) {
+    BuildGroupKey(event, nullptr, scratch);
+    visit(*scratch);
+    return;
+  }
+  for (const OrderLine& line : event.lines) {
+    BuildGroupKey(event, &line, scratch);
+    visit(*scratch);
+  }
+}
+
 uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
                                         const OrderLine* line) {
-  key_scratch_.clear();
-  for (size_t i = 0; i < rule_.group_by.size(); ++i) {
-    key_scratch_.append(key_prefixes_[i]);
-    absl::string_view value = FieldValue(event, line, rule_.group_by[i]);
-    key_scratch_.append(value.data(), value.size());
-  }
+  BuildGroupKey(event, line, &key_scratch_);
   // Before the lookup: every worker sees every event, and the hash is
   // cheaper than a miss in the group table.
   if (!shard_.Owns(key_scratch_)) return kNotOwned;

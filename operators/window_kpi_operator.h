@@ -10,6 +10,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "engine/order_event.h"
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
@@ -82,6 +83,13 @@ class WindowKpiOperator final : public CheckpointedState {
   void Checkpoint(StateWriteBatch* batch) override;
   absl::Status Restore(StateStore* store) override;
 
+  // Scale-out routing: calls `visit` with the key of each group `event`
+  // adds to, owned here or not (a line-level rule: once per line, repeats
+  // included), built in `scratch`.
+  void ForEachGroupKey(
+      const OrderEvent& event, std::string* scratch,
+      absl::FunctionRef<void(absl::string_view key)> visit) const;
+
   const KpiRuleConfig& rule() const { return rule_; }
   const WindowKpiProbe& probe() const { return probe_; }
   size_t open_windows() const { return windows_.size(); }
@@ -107,6 +115,9 @@ class WindowKpiOperator final : public CheckpointedState {
     std::vector<int64_t>
         replaces;  // session windows: emitted starts merged into this one
   };
+  // The key of the group of `event` (and `line`, in a line-level rule).
+  void BuildGroupKey(const OrderEvent& event, const OrderLine* line,
+                     std::string* key) const;
   // `line` is the line being grouped in a line-level rule, else null.
   // kNotOwned for a group of another shard (never interned here).
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);

@@ -1,5 +1,5 @@
-// The repartition topic's route header (connectors/repartition_record.h):
-// every kind survives a round trip, and a damaged or unknown header is
+// The repartition topic's route key (connectors/repartition_record.h):
+// every kind survives a round trip, and a damaged or unknown key is
 // refused with the record it came from.
 #include "connectors/repartition_record.h"
 
@@ -13,8 +13,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-absl::StatusOr<Route> Decode(absl::string_view header) {
-  return DecodeRoute(header, "pos-repartition", PartitionId{3}, Offset{41});
+absl::StatusOr<Route> Decode(absl::string_view key) {
+  return DecodeRoute(key, "pos-repartition", PartitionId{3}, Offset{41});
 }
 
 TEST(RepartitionRecordTest, IngestEventNamesItsOrigin) {
@@ -82,41 +82,40 @@ TEST(RepartitionRecordTest, ControlRecords) {
 }
 
 TEST(RepartitionRecordTest, EveryCutShortHeaderIsRefusedWithItsRecord) {
-  const std::string header = EncodeRoute({.stage = RouteStage::kTask,
-                                          .kind = RouteKind::kEvent,
-                                          .sender = 300,
-                                          .seq = 1'000'000,
-                                          .origin_partition = PartitionId{9},
-                                          .origin_offset = Offset{1'000'000},
-                                          .first_order = true});
-  for (size_t size = 0; size < header.size(); ++size) {
-    const absl::StatusOr<Route> got = Decode(header.substr(0, size));
+  const std::string key = EncodeRoute({.stage = RouteStage::kTask,
+                                       .kind = RouteKind::kEvent,
+                                       .sender = 300,
+                                       .seq = 1'000'000,
+                                       .origin_partition = PartitionId{9},
+                                       .origin_offset = Offset{1'000'000},
+                                       .first_order = true});
+  for (size_t size = 0; size < key.size(); ++size) {
+    const absl::StatusOr<Route> got = Decode(key.substr(0, size));
     ASSERT_FALSE(got.ok()) << size;
     EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(got.status().message(),
-                HasSubstr("pos-repartition[3] offset 41: tillstream.route "
-                          "header "));
+                HasSubstr("pos-repartition[3] offset 41: route key "));
   }
-  EXPECT_THAT(Decode("").status().message(), HasSubstr("header missing"));
-  EXPECT_THAT(Decode(header.substr(0, 4)).status().message(),
+  EXPECT_THAT(Decode("").status().message(), HasSubstr("key missing"));
+  EXPECT_THAT(Decode(key.substr(0, 4)).status().message(),
               HasSubstr("truncated"));
 }
 
 TEST(RepartitionRecordTest, UnknownOrOverlongHeadersAreRefused) {
-  std::string header = EncodeRoute({.sender = 1, .seq = 2});
-  std::string other_version = header;
+  std::string key = EncodeRoute({.sender = 1, .seq = 2});
+  std::string other_version = key;
   other_version[0] = 2;
   EXPECT_THAT(Decode(other_version).status().message(),
               HasSubstr("unknown version 2"));
-  std::string other_stage = header;
+  std::string other_stage = key;
   other_stage[1] = 9;
   EXPECT_THAT(Decode(other_stage).status().message(),
               HasSubstr("unknown stage 9"));
-  std::string other_kind = header;
+  std::string other_kind = key;
   other_kind[2] = 0;
   EXPECT_THAT(Decode(other_kind).status().message(),
               HasSubstr("unknown kind 0"));
-  EXPECT_THAT(Decode(header + "x").status().message(),
+  EXPECT_THAT(Decode(key + "x").status().message(),
               HasSubstr("bytes past its end"));
   // A negative sender or sequence is nobody's.
   EXPECT_THAT(Decode(EncodeRoute({.sender = -1, .seq = 2})).status().message(),

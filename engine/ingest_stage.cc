@@ -1,0 +1,153 @@
+#include "engine/ingest_stage.h"
+
+#include "absl/strings/str_cat.h"
+#include "connectors/repartition_record.h"
+#include "engine/dead_letter.h"
+#include "engine/status_macros.h"
+#include "operators/key_shard.h"
+
+namespace tillstream {
+
+IngestStage::IngestStage(const PipelineConfig& config, RecordSource* input,
+                         KafkaSink* sink, Clock* clock)
+    : config_(config),
+      input_(input),
+      sink_(sink),
+      clock_(clock),
+      tasks_(static_cast<uint32_t>(config.scale_out_tasks)),
+      decoder_(
+          OrderDecoderOptions{config.source.default_currency, config.limits}),
+      watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
+                                   config.source.idle_timeout_ms}) {}
+
+void IngestStage::OnPartitionsAssigned(
+    std::span<const PartitionId> partitions) {
+  const int64_t now = clock_->NowMillis();
+  for (PartitionId p : partitions) {
+    partitions_[p.value] = Partition{watermarks_.AddPartition(p, now)};
+  }
+}
+
+void IngestStage::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
+  // What was read from them goes out and is committed before another
+  // instance resumes them: it then sends again as little as possible.
+  callback_error_.Update(Commit(partitions));
+  for (PartitionId p : partitions) {
+    partitions_.erase(p.value);
+    watermarks_.RemovePartition(p);
+  }
+}
+
+void IngestStage::OnPartitionEnd(PartitionId partition) {
+  // Called while the batch with the partition's last records is polled:
+  // the end goes out after them.
+  ended_.push_back(partition);
+}
+
+absl::Status IngestStage::Broadcast(const Route& route) {
+  const std::string key = EncodeRoute(route);
+  for (uint32_t task = 0; task < tasks_; ++task)
+    TS_RETURN_IF_ERROR(sink_->Forward(static_cast<int32_t>(task), key, {}));
+  return absl::OkStatus();
+}
+
+absl::Status IngestStage::ProcessBatch(const RecordBatch& batch,
+                                       int64_t now_ms) {
+  decoder_.SetWallClock(clock_->EpochMillis());
+  OrderEvent event;
+  Partition* partition = nullptr;
+  int32_t partition_id = -1;
+  for (const SourceRecord& record : batch.records) {
+    ++summary_.records;
+    if (partition == nullptr || record.partition.value != partition_id) {
+      auto it = partitions_.find(record.partition.value);
+      if (it == partitions_.end()) continue;  // revoked while in flight
+      partition = &it->second;
+      partition_id = record.partition.value;
+      watermarks_.MarkActive(partition->watermark, now_ms);
+    }
+    partition->next_offset = record.offset.value + 1;
+    const absl::Status decoded = decoder_.Decode(record.payload, &event);
+    if (!decoded.ok()) {
+      ++summary_.bad_records;
+      CountReason(decoded.message(), &summary_.bad_by_reason);
+      AppendDeadLetter(
+          config_.name,
+          {input_->kind(), input_->name(), record.partition, record.offset},
+          decoded.message(), record.payload, &dead_letters_);
+      continue;
+    }
+    partition->watermark->Observe(event.ts);
+    const absl::string_view customer =
+        event.customer_id.empty() ? event.order_id : event.customer_id;
+    const auto task = static_cast<int32_t>(KeyShard::IndexOf(customer, tasks_));
+    TS_RETURN_IF_ERROR(
+        sink_->Forward(task,
+                       EncodeRoute({.stage = RouteStage::kIngest,
+                                    .kind = RouteKind::kEvent,
+                                    .sender = record.partition.value,
+                                    .seq = record.offset.value}),
+                       record.payload));
+    ++summary_.forwarded;
+  }
+  if (!dead_letters_.empty()) {
+    TS_RETURN_IF_ERROR(sink_->Write(dead_letters_));
+    dead_letters_.Clear();
+  }
+  for (auto& [id, state] : partitions_) {
+    const Timestamp watermark = state.watermark->max_seen().Minus(
+        config_.source.max_out_of_orderness_ms);
+    if (state.watermark->max_seen().is_min() || watermark <= state.sent)
+      continue;
+    state.sent = watermark;
+    TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kIngest,
+                                  .kind = RouteKind::kWatermark,
+                                  .sender = id,
+                                  .watermark = watermark}));
+  }
+  for (PartitionId ended : ended_) {
+    TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kIngest,
+                                  .kind = RouteKind::kEnd,
+                                  .sender = ended.value}));
+  }
+  ended_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status IngestStage::Commit(std::span<const PartitionId> partitions) {
+  TS_RETURN_IF_ERROR(sink_->Flush());
+  SourceOffsets offsets;
+  auto add = [&](int32_t id, const Partition& state) {
+    if (state.next_offset >= 0) offsets[id] = state.next_offset;
+  };
+  if (partitions.empty()) {
+    for (const auto& [id, state] : partitions_) add(id, state);
+  } else {
+    for (PartitionId p : partitions) {
+      auto it = partitions_.find(p.value);
+      if (it != partitions_.end()) add(p.value, it->second);
+    }
+  }
+  input_->CommitOffsets(offsets);
+  last_commit_ms_ = clock_->NowMillis();
+  return absl::OkStatus();
+}
+
+absl::Status IngestStage::Run(const std::atomic<bool>& stop) {
+  RecordBatch batch;
+  last_commit_ms_ = clock_->NowMillis();
+  while (!stop.load(std::memory_order_relaxed)) {
+    absl::StatusOr<PollResult> polled =
+        input_->Poll(this, absl::Milliseconds(100), &batch);
+    TS_RETURN_IF_ERROR(callback_error_);
+    if (!polled.ok()) return polled.status();
+    const int64_t now = clock_->NowMillis();
+    TS_RETURN_IF_ERROR(ProcessBatch(batch, now));
+    if (*polled == PollResult::kEndOfInput) break;
+    if (now - last_commit_ms_ >= config_.state.checkpoint_interval_ms)
+      TS_RETURN_IF_ERROR(Commit());
+  }
+  return Commit();
+}
+
+}  // namespace tillstream

@@ -1,0 +1,40 @@
+#ifndef TILLSTREAM_ENGINE_SCALE_OUT_RUN_H_
+#define TILLSTREAM_ENGINE_SCALE_OUT_RUN_H_
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "connectors/embedded_broker.h"
+#include "engine/pipeline_config.h"
+#include "state/state_store.h"
+
+namespace tillstream {
+
+struct ScaleOutRunOptions {
+  std::string brokers;               // bootstrap servers
+  EmbeddedBroker* broker = nullptr;  // in-process: it creates the topics
+  bool bounded = false;              // end once the input read at start is
+  // Log lines (restores, the closing summary); thread-safe.
+  std::function<void(absl::string_view line)> info;
+};
+
+// An instance of a pipeline with scale_out (docs/scale-out.md): the ingest
+// of the input partitions the group `<group_id>` gives it, on a thread of
+// its own, and `workers` task runners in the group `<group_id>-tasks`
+// over `<group_id>-repartition`, each on its own thread with its own
+// consumer and producer; the state's changelog has one partition per task.
+// The topics are created when missing (with scale_out.tasks partitions) and
+// refused with another partition count. Until `stop` (or, bounded, until
+// every task has closed its windows); an error on one thread stops the
+// others (through `stop`) and is returned. `store` is opened with
+// TaskRunner::StateFamilies.
+absl::Status RunScaledOut(const PipelineConfig& config, StateStore* store,
+                          const ScaleOutRunOptions& options,
+                          std::atomic<bool>& stop);
+
+}  // namespace tillstream
+
+#endif  // TILLSTREAM_ENGINE_SCALE_OUT_RUN_H_

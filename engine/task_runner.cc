@@ -1,0 +1,544 @@
+#include "engine/task_runner.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/random/random.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/dead_letter.h"
+#include "engine/status_macros.h"
+#include "engine/worker_state.h"
+#include "operators/kpi_accumulator.h"
+#include "state/append_only_table.h"
+#include "state/changelog.h"
+#include "state/state_codec.h"
+
+namespace tillstream {
+namespace {
+
+constexpr uint64_t kTaskStateVersion = 1;
+// In the engine family of a scaled-out state: its task count.
+constexpr char kTasksKey[] = "tasks";
+
+// The watermark and end of each sender of one stage, as a task sees them.
+struct Senders {
+  Senders(int64_t count, const WatermarkOptions& options, int64_t now_ms)
+      : tracker(options) {
+    for (int64_t s = 0; s < count; ++s)
+      tracker.AddPartition(PartitionId{static_cast<int32_t>(s)}, now_ms);
+  }
+  size_t count() const { return tracker.partition_count(); }
+  bool all_ended() const { return ended.size() == count(); }
+
+  // A record from `sender`: it is active; one that had ended is back (a
+  // later run over more input).
+  PartitionWatermark* Heard(int32_t sender, int64_t now_ms) {
+    PartitionWatermark* p = tracker.Find(PartitionId{sender});
+    if (p == nullptr) return nullptr;  // not a sender of this pipeline
+    if (ended.erase(sender) > 0) {
+      const Timestamp seen = p->max_seen();
+      p = tracker.AddPartition(PartitionId{sender}, now_ms);
+      p->Observe(seen);
+    }
+    tracker.MarkActive(p, now_ms);
+    return p;
+  }
+  void End(int32_t sender) {
+    if (tracker.Find(PartitionId{sender}) == nullptr) return;
+    ended.insert(sender);
+    tracker.MarkFinished(PartitionId{sender});
+  }
+
+  void Encode(StateEncoder* out) const {
+    out->U64(count());
+    for (size_t s = 0; s < count(); ++s) {
+      const PartitionWatermark* p = const_cast<WatermarkTracker&>(tracker).Find(
+          PartitionId{static_cast<int32_t>(s)});
+      out->I64(p->max_seen().millis());
+      out->Bool(ended.contains(static_cast<int32_t>(s)));
+    }
+  }
+  bool Decode(StateDecoder* in) {
+    if (in->Count() != count()) return false;
+    for (size_t s = 0; s < count(); ++s) {
+      const auto sender = static_cast<int32_t>(s);
+      const int64_t max_seen = in->I64();
+      if (max_seen != INT64_MIN)
+        tracker.Find(PartitionId{sender})
+            ->Observe(Timestamp::FromMillis(max_seen));
+      if (in->Bool()) End(sender);
+    }
+    return in->ok();
+  }
+
+  WatermarkTracker tracker;
+  absl::btree_set<int32_t> ended;
+};
+
+}  // namespace
+
+struct TaskRunner::Task {
+  Task(const PipelineConfig& config, int32_t task, uint32_t task_count,
+       int64_t input_partitions, int64_t now_ms)
+      : id(task),
+        graph(config, KeyShard{static_cast<uint32_t>(task), task_count}),
+        // Senders report watermarks with their lateness applied already.
+        ingest(input_partitions,
+               {.max_out_of_orderness_ms = 0,
+                .idle_timeout_ms = config.source.idle_timeout_ms},
+               now_ms),
+        tasks(task_count,
+              {.max_out_of_orderness_ms = 0,
+               .idle_timeout_ms = config.source.idle_timeout_ms},
+              now_ms) {}
+
+  const int32_t id;
+  OperatorGraph graph;
+  std::vector<CheckpointedState*> stateful;
+  StringInterner resolved;   // customers whose orders this task resolved
+  StringInterner customers;  // ids of the customers in this task's groups
+  size_t resolved_checkpointed = 0;
+  size_t customers_checkpointed = 0;
+  ReplayFilter filter;
+  Senders ingest;  // the input partitions, for resolving
+  Senders tasks;   // every task, for aggregating
+  Timestamp watermark = Timestamp::Min();  // the graph's
+  Timestamp sent_watermark = Timestamp::Min();
+  bool sent_end = false;
+  bool complete = false;  // bounded: every window closed
+  int64_t next_offset = 0;
+  int64_t checkpoint_number = 0;
+};
+
+TaskRunner::TaskRunner(const PipelineConfig& config, KafkaSource* repartition,
+                       KafkaSink* sink, StateStore* store, Clock* clock,
+                       TaskRunnerOptions options)
+    : config_(config),
+      source_(repartition),
+      sink_(sink),
+      store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      task_count_(static_cast<uint32_t>(config.scale_out_tasks)),
+      repartition_topic_(std::string(repartition->name())),
+      decoder_(
+          OrderDecoderOptions{config.source.default_currency, config.limits}) {
+  absl::BitGen random;
+  changelog_epoch_ = absl::Uniform<uint64_t>(random);
+}
+
+TaskRunner::~TaskRunner() = default;
+
+std::vector<std::string> TaskRunner::StateFamilies(
+    const PipelineConfig& config) {
+  const auto tasks = static_cast<size_t>(config.scale_out_tasks);
+  std::vector<std::string> families = {std::string(kEngineFamily)};
+  std::vector<std::string> task_families = {std::string(kEngineFamily)};
+  for (const std::string& family : OperatorGraph(config).Families())
+    task_families.push_back(family);
+  for (size_t task = 0; task < tasks; ++task) {
+    for (const std::string& family : task_families) {
+      std::string name = WorkerFamily(family, task, tasks);
+      if (name != kEngineFamily) families.push_back(std::move(name));
+    }
+  }
+  return families;
+}
+
+absl::Status TaskRunner::CheckTasks(StateStore* store,
+                                    const PipelineConfig& config) {
+  std::optional<std::string> recorded;
+  TS_ASSIGN_OR_RETURN(recorded, store->Get(kEngineFamily, kTasksKey));
+  if (!recorded.has_value()) {
+    std::optional<std::string> progress;
+    TS_ASSIGN_OR_RETURN(progress, store->Get(kEngineFamily, "p"));
+    if (progress.has_value() && config.scale_out_tasks > 1) {
+      return absl::FailedPreconditionError(
+          "the state holds a checkpoint of this pipeline without scale_out; "
+          "start from a new state directory (and a new group_id)");
+    }
+    StateWriteBatch batch;
+    batch.Put(
+        kEngineFamily, kTasksKey,
+        absl::StrCat(config.scale_out_tasks, "/", KeyShard::kHashVersion));
+    return store->Write(batch);
+  }
+  if (*recorded ==
+      absl::StrCat(config.scale_out_tasks, "/", KeyShard::kHashVersion))
+    return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the state holds a checkpoint of scale_out tasks/hash ", *recorded,
+      "; this pipeline has scale_out.tasks: ", config.scale_out_tasks,
+      " (a task's groups are those whose key hashes to it): keep the task "
+      "count, or start from a new state directory and group_id"));
+}
+
+void TaskRunner::OnPartitionsAssigned(std::span<const PartitionId> partitions) {
+  for (PartitionId p : partitions) {
+    absl::StatusOr<std::unique_ptr<Task>> task = RestoreTask(p.value);
+    if (!task.ok()) {
+      callback_error_.Update(absl::Status(
+          task.status().code(),
+          absl::StrCat("task ", p.value, ": ", task.status().message())));
+      continue;
+    }
+    start_offsets_[p.value] = (*task)->next_offset;
+    tasks_[p.value] = *std::move(task);
+    ++summary_.tasks_restored;
+  }
+  source_->StartAt(start_offsets_);
+}
+
+void TaskRunner::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
+  std::vector<Task*> revoked;
+  for (PartitionId p : partitions) {
+    auto it = tasks_.find(p.value);
+    if (it != tasks_.end()) revoked.push_back(it->second.get());
+  }
+  // Lost (the session expired): another member may run them already, and a
+  // checkpoint now would write into its changelog.
+  if (!source_->assignment_lost()) callback_error_.Update(Checkpoint(revoked));
+  for (PartitionId p : partitions) {
+    tasks_.erase(p.value);
+    start_offsets_.erase(p.value);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<TaskRunner::Task>> TaskRunner::RestoreTask(
+    int32_t id) {
+  WorkerStateStore task_store(store_, static_cast<size_t>(id), task_count_);
+  std::string restored = "no changelog";
+  if (options_.restore_changelog) {
+    ChangelogRestore result;
+    TS_ASSIGN_OR_RETURN(result, options_.restore_changelog(id, &task_store));
+    restored = result.checkpoints == 0
+                   ? absl::StrCat("state current (changelog from offset ",
+                                  result.from, ")")
+                   : absl::StrCat(result.replaced ? "replaced the state: " : "",
+                                  "restored ", result.writes, " state keys of ",
+                                  result.checkpoints,
+                                  " checkpoints from the changelog");
+  }
+  auto task = std::make_unique<Task>(
+      config_, id, task_count_, options_.input_partitions, clock_->NowMillis());
+  task->stateful = task->graph.EnableCheckpoints();
+  for (CheckpointedState* op : task->stateful)
+    TS_RETURN_IF_ERROR(op->Restore(&task_store));
+  TS_RETURN_IF_ERROR(RestoreEngineState(task.get(), &task_store));
+  if (options_.report) {
+    options_.report(absl::StrCat(
+        "task ", id, ": ", restored, "; ",
+        task->checkpoint_number == 0
+            ? std::string("no checkpoint yet")
+            : absl::StrCat("resuming from checkpoint ", task->checkpoint_number,
+                           " at offset ", task->next_offset)));
+  }
+  return task;
+}
+
+// A task's records in its engine family:
+//   "c" + id   a customer it resolved, append-only in id order
+//   "a" + id   a customer of its groups (their distinct-customer ids)
+//   "r"        the replay filter
+//   "p"        version, checkpoint number, next offset, the graph's
+//              watermark, the watermark and end sent, each stage's senders
+absl::Status TaskRunner::RestoreEngineState(Task* task, StateStore* store) {
+  TS_RETURN_IF_ERROR(ReadEntries(
+      store, kEngineFamily, 'c', "engine: resolved customers",
+      [task](absl::string_view customer) {
+        task->resolved.Intern(customer);
+        return true;
+      },
+      &task->resolved_checkpointed));
+  TS_RETURN_IF_ERROR(ReadEntries(
+      store, kEngineFamily, 'a', "engine: group customers",
+      [task](absl::string_view customer) {
+        task->customers.Intern(customer);
+        return true;
+      },
+      &task->customers_checkpointed));
+  std::optional<std::string> filter;
+  TS_ASSIGN_OR_RETURN(filter, store->Get(kEngineFamily, "r"));
+  if (filter.has_value()) TS_RETURN_IF_ERROR(task->filter.Decode(*filter));
+  std::optional<std::string> progress;
+  TS_ASSIGN_OR_RETURN(progress, store->Get(kEngineFamily, "p"));
+  if (!progress.has_value()) return absl::OkStatus();
+  StateDecoder in(*progress);
+  if (in.U64() != kTaskStateVersion)
+    return absl::DataLossError("engine: task state of an incompatible version");
+  task->checkpoint_number = in.I64();
+  task->next_offset = in.I64();
+  task->watermark = Timestamp::FromMillis(in.I64());
+  task->sent_watermark = Timestamp::FromMillis(in.I64());
+  task->sent_end = in.Bool();
+  if (!task->ingest.Decode(&in) || !task->tasks.Decode(&in) || !in.done())
+    return absl::DataLossError("engine: bad task progress record");
+  task->tasks.tracker.RaiseTo(task->watermark);
+  task->ingest.tracker.RaiseTo(task->sent_watermark);
+  return absl::OkStatus();
+}
+
+absl::Status TaskRunner::Run(const std::atomic<bool>& stop) {
+  RecordBatch batch;
+  last_checkpoint_ms_ = clock_->NowMillis();
+  while (!stop.load(std::memory_order_relaxed)) {
+    absl::StatusOr<PollResult> polled =
+        source_->Poll(this, absl::Milliseconds(100), &batch);
+    TS_RETURN_IF_ERROR(callback_error_);
+    if (!polled.ok()) return polled.status();
+    const int64_t now = clock_->NowMillis();
+    decoder_.SetWallClock(clock_->EpochMillis());
+    for (const SourceRecord& record : batch.records)
+      TS_RETURN_IF_ERROR(ProcessRecord(record, now));
+    for (auto& [id, task] : tasks_)
+      TS_RETURN_IF_ERROR(AfterBatch(task.get(), now));
+    TS_RETURN_IF_ERROR(WriteOutputs());
+    if (options_.bounded && options_.completed != nullptr &&
+        options_.completed->size() >= task_count_) {
+      return sink_->Flush();
+    }
+    if (now - last_checkpoint_ms_ >= config_.state.checkpoint_interval_ms)
+      TS_RETURN_IF_ERROR(CheckpointAll());
+  }
+  return CheckpointAll();
+}
+
+absl::Status TaskRunner::ProcessRecord(const SourceRecord& record,
+                                       int64_t now_ms) {
+  ++summary_.records;
+  auto it = tasks_.find(record.partition.value);
+  if (it == tasks_.end()) return absl::OkStatus();  // revoked while in flight
+  Task* task = it->second.get();
+  task->next_offset = record.offset.value + 1;
+  absl::StatusOr<Route> route = DecodeRoute(record.key, repartition_topic_,
+                                            record.partition, record.offset);
+  if (!route.ok()) {
+    WriteDeadLetter(record, route.status().message());
+    return absl::OkStatus();
+  }
+  Senders& senders =
+      route->stage == RouteStage::kIngest ? task->ingest : task->tasks;
+  PartitionWatermark* sender = senders.Heard(route->sender, now_ms);
+  if (sender == nullptr) {
+    WriteDeadLetter(
+        record, absl::StrCat("route from an unknown sender ", route->sender));
+    return absl::OkStatus();
+  }
+  switch (route->kind) {
+    case RouteKind::kWatermark:
+      sender->Observe(route->watermark);
+      return absl::OkStatus();
+    case RouteKind::kEnd:
+      senders.End(route->sender);
+      return absl::OkStatus();
+    case RouteKind::kEvent:
+      break;
+  }
+  if (!task->filter.Accept(*route)) {
+    ++summary_.replayed;
+    return absl::OkStatus();
+  }
+  return route->stage == RouteStage::kIngest
+             ? Resolve(task, record, *route, now_ms)
+             : Aggregate(task, record, *route, now_ms);
+}
+
+absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
+                                 const Route& route, int64_t /*now_ms*/) {
+  OrderEvent event;
+  const absl::Status decoded = decoder_.Decode(record.payload, &event);
+  if (!decoded.ok()) {
+    WriteDeadLetter(record, decoded.message());
+    return absl::OkStatus();
+  }
+  ++summary_.resolved;
+  bool first_order = false;
+  if (CountsCustomer(event))
+    task->resolved.Intern(event.customer_id, &first_order);
+  task->graph.TasksOf(event, task_count_, &key_scratch_, &targets_);
+  const std::string key =
+      EncodeRoute({.stage = RouteStage::kTask,
+                   .kind = RouteKind::kEvent,
+                   .sender = task->id,
+                   .seq = record.offset.value,
+                   .origin_partition = route.origin_partition,
+                   .origin_offset = route.origin_offset,
+                   .first_order = first_order});
+  for (uint32_t target : targets_) {
+    TS_RETURN_IF_ERROR(
+        sink_->Forward(static_cast<int32_t>(target), key, record.payload));
+    ++summary_.forwarded;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TaskRunner::Aggregate(Task* task, const SourceRecord& record,
+                                   const Route& route, int64_t /*now_ms*/) {
+  OrderEvent event;
+  const absl::Status decoded = decoder_.Decode(record.payload, &event);
+  if (!decoded.ok()) {
+    WriteDeadLetter(record, decoded.message());
+    return absl::OkStatus();
+  }
+  ++summary_.aggregated;
+  // Where the event entered the pipeline: late records name it.
+  event.source = {SourceKind::kKafka, config_.source.topic,
+                  route.origin_partition, route.origin_offset};
+  CustomerRef customer;
+  if (CountsCustomer(event)) {
+    customer.id = task->customers.Intern(event.customer_id);
+    customer.first_order = route.first_order;
+    if (task->graph.approx_distinct())
+      customer.hash = HyperLogLog::Hash(event.customer_id);
+  }
+  task->graph.Process(event, customer, task->watermark);
+  return absl::OkStatus();
+}
+
+absl::Status TaskRunner::Broadcast(const Route& route) {
+  const std::string key = EncodeRoute(route);
+  for (uint32_t target = 0; target < task_count_; ++target)
+    TS_RETURN_IF_ERROR(sink_->Forward(static_cast<int32_t>(target), key, {}));
+  return absl::OkStatus();
+}
+
+absl::Status TaskRunner::AfterBatch(Task* task, int64_t now_ms) {
+  if (task->complete) return absl::OkStatus();
+  // As a sender: the minimum over the input partitions, once it moves.
+  if (task->ingest.all_ended()) {
+    if (!task->sent_end) {
+      TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kTask,
+                                    .kind = RouteKind::kEnd,
+                                    .sender = task->id}));
+      task->sent_end = true;
+    }
+  } else {
+    task->sent_end = false;
+    const Timestamp resolved = task->ingest.tracker.Advance(now_ms);
+    if (resolved > task->sent_watermark) {
+      TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kTask,
+                                    .kind = RouteKind::kWatermark,
+                                    .sender = task->id,
+                                    .watermark = resolved}));
+      task->sent_watermark = resolved;
+    }
+  }
+  // As a receiver: the minimum over the tasks is the graph's watermark.
+  if (options_.bounded && task->tasks.all_ended()) {
+    // As one instance does at the end of a bounded input: checkpointed
+    // first, so that a later run over more input resumes with the windows
+    // still open; then every window closes.
+    TS_RETURN_IF_ERROR(Checkpoint({task}));
+    task->graph.AdvanceWatermark(Timestamp::Max(), now_ms);
+    task->complete = true;
+    if (options_.completed != nullptr) options_.completed->Add(task->id);
+    return absl::OkStatus();
+  }
+  task->watermark = task->tasks.tracker.Advance(now_ms);
+  task->graph.AdvanceWatermark(task->watermark, now_ms);
+  return absl::OkStatus();
+}
+
+absl::Status TaskRunner::WriteOutputs() {
+  if (!dead_letters_.empty()) {
+    summary_.outputs += static_cast<int64_t>(dead_letters_.size());
+    TS_RETURN_IF_ERROR(sink_->Write(dead_letters_));
+    dead_letters_.Clear();
+  }
+  for (auto& [id, task] : tasks_) {
+    OutputBatch& outputs = task->graph.outputs();
+    if (outputs.empty()) continue;
+    summary_.outputs += static_cast<int64_t>(outputs.size());
+    TS_RETURN_IF_ERROR(sink_->Write(outputs));
+    outputs.Clear();
+  }
+  return absl::OkStatus();
+}
+
+void TaskRunner::WriteDeadLetter(const SourceRecord& record,
+                                 absl::string_view reason) {
+  ++summary_.bad_records;
+  AppendDeadLetter(
+      config_.name,
+      {SourceKind::kKafka, repartition_topic_, record.partition, record.offset},
+      reason, record.payload, &dead_letters_);
+}
+
+absl::Status TaskRunner::CheckpointAll() {
+  std::vector<Task*> all;
+  for (auto& [id, task] : tasks_) all.push_back(task.get());
+  return Checkpoint(all);
+}
+
+absl::Status TaskRunner::Checkpoint(const std::vector<Task*>& tasks) {
+  last_checkpoint_ms_ = clock_->NowMillis();
+  // Outputs and forwarded records first: once a task's offset is saved, the
+  // records before it are never read again (PipelineRunner::Checkpoint).
+  TS_RETURN_IF_ERROR(WriteOutputs());
+  TS_RETURN_IF_ERROR(sink_->Flush());
+  struct Pending {
+    Task* task;
+    StateWriteBatch batch;
+    int64_t number;
+  };
+  std::vector<Pending> pending;
+  for (Task* task : tasks) {
+    // A closed task's state is past the end of time: never saved.
+    if (task->complete) continue;
+    Pending& p =
+        pending.emplace_back(Pending{task, {}, task->checkpoint_number + 1});
+    for (CheckpointedState* op : task->stateful) op->Checkpoint(&p.batch);
+    WriteNewEntries(&p.batch, kEngineFamily, 'c', task->resolved.size(),
+                    &task->resolved_checkpointed, [task](size_t id) {
+                      return std::string(task->resolved.Lookup(id));
+                    });
+    WriteNewEntries(&p.batch, kEngineFamily, 'a', task->customers.size(),
+                    &task->customers_checkpointed, [task](size_t id) {
+                      return std::string(task->customers.Lookup(id));
+                    });
+    p.batch.Put(kEngineFamily, "r", task->filter.Encode());
+    std::string progress;
+    StateEncoder out(&progress);
+    out.U64(kTaskStateVersion);
+    out.I64(p.number);
+    out.I64(task->next_offset);
+    out.I64(task->watermark.millis());
+    out.I64(task->sent_watermark.millis());
+    out.Bool(task->sent_end);
+    task->ingest.Encode(&out);
+    task->tasks.Encode(&out);
+    p.batch.Put(kEngineFamily, "p", progress);
+    if (sink_->has_changelog()) {
+      const std::vector<ChangelogRecord> changelog =
+          EncodeChangelog(p.batch, changelog_epoch_, p.number);
+      TS_RETURN_IF_ERROR(sink_->WriteChangelogTo(
+          task->id, changelog,
+          ChangelogHeaderValue(changelog_epoch_, p.number)));
+    }
+  }
+  if (pending.empty()) return absl::OkStatus();
+  if (sink_->has_changelog()) TS_RETURN_IF_ERROR(sink_->Flush());
+  SourceOffsets offsets;
+  for (Pending& p : pending) {
+    if (sink_->has_changelog()) {
+      p.batch.Put(kEngineFamily, kChangelogPositionKey,
+                  EncodeChangelogPosition(sink_->changelog_offset(p.task->id),
+                                          p.number));
+    }
+    WorkerStateStore task_store(store_, static_cast<size_t>(p.task->id),
+                                task_count_);
+    absl::Status written = task_store.Write(p.batch);
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat("checkpoint of task ", p.task->id, ": ",
+                                       written.message()));
+    }
+    p.task->checkpoint_number = p.number;
+    offsets[p.task->id] = p.task->next_offset;
+  }
+  source_->CommitOffsets(offsets);  // for monitoring: the lag per task
+  return absl::OkStatus();
+}
+
+}  // namespace tillstream

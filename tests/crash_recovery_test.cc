@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -154,19 +155,20 @@ class CrashRecoveryTest : public ::testing::Test {
   }
 
   // The demo's pipeline with durable state (at-least-once, a checkpoint
-  // every 200 ms) and `workers` operator threads; a dead member leaves the
-  // groups after 3 s rather than 45. The reference is one worker's.
-  std::string WritePipeline(int workers) {
+  // every 200 ms) and `workers` operator threads, and `more` settings (each
+  // on a line of its own, after a newline); a dead member leaves the groups
+  // after 3 s rather than 45. The reference is one worker's.
+  std::string WritePipeline(int workers, const std::string& more = "") {
     std::string pipeline = ReadFile(kSource + "/examples/pos-analytics.yaml");
     pipeline = absl::StrReplaceAll(
         pipeline,
         {{"kafka: {brokers: embedded, properties: {}}",
-          absl::StrCat(
-              "kafka: {brokers: embedded, properties: "
-              "{session.timeout.ms: \"3000\", heartbeat.interval.ms: "
-              "\"300\"}}\nstate: {dir: ",
-              dir_, "/state, checkpoint_interval: 200ms}\n",
-              "processing_guarantee: at_least_once\nworkers: ", workers)}});
+          absl::StrCat("kafka: {brokers: embedded, properties: "
+                       "{session.timeout.ms: \"3000\", heartbeat.interval.ms: "
+                       "\"300\"}}\nstate: {dir: ",
+                       dir_, "/state, checkpoint_interval: 200ms}\n",
+                       "processing_guarantee: at_least_once\nworkers: ",
+                       workers, more)}});
     EXPECT_NE(pipeline.find("state:"), std::string::npos);
     const std::string file = dir_ + "/pipeline.yaml";
     std::ofstream(file) << pipeline;
@@ -188,15 +190,18 @@ class CrashRecoveryTest : public ::testing::Test {
     ASSERT_EQ(replay.WaitExit(120), 0) << replay.err();
   }
 
-  // `tillstream broker` with the pipeline's topics (and its one-partition
-  // changelog and lease topics); sets bootstrap_ and client_.
-  void StartBroker() {
+  // `tillstream broker` with the pipeline's topics and `state_topics` (by
+  // default its one-partition changelog and lease topics); sets bootstrap_
+  // and client_.
+  void StartBroker(const std::string& state_topics =
+                       "tillstream-pos-analytics-changelog:1,"
+                       "tillstream-pos-analytics-lease:1") {
     broker_ = std::make_unique<Child>(
         std::vector<std::string>{
             kBinary, "broker", absl::StrCat("--partitions=", kPartitions),
             "--topics=pos.orders,pos.kpis,pos.rolling,pos.alerts,"
-            "pos.deadletter,pos.late,tillstream-pos-analytics-changelog:1,"
-            "tillstream-pos-analytics-lease:1"},
+            "pos.deadletter,pos.late," +
+                state_topics},
         dir_ + "/broker");
     ASSERT_TRUE(WaitFor(30, [&] {
       std::string out = broker_->out();
@@ -214,11 +219,12 @@ class CrashRecoveryTest : public ::testing::Test {
     ASSERT_NE(client_, nullptr) << error;
   }
 
-  // Live traffic: `gen_flags`'s events into pos.orders at 1,000 a second.
-  std::unique_ptr<Child> StartTraffic(
-      const std::vector<std::string>& gen_flags) {
+  // Live traffic: `gen_flags`'s events into pos.orders at `rate` a second.
+  std::unique_ptr<Child> StartTraffic(const std::vector<std::string>& gen_flags,
+                                      int rate = 1000) {
     std::vector<std::string> args = {kBinary, "gen", "--brokers=" + bootstrap_,
-                                     "--topic=pos.orders", "--rate=1000"};
+                                     "--topic=pos.orders",
+                                     absl::StrCat("--rate=", rate)};
     args.insert(args.end(), gen_flags.begin(), gen_flags.end());
     return std::make_unique<Child>(args, dir_ + "/gen");
   }
@@ -423,6 +429,102 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
   ASSERT_EQ(third.WaitExit(180), 0) << third.err();
   EXPECT_NE(third.err().find("restored"), std::string::npos) << third.err();
   ExpectOutputsLikeReference();
+}
+
+// scale_out: two instances of one pipeline on their own disks split its
+// eight tasks between them (each logs the tasks it restored); the first is
+// killed with SIGKILL mid-stream, the second takes its tasks over, restoring
+// their state from their changelog partitions, and goes on; a third, on an
+// empty disk, finishes the input. Together they equal one uninterrupted run
+// of one worker, with each instance's tasks on 1, 2 and 4 task workers.
+class ScaleOutTest : public CrashRecoveryTest,
+                     public ::testing::WithParamInterface<int> {};
+
+INSTANTIATE_TEST_SUITE_P(Workers, ScaleOutTest, ::testing::Values(1, 2, 4));
+
+// The tasks an instance's log says it restored ("task 3: ..."), and how
+// many of them came from the changelog rather than its own disk.
+std::set<int> RestoredTasks(const std::string& log, int* from_changelog) {
+  std::set<int> tasks;
+  *from_changelog = 0;
+  for (const std::string& line : Lines(log)) {
+    int task = -1;
+    if (std::sscanf(line.c_str(), "tillstream: task %d:", &task) != 1) continue;
+    tasks.insert(task);
+    if (line.find(" from the changelog") != std::string::npos)
+      ++*from_changelog;
+  }
+  return tasks;
+}
+
+TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
+  const std::string pipeline_file =
+      WritePipeline(/*workers=*/GetParam(), "\nscale_out: {tasks: 8}");
+  ASSERT_NO_FATAL_FAILURE(MakeReference(kGenFlags));
+  ASSERT_NO_FATAL_FAILURE(
+      StartBroker("tillstream-pos-analytics-changelog:8,"
+                  "tillstream-pos-analytics-repartition:8"));
+  std::unique_ptr<Child> gen = StartTraffic(kGenFlags, /*rate=*/2000);
+  auto run_args = [&](const std::string& name) {
+    return std::vector<std::string>{kBinary, "run", pipeline_file,
+                                    "--brokers=" + bootstrap_,
+                                    "--state-dir=" + dir_ + "/" + name};
+  };
+  Child first(run_args("first"), dir_ + "/first");
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return TopicSize(client_, "pos.kpis") >= 100 || !first.Running();
+  })) << first.err();
+  ASSERT_TRUE(first.Running()) << first.err();
+  Child second(run_args("second"), dir_ + "/second");
+  // The group splits the tasks: the second gets some, and the first goes on
+  // with the others.
+  int from_changelog = 0;
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return !RestoredTasks(second.err(), &from_changelog).empty() ||
+           !second.Running();
+  })) << second.err();
+  int64_t before = TopicSize(client_, "pos.kpis");
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return TopicSize(client_, "pos.kpis") >= before + 100 || !second.Running();
+  })) << second.err();
+  ASSERT_TRUE(second.Running()) << second.err();
+  const std::set<int> split = RestoredTasks(second.err(), &from_changelog);
+  EXPECT_LT(split.size(), 8u) << second.err();
+  EXPECT_GT(from_changelog, 0) << "the second instance's first tasks were the "
+                                  "first's, checkpointed into the changelog\n"
+                               << second.err();
+  before = TopicSize(client_, "pos.kpis");
+  first.Kill9();
+  // After the dead member's session (3 s), the survivor has every task.
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return RestoredTasks(second.err(), &from_changelog).size() == 8 ||
+           !second.Running();
+  })) << second.err();
+  ASSERT_TRUE(WaitFor(60, [&] {
+    return TopicSize(client_, "pos.kpis") >= before + 100 || !second.Running();
+  })) << second.err();
+  ASSERT_TRUE(second.Running()) << second.err();
+  EXPECT_TRUE(gen->Running()) << "traffic ended before the takeover";
+  ASSERT_EQ(gen->WaitExit(120), 0) << gen->err();
+  kill(second.pid(), SIGTERM);
+  ASSERT_EQ(second.WaitExit(60), 0) << second.err();
+  std::vector<std::string> last_args = run_args("third");
+  last_args.push_back("--bounded");
+  Child third(last_args, dir_ + "/third");
+  ASSERT_EQ(third.WaitExit(180), 0) << third.err();
+  EXPECT_EQ(RestoredTasks(third.err(), &from_changelog).size(), 8u)
+      << third.err();
+  EXPECT_EQ(from_changelog, 8) << third.err();
+  const int64_t replayed = ExpectOutputsLikeReference();
+  std::printf(
+      "split: the second instance took %zu of 8 tasks; %lld output "
+      "records were replays\n",
+      split.size(), static_cast<long long>(replayed));
+  for (const std::string& line : Lines(second.err())) {
+    if (line.find("task worker") != std::string::npos ||
+        line.find("ingest:") != std::string::npos)
+      std::printf("second: %s\n", line.c_str());
+  }
 }
 
 // Every message of `topic` a read_committed consumer sees, up to the end

@@ -60,7 +60,7 @@ AnomalyProbe OperatorGraph::AlertTotals() const {
 void OperatorGraph::TasksOf(const OrderEvent& event, uint32_t task_count,
                             std::string* scratch,
                             std::vector<uint32_t>* tasks) const {
-  tasks->assign(1, 0);
+  tasks->clear();
   for (const WindowKpiOperator& op : kpi_operators_) {
     op.ForEachGroupKey(event, scratch, [&](absl::string_view key) {
       tasks->push_back(KeyShard::IndexOf(key, task_count));

@@ -52,9 +52,9 @@ class OperatorGraph {
     return rolling_operators_;
   }
   // Scale-out: the tasks (of `task_count`) `event` must reach, in `tasks`,
-  // ascending: those owning a group it adds to in some rule, and task 0,
-  // which judges lateness and counts events (KeyShard::first). `scratch`
-  // holds the keys as they are built.
+  // ascending: those owning a group it adds to in some rule (the owner of
+  // its first group judges whether it is late). `scratch` holds the keys as
+  // they are built.
   void TasksOf(const OrderEvent& event, uint32_t task_count,
                std::string* scratch, std::vector<uint32_t>* tasks) const;
   // The probes of every anomaly and early-warning operator, summed.

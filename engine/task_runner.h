@@ -84,7 +84,7 @@ struct TaskRunnerSummary {
 // its senders' watermarks. A task reads its log in order:
 //   - an event from the ingest is resolved against the task's customers
 //     (first completed order or not) and forwarded once to each task that
-//     owns one of its groups (and to task 0, which judges lateness);
+//     owns one of its groups;
 //   - an event from a task runs through the graph with that bit;
 //   - watermarks and ends: from the ingest of each input partition (the
 //     task forwards its minimum on to every task), and from each task (the

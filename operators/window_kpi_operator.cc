@@ -109,6 +109,13 @@ void WindowKpiOperator::ForEachGroupKey(
   }
 }
 
+bool WindowKpiOperator::WritesLate(const OrderEvent& event) {
+  if (shard_.count == 1) return true;
+  if (line_level_ && event.lines.empty()) return shard_.first();
+  BuildGroupKey(event, line_level_ ? &event.lines[0] : nullptr, &key_scratch_);
+  return shard_.Owns(key_scratch_);
+}
+
 uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
                                         const OrderLine* line) {
   BuildGroupKey(event, line, &key_scratch_);
@@ -193,7 +200,6 @@ void WindowKpiOperator::ProcessSession(const OrderEvent& event,
       AppendLate(event, ts, ts + rule_.session_gap_ms, watermark, out);
       continue;
     }
-    ++probe_.events;
     state->kpis.Add(event.status, customer, rule_.approx_distinct, totals);
     AddSkus(event, group, &state->kpis);
   }
@@ -317,10 +323,10 @@ void WindowKpiOperator::ProcessInWindow(const OrderEvent& event,
                                         OutputBatch* out) {
   const Timestamp end = Timestamp::FromMillis(assigner_.End(start));
   if (watermark >= end.Plus(rule_.allowed_lateness_ms)) {
-    if (shard_.first()) AppendLate(event, start, end.millis(), watermark, out);
+    if (WritesLate(event))
+      AppendLate(event, start, end.millis(), watermark, out);
     return;
   }
-  if (shard_.first()) ++probe_.events;
   max_start_seen_ = std::max(max_start_seen_, start);
   if (!*groups_collected) {
     CollectGroups(event);

@@ -26,7 +26,6 @@ namespace tillstream {
 
 // Counters of one KPI rule; read by the runtime for the summary and metrics.
 struct WindowKpiProbe {
-  int64_t events = 0;  // events added to a window
   int64_t late_events =
       0;                  // events past end + allowed_lateness, sent to `late`
   int64_t snapshots = 0;  // first emissions (revision 0)
@@ -52,7 +51,7 @@ struct WindowKpiProbe {
 class WindowKpiOperator final : public CheckpointedState {
  public:
   // With `shard`, only the groups it owns (every event still comes by);
-  // the first shard also writes the late records and counts events.
+  // the owner of an event's first group writes its late records.
   WindowKpiOperator(const KpiRuleConfig& rule, absl::string_view pipeline,
                     KeyShard shard = {});
   WindowKpiOperator(const WindowKpiOperator&) = delete;
@@ -118,6 +117,11 @@ class WindowKpiOperator final : public CheckpointedState {
   // The key of the group of `event` (and `line`, in a line-level rule).
   void BuildGroupKey(const OrderEvent& event, const OrderLine* line,
                      std::string* key) const;
+  // Whether this shard writes the late record of `event`: the owner of its
+  // first group (of its first line, in a line-level rule), so that exactly
+  // one shard does, and one that judged it late by its own watermark (the
+  // tasks of scale_out each have theirs).
+  bool WritesLate(const OrderEvent& event);
   // `line` is the line being grouped in a line-level rule, else null.
   // kNotOwned for a group of another shard (never interned here).
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);

@@ -18,8 +18,6 @@ namespace tillstream {
 namespace {
 
 constexpr uint64_t kTaskStateVersion = 1;
-// In the engine family of a scaled-out state: its task count.
-constexpr char kTasksKey[] = "tasks";
 
 // The watermark and end of each sender of one stage, as a task sees them.
 struct Senders {
@@ -153,7 +151,7 @@ absl::Status TaskRunner::CheckTasks(StateStore* store,
   if (!recorded.has_value()) {
     std::optional<std::string> progress;
     TS_ASSIGN_OR_RETURN(progress, store->Get(kEngineFamily, "p"));
-    if (progress.has_value() && config.scale_out_tasks > 1) {
+    if (progress.has_value()) {
       return absl::FailedPreconditionError(
           "the state holds a checkpoint of this pipeline without scale_out; "
           "start from a new state directory (and a new group_id)");
@@ -164,9 +162,7 @@ absl::Status TaskRunner::CheckTasks(StateStore* store,
         absl::StrCat(config.scale_out_tasks, "/", KeyShard::kHashVersion));
     return store->Write(batch);
   }
-  if (*recorded ==
-      absl::StrCat(config.scale_out_tasks, "/", KeyShard::kHashVersion))
-    return absl::OkStatus();
+  if (*recorded == TasksRecord(config.scale_out_tasks)) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "the state holds a checkpoint of scale_out tasks/hash ", *recorded,
       "; this pipeline has scale_out.tasks: ", config.scale_out_tasks,

@@ -35,7 +35,21 @@ std::string WorkersRecord(size_t workers) {
   return absl::StrCat(workers, "/", KeyShard::kHashVersion);
 }
 
+std::string TasksRecord(size_t tasks) {
+  return absl::StrCat(tasks, "/", KeyShard::kHashVersion);
+}
+
 absl::Status CheckWorkers(StateStore* store, int64_t workers) {
+  std::optional<std::string> tasks;
+  TS_ASSIGN_OR_RETURN(tasks, store->Get(kEngineFamily, kTasksKey));
+  if (tasks.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the state holds the tasks of this pipeline with scale_out (tasks/"
+        "hash ",
+        *tasks,
+        "); this pipeline has no scale_out: put it back, or start from a new "
+        "state directory"));
+  }
   std::optional<std::string> progress;
   TS_ASSIGN_OR_RETURN(progress, store->Get(kEngineFamily, "p"));
   if (!progress.has_value()) return absl::OkStatus();  // no checkpoint yet

@@ -23,6 +23,11 @@ inline constexpr char kWorkersKey[] = "w";
 // The record under kWorkersKey: "N/<hash version>" (version 1 wrote "N").
 std::string WorkersRecord(size_t workers);
 
+// A scaled-out state (engine/task_runner.h) records its task count and hash
+// version under kTasksKey, as "S/<hash version>".
+inline constexpr char kTasksKey[] = "tasks";
+std::string TasksRecord(size_t tasks);
+
 std::string WorkerFamily(absl::string_view family, size_t worker,
                          size_t workers);
 
@@ -32,7 +37,8 @@ void AppendWorkerWrites(StateWriteBatch part, size_t worker, size_t workers,
                         StateWriteBatch* batch);
 
 // FailedPrecondition when `store` holds a checkpoint of another worker
-// count, or of this one split by another hash.
+// count, of this one split by another hash, or of the pipeline with
+// scale_out.
 absl::Status CheckWorkers(StateStore* store, int64_t workers);
 
 // `store` as one worker's operators see it: their plain family names read

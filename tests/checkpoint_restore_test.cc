@@ -12,6 +12,7 @@
 #include "engine/clock.h"
 #include "engine/pipeline_runner.h"
 #include "engine/status_macros.h"
+#include "engine/task_runner.h"
 #include "engine/worker_state.h"
 #include "examples/generator/traffic_generator.h"
 #include "gtest/gtest.h"
@@ -214,6 +215,45 @@ TEST_F(CheckpointRestoreTest, AStateOfAnotherWorkerCountIsRefused) {
                            ": keep workers: 2, or start from a new state "
                            "directory"));
   }
+}
+
+// A scaled-out state and one instance's do not mix, either way round.
+TEST_F(CheckpointRestoreTest, AScaledOutStateIsRefusedWithoutScaleOut) {
+  PipelineConfig scaled = testing::PosAnalyticsConfig();
+  scaled.scale_out_tasks = 4;
+  {
+    auto store = RocksDbStateStore::Open(
+        {.dir = dir_, .families = TaskRunner::StateFamilies(scaled)});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(TaskRunner::CheckTasks(store->get(), scaled).ok());
+    ASSERT_TRUE(TaskRunner::CheckTasks(store->get(), scaled).ok());
+    scaled.scale_out_tasks = 8;
+    const absl::Status other = TaskRunner::CheckTasks(store->get(), scaled);
+    EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(other.message(),
+              "the state holds a checkpoint of scale_out tasks/hash 4/2; this "
+              "pipeline has scale_out.tasks: 8 (a task's groups are those "
+              "whose key hashes to it): keep the task count, or start from a "
+              "new state directory and group_id");
+  }
+  const absl::Status status = Restore(testing::PosAnalyticsConfig());
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "the state holds the tasks of this pipeline with scale_out "
+            "(tasks/hash 4/2); this pipeline has no scale_out: put it back, "
+            "or start from a new state directory");
+
+  std::filesystem::remove_all(dir_);
+  PipelineConfig one = testing::PosAnalyticsConfig();
+  ASSERT_NO_FATAL_FAILURE(CheckpointOneOrder(one));
+  auto store = RocksDbStateStore::Open(
+      {.dir = dir_, .families = TaskRunner::StateFamilies(scaled)});
+  ASSERT_TRUE(store.ok());
+  const absl::Status refused = TaskRunner::CheckTasks(store->get(), scaled);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(),
+            "the state holds a checkpoint of this pipeline without scale_out; "
+            "start from a new state directory (and a new group_id)");
 }
 
 TEST_F(CheckpointRestoreTest, AStateSplitByAnEarlierHashIsRefused) {

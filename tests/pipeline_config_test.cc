@@ -181,6 +181,40 @@ TEST(PipelineConfigTest, Workers) {
             "p.yaml:9: workers: expected a whole number");
 }
 
+TEST(PipelineConfigTest, ScaleOut) {
+  absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(kGood, "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->scale_out_tasks, 0);  // off: one active instance
+  constexpr char kState[] = "state: {dir: /var/lib/tillstream}\n";
+  config = ParsePipelineConfig(
+      absl::StrReplaceAll(
+          kGood, {{"kafka:\n", absl::StrCat(kState, "scale_out: {tasks: 8}\n",
+                                            "kafka:\n")}}),
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->scale_out_tasks, 8);
+  EXPECT_EQ(ErrorWith("kafka:\n", "scale_out: {tasks: 8}\nkafka:\n"),
+            "p.yaml:9: scale_out: needs state (state.dir): a task's state "
+            "moves between instances through its changelog");
+  EXPECT_EQ(
+      ErrorWith("kafka:\n", absl::StrCat(kState, "scale_out: {}\nkafka:\n")),
+      "p.yaml:10: scale_out.tasks: missing (how many tasks the work is "
+      "split into: the partitions of the repartition and changelog "
+      "topics)");
+  EXPECT_EQ(ErrorWith("kafka:\n",
+                      absl::StrCat(kState, "scale_out: {tasks: 0}\nkafka:\n")),
+            "p.yaml:10: scale_out.tasks: must be between 1 and 1024");
+  EXPECT_EQ(
+      ErrorWith("kafka:\n",
+                absl::StrCat(kState, "scale_out: {tasks: 8, by: x}\nkafka:\n")),
+      "p.yaml:10: scale_out.by: unknown key; expected one of: tasks");
+  EXPECT_EQ(ErrorWith("kafka:\n",
+                      "state: {dir: /s, changelog: none}\nscale_out: {tasks: "
+                      "2}\nkafka:\n"),
+            "p.yaml:9: state.changelog: none: scale_out moves a task's state "
+            "between instances through its changelog");
+}
+
 TEST(PipelineConfigTest, AnomalyRules) {
   const std::string rule =
       "anomalies: [{name: drop, kpi: store_day, metric: orders, method: "

@@ -103,6 +103,36 @@ TEST_F(CliTest, MissingOutputAndUnknownKey) {
               ::testing::HasSubstr(":4: sauce: unknown key"));
 }
 
+// What scale_out does not do yet is refused at start, before any topic is
+// touched: a file replay, the HTTP endpoints, exactly-once.
+TEST_F(CliTest, ScaleOutRefusesWhatItDoesNotDo) {
+  const std::string base = absl::StrCat(
+      "pipeline: p\n"
+      "kpis: [{name: d, group_by: [store_id], window: {size: 1d}}]\n"
+      "outputs: {kpis: k, deadletter: d, late: l}\n"
+      "state: {dir: ",
+      (dir_ / "state").string(), "}\nscale_out: {tasks: 4}\n");
+  Result result =
+      Run(absl::StrCat("run ", WriteFile("a.yaml", base),
+                       " --input /dev/null --output-dir ", dir_.string()));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.stderr_text,
+            "tillstream: scale_out splits a Kafka input between "
+            "instances; replay a file with one instance (a pipeline without "
+            "scale_out)\n");
+  result = Run(
+      absl::StrCat("run ", WriteFile("b.yaml", base + "http: {port: 0}\n")));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_text,
+              ::testing::HasSubstr("http is not served with scale_out yet"));
+  result = Run(absl::StrCat(
+      "run ",
+      WriteFile("c.yaml", base + "processing_guarantee: exactly_once\n")));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.stderr_text,
+              ::testing::HasSubstr("exactly_once is not built for scale_out"));
+}
+
 TEST_F(CliTest, FileReplayMatchesGoldenFilesByteForByte) {
   Result result = Run(absl::StrCat(
       "run tests/golden/small.yaml --input tests/golden/small_orders.ndjson"

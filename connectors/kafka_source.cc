@@ -28,8 +28,15 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
   // pipeline through the embedded broker 185k -> 430k events/s).
   defaults.emplace_back("queued.min.messages", "1000000");
   defaults.emplace_back("queued.max.messages.kbytes", "262144");
-  // The mock cluster holds an empty Fetch for the full wait (DESIGN.md).
-  if (o.embedded_broker) defaults.emplace_back("fetch.wait.max.ms", "5");
+  if (o.embedded_broker) {
+    // The mock cluster holds an empty Fetch for the full wait (DESIGN.md).
+    defaults.emplace_back("fetch.wait.max.ms", "5");
+    // Its group coordinator now and then refuses a member's SyncGroup
+    // (INVALID_REQUEST) when two join at once; the group then waits a
+    // session timeout for that member: 6 s rather than 45.
+    defaults.emplace_back("session.timeout.ms", "6000");
+    defaults.emplace_back("heartbeat.interval.ms", "1500");
+  }
   rd_kafka_conf_t* conf;
   TS_ASSIGN_OR_RETURN(conf, MakeKafkaConf(defaults, o.properties));
   rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::RebalanceTrampoline);

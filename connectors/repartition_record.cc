@@ -15,10 +15,10 @@ constexpr char kVersion = 1;
 
 }  // namespace
 
-std::string EncodeRoute(const Route& route) {
-  std::string out = {kVersion, static_cast<char>(route.stage),
-                     static_cast<char>(route.kind)};
-  StateEncoder encoder(&out);
+void EncodeRoute(const Route& route, std::string* key) {
+  key->assign({kVersion, static_cast<char>(route.stage),
+               static_cast<char>(route.kind)});
+  StateEncoder encoder(key);
   encoder.I64(route.sender);
   encoder.I64(route.seq);
   switch (route.kind) {
@@ -35,7 +35,6 @@ std::string EncodeRoute(const Route& route) {
     case RouteKind::kEnd:
       break;
   }
-  return out;
 }
 
 absl::StatusOr<Route> DecodeRoute(absl::string_view key,

@@ -48,8 +48,13 @@ struct Route {
   Timestamp watermark = Timestamp::Min();  // kWatermark
 };
 
-// The record key for `route`.
-std::string EncodeRoute(const Route& route);
+// The record key for `route`, in `key` (replaced; its buffer reused).
+void EncodeRoute(const Route& route, std::string* key);
+inline std::string EncodeRoute(const Route& route) {
+  std::string key;
+  EncodeRoute(route, &key);
+  return key;
+}
 
 // The route in a record's key (empty: the record has none). InvalidArgument
 // naming the record (topic, partition, offset) when it is missing,

@@ -81,13 +81,12 @@ absl::Status IngestStage::ProcessBatch(const RecordBatch& batch,
     const absl::string_view customer =
         event.customer_id.empty() ? event.order_id : event.customer_id;
     const auto task = static_cast<int32_t>(KeyShard::IndexOf(customer, tasks_));
-    TS_RETURN_IF_ERROR(
-        sink_->Forward(task,
-                       EncodeRoute({.stage = RouteStage::kIngest,
-                                    .kind = RouteKind::kEvent,
-                                    .sender = record.partition.value,
-                                    .seq = record.offset.value}),
-                       record.payload));
+    EncodeRoute({.stage = RouteStage::kIngest,
+                 .kind = RouteKind::kEvent,
+                 .sender = record.partition.value,
+                 .seq = record.offset.value},
+                &route_scratch_);
+    TS_RETURN_IF_ERROR(sink_->Forward(task, route_scratch_, record.payload));
     ++summary_.forwarded;
   }
   if (!dead_letters_.empty()) {

@@ -79,6 +79,7 @@ class IngestStage final : private PartitionListener {
   absl::flat_hash_map<int32_t, Partition> partitions_;
   std::vector<PartitionId> ended_;  // bounded: ends to send after the batch
   OutputBatch dead_letters_;
+  std::string route_scratch_;    // the key of the record being forwarded
   absl::Status callback_error_;  // a commit in a revocation callback
   int64_t last_commit_ms_ = 0;
   IngestSummary summary_;

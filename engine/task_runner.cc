@@ -342,7 +342,7 @@ absl::Status TaskRunner::ProcessRecord(const SourceRecord& record,
 
 absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
                                  const Route& route, int64_t /*now_ms*/) {
-  OrderEvent event;
+  OrderEvent& event = event_;
   const absl::Status decoded = decoder_.Decode(record.payload, &event);
   if (!decoded.ok()) {
     WriteDeadLetter(record, decoded.message());
@@ -353,17 +353,17 @@ absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
   if (CountsCustomer(event))
     task->resolved.Intern(event.customer_id, &first_order);
   task->graph.TasksOf(event, task_count_, &key_scratch_, &targets_);
-  const std::string key =
-      EncodeRoute({.stage = RouteStage::kTask,
-                   .kind = RouteKind::kEvent,
-                   .sender = task->id,
-                   .seq = record.offset.value,
-                   .origin_partition = route.origin_partition,
-                   .origin_offset = route.origin_offset,
-                   .first_order = first_order});
+  EncodeRoute({.stage = RouteStage::kTask,
+               .kind = RouteKind::kEvent,
+               .sender = task->id,
+               .seq = record.offset.value,
+               .origin_partition = route.origin_partition,
+               .origin_offset = route.origin_offset,
+               .first_order = first_order},
+              &route_scratch_);
   for (uint32_t target : targets_) {
-    TS_RETURN_IF_ERROR(
-        sink_->Forward(static_cast<int32_t>(target), key, record.payload));
+    TS_RETURN_IF_ERROR(sink_->Forward(static_cast<int32_t>(target),
+                                      route_scratch_, record.payload));
     ++summary_.forwarded;
   }
   return absl::OkStatus();
@@ -371,7 +371,7 @@ absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
 
 absl::Status TaskRunner::Aggregate(Task* task, const SourceRecord& record,
                                    const Route& route, int64_t /*now_ms*/) {
-  OrderEvent event;
+  OrderEvent& event = event_;
   const absl::Status decoded = decoder_.Decode(record.payload, &event);
   if (!decoded.ok()) {
     WriteDeadLetter(record, decoded.message());

@@ -148,7 +148,10 @@ class TaskRunner final : private PartitionListener {
   absl::flat_hash_map<int32_t, std::unique_ptr<Task>> tasks_;
   SourceOffsets start_offsets_;
   OutputBatch dead_letters_;
+  // Per record, reused: the event, group keys, the route, target tasks.
+  OrderEvent event_;
   std::string key_scratch_;
+  std::string route_scratch_;
   std::vector<uint32_t> targets_;
   uint64_t changelog_epoch_ = 0;
   int64_t last_checkpoint_ms_ = 0;

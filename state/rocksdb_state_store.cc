@@ -33,26 +33,34 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(
           static_cast<size_t>(options.write_buffer_bytes), table.block_cache);
 
-  std::vector<std::string> names = options.families;
   // Families already on disk are opened too (RocksDB insists), so that a
   // state of other rules or another worker count reaches the engine, which
-  // says what differs, rather than failing here.
+  // says what differs, rather than failing here. The missing ones are
+  // created after, in one call: RocksDB's create_missing_column_families
+  // rewrites and re-reads its options file once per family, which for the
+  // hundred families of a scaled-out state was most of a start.
   std::vector<std::string> existing;
-  if (rocksdb::DB::ListColumnFamilies(db_options, options.dir, &existing)
-          .ok()) {
-    names.insert(names.end(), existing.begin(), existing.end());
+  if (!rocksdb::DB::ListColumnFamilies(db_options, options.dir, &existing)
+           .ok()) {
+    existing.clear();  // a new database
   }
-  names.push_back(rocksdb::kDefaultColumnFamilyName);
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
+  existing.push_back(rocksdb::kDefaultColumnFamilyName);
+  std::sort(existing.begin(), existing.end());
+  existing.erase(std::unique(existing.begin(), existing.end()), existing.end());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : names)
+  for (const std::string& name : existing)
     descriptors.emplace_back(name, family_options);
+  std::vector<std::string> missing;
+  for (const std::string& name : options.families) {
+    if (!std::binary_search(existing.begin(), existing.end(), name))
+      missing.push_back(name);
+  }
+  std::sort(missing.begin(), missing.end());
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
 
   auto store = std::unique_ptr<RocksDbStateStore>(new RocksDbStateStore());
   store->sync_ = options.sync;
@@ -63,8 +71,17 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
                 absl::StrCat("open ", options.dir));
   if (!status.ok()) return status;
   store->db_.reset(db);
-  for (size_t i = 0; i < names.size(); ++i)
-    store->by_name_[names[i]] = store->handles_[i];
+  if (!missing.empty()) {
+    std::vector<rocksdb::ColumnFamilyHandle*> created;
+    status =
+        FromRocks(db->CreateColumnFamilies(family_options, missing, &created),
+                  absl::StrCat("create column families in ", options.dir));
+    store->handles_.insert(store->handles_.end(), created.begin(),
+                           created.end());
+    if (!status.ok()) return status;
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : store->handles_)
+    store->by_name_[handle->GetName()] = handle;
   return store;
 }
 

@@ -20,7 +20,9 @@ namespace {
 constexpr uint64_t kTaskStateVersion = 1;
 
 // The watermark and end of each sender of one stage, as a task sees them.
+// Senders are numbered densely from 0.
 struct Senders {
+  static constexpr int32_t kMaxSenders = 1 << 16;
   Senders(int64_t count, const WatermarkOptions& options, int64_t now_ms)
       : tracker(options) {
     for (int64_t s = 0; s < count; ++s)
@@ -30,10 +32,16 @@ struct Senders {
   bool all_ended() const { return ended.size() == count(); }
 
   // A record from `sender`: it is active; one that had ended is back (a
-  // later run over more input).
-  PartitionWatermark* Heard(int32_t sender, int64_t now_ms) {
+  // later run over more input). With `grow` (the input partitions: a topic
+  // can gain some while running), an unknown sender joins, and the ids
+  // below it with it; otherwise it is refused (null).
+  PartitionWatermark* Heard(int32_t sender, int64_t now_ms, bool grow) {
     PartitionWatermark* p = tracker.Find(PartitionId{sender});
-    if (p == nullptr) return nullptr;  // not a sender of this pipeline
+    if (p == nullptr) {
+      if (!grow || sender < 0 || sender >= kMaxSenders) return nullptr;
+      for (auto id = static_cast<int32_t>(count()); id <= sender; ++id)
+        p = tracker.AddPartition(PartitionId{id}, now_ms);
+    }
     if (ended.erase(sender) > 0) {
       const Timestamp seen = p->max_seen();
       p = tracker.AddPartition(PartitionId{sender}, now_ms);
@@ -57,9 +65,17 @@ struct Senders {
       out->Bool(ended.contains(static_cast<int32_t>(s)));
     }
   }
-  bool Decode(StateDecoder* in) {
-    if (in->Count() != count()) return false;
-    for (size_t s = 0; s < count(); ++s) {
+  // DataLoss for a damaged record; FailedPrecondition when the checkpoint
+  // had more senders than there are now (partitions are never removed). A
+  // topic that gained partitions has new senders, which start unheard.
+  absl::Status Decode(StateDecoder* in, absl::string_view what) {
+    const size_t saved = in->Count();
+    if (saved > count()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the checkpoint knows ", saved, " ", what,
+                       ", there are ", count(), " now"));
+    }
+    for (size_t s = 0; s < saved; ++s) {
       const auto sender = static_cast<int32_t>(s);
       const int64_t max_seen = in->I64();
       if (max_seen != INT64_MIN)
@@ -67,7 +83,8 @@ struct Senders {
             ->Observe(Timestamp::FromMillis(max_seen));
       if (in->Bool()) End(sender);
     }
-    return in->ok();
+    return in->ok() ? absl::OkStatus()
+                    : absl::DataLossError("engine: bad task progress record");
   }
 
   WatermarkTracker tracker;
@@ -268,7 +285,9 @@ absl::Status TaskRunner::RestoreEngineState(Task* task, StateStore* store) {
   task->watermark = Timestamp::FromMillis(in.I64());
   task->sent_watermark = Timestamp::FromMillis(in.I64());
   task->sent_end = in.Bool();
-  if (!task->ingest.Decode(&in) || !task->tasks.Decode(&in) || !in.done())
+  TS_RETURN_IF_ERROR(task->ingest.Decode(&in, "input partitions"));
+  TS_RETURN_IF_ERROR(task->tasks.Decode(&in, "tasks"));
+  if (!in.done())
     return absl::DataLossError("engine: bad task progress record");
   task->tasks.tracker.RaiseTo(task->watermark);
   task->ingest.tracker.RaiseTo(task->sent_watermark);
@@ -315,10 +334,12 @@ absl::Status TaskRunner::ProcessRecord(const SourceRecord& record,
   }
   Senders& senders =
       route->stage == RouteStage::kIngest ? task->ingest : task->tasks;
-  PartitionWatermark* sender = senders.Heard(route->sender, now_ms);
+  PartitionWatermark* sender =
+      senders.Heard(route->sender, now_ms, route->stage == RouteStage::kIngest);
   if (sender == nullptr) {
     WriteDeadLetter(
-        record, absl::StrCat("route from an unknown sender ", route->sender));
+        record, absl::StrCat("route from task ", route->sender, ", beyond the ",
+                             task_count_, " tasks of this pipeline"));
     return absl::OkStatus();
   }
   switch (route->kind) {

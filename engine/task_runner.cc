@@ -338,8 +338,11 @@ absl::Status TaskRunner::ProcessRecord(const SourceRecord& record,
       senders.Heard(route->sender, now_ms, route->stage == RouteStage::kIngest);
   if (sender == nullptr) {
     WriteDeadLetter(
-        record, absl::StrCat("route from task ", route->sender, ", beyond the ",
-                             task_count_, " tasks of this pipeline"));
+        record,
+        absl::StrCat(
+            "route from ",
+            route->stage == RouteStage::kIngest ? "input partition " : "task ",
+            route->sender, ", which this pipeline does not have"));
     return absl::OkStatus();
   }
   switch (route->kind) {

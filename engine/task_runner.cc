@@ -364,14 +364,16 @@ absl::Status TaskRunner::ProcessRecord(const SourceRecord& record,
              : Aggregate(task, record, *route, now_ms);
 }
 
+bool TaskRunner::Decode(const SourceRecord& record) {
+  const absl::Status decoded = decoder_.Decode(record.payload, &event_);
+  if (!decoded.ok()) WriteDeadLetter(record, decoded.message());
+  return decoded.ok();
+}
+
 absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
                                  const Route& route, int64_t /*now_ms*/) {
-  OrderEvent& event = event_;
-  const absl::Status decoded = decoder_.Decode(record.payload, &event);
-  if (!decoded.ok()) {
-    WriteDeadLetter(record, decoded.message());
-    return absl::OkStatus();
-  }
+  if (!Decode(record)) return absl::OkStatus();
+  const OrderEvent& event = event_;
   ++summary_.resolved;
   bool first_order = false;
   if (CountsCustomer(event))
@@ -395,12 +397,8 @@ absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
 
 absl::Status TaskRunner::Aggregate(Task* task, const SourceRecord& record,
                                    const Route& route, int64_t /*now_ms*/) {
+  if (!Decode(record)) return absl::OkStatus();
   OrderEvent& event = event_;
-  const absl::Status decoded = decoder_.Decode(record.payload, &event);
-  if (!decoded.ok()) {
-    WriteDeadLetter(record, decoded.message());
-    return absl::OkStatus();
-  }
   ++summary_.aggregated;
   // Where the event entered the pipeline: late records name it.
   event.source = {SourceKind::kKafka, config_.source.topic,

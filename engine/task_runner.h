@@ -122,6 +122,10 @@ class TaskRunner final : private PartitionListener {
   absl::StatusOr<std::unique_ptr<Task>> RestoreTask(int32_t id);
   absl::Status RestoreEngineState(Task* task, StateStore* store);
   absl::Status ProcessRecord(const SourceRecord& record, int64_t now_ms);
+  // Decodes the record's event into event_; false (a dead letter written)
+  // when it is not one. The ingest decoded it already: this only fails
+  // when the pipeline's limits changed between them.
+  bool Decode(const SourceRecord& record);
   absl::Status Resolve(Task* task, const SourceRecord& record,
                        const Route& route, int64_t now_ms);
   absl::Status Aggregate(Task* task, const SourceRecord& record,

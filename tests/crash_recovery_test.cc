@@ -229,6 +229,14 @@ class CrashRecoveryTest : public ::testing::Test {
     return std::make_unique<Child>(args, dir_ + "/gen");
   }
 
+  // `tillstream run` of `pipeline_file` on the broker, with its state in
+  // dir_/`name` (an instance on a disk of its own).
+  std::vector<std::string> RunArgs(const std::string& pipeline_file,
+                                   const std::string& name) const {
+    return {kBinary, "run", pipeline_file, "--brokers=" + bootstrap_,
+            "--state-dir=" + dir_ + "/" + name};
+  }
+
   // The ids whose last records differ (up to 10, with both values) and the
   // ids only one side has: gtest prints whole maps cut at 32 entries.
   template <typename Map>
@@ -389,9 +397,7 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
   ASSERT_NO_FATAL_FAILURE(StartBroker());
   std::unique_ptr<Child> gen = StartTraffic(kGenFlags);
   auto run_args = [&](const std::string& name) {
-    return std::vector<std::string>{kBinary, "run", pipeline_file,
-                                    "--brokers=" + bootstrap_,
-                                    "--state-dir=" + dir_ + "/" + name};
+    return RunArgs(pipeline_file, name);
   };
   Child first(run_args("first"), dir_ + "/first");
   ASSERT_TRUE(WaitFor(60, [&] {
@@ -466,9 +472,7 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
                   "tillstream-pos-analytics-repartition:8"));
   std::unique_ptr<Child> gen = StartTraffic(kGenFlags, /*rate=*/2000);
   auto run_args = [&](const std::string& name) {
-    return std::vector<std::string>{kBinary, "run", pipeline_file,
-                                    "--brokers=" + bootstrap_,
-                                    "--state-dir=" + dir_ + "/" + name};
+    return RunArgs(pipeline_file, name);
   };
   Child first(run_args("first"), dir_ + "/first");
   ASSERT_TRUE(WaitFor(60, [&] {

@@ -50,6 +50,21 @@ class KafkaIntegrationTest : public ::testing::Test {
     testing::ProduceAll(broker_->bootstrap(), topic, records);
   }
 
+  // Every record `generator` makes, produced to `topic` (keyed by store)
+  // and returned in order.
+  std::vector<std::string> ProduceGenerated(TrafficGenerator* generator,
+                                            const std::string& topic) {
+    std::vector<std::pair<std::string, std::string>> keyed;
+    std::vector<std::string> records;
+    std::string record, key;
+    while (generator->Next(&record, &key)) {
+      keyed.emplace_back(key, record);
+      records.push_back(record);
+    }
+    Produce(topic, keyed);
+    return records;
+  }
+
   std::vector<Message> ConsumeAll(const std::string& topic, int partitions) {
     return testing::ConsumeAll(broker_->bootstrap(), topic, partitions);
   }
@@ -167,14 +182,8 @@ TEST_F(KafkaIntegrationTest, KafkaModeEqualsFileMode) {
   options.days = 10;
   options.bad_rate = 0.01;
   TrafficGenerator generator(options);
-  std::vector<std::pair<std::string, std::string>> keyed;
-  std::vector<std::string> records;
-  std::string record, key;
-  while (generator.Next(&record, &key)) {
-    keyed.emplace_back(key, record);
-    records.push_back(record);
-  }
-  Produce(config.source.topic, keyed);
+  const std::vector<std::string> records =
+      ProduceGenerated(&generator, config.source.topic);
   RunSummary summary = RunBounded(config);
   EXPECT_EQ(summary.records, static_cast<int64_t>(records.size()));
   EXPECT_EQ(summary.bad_records, generator.bad_produced());
@@ -231,14 +240,8 @@ TEST_F(KafkaIntegrationTest, ScaledOutEqualsOneInstance) {
   options.bad_rate = 0.01;
   options.drops = {{.store = 3, .day = 31, .fraction = 0.9}};  // an alert
   TrafficGenerator generator(options);
-  std::vector<std::pair<std::string, std::string>> keyed;
-  std::vector<std::string> records;
-  std::string record, key;
-  while (generator.Next(&record, &key)) {
-    keyed.emplace_back(key, record);
-    records.push_back(record);
-  }
-  Produce(config.source.topic, keyed);
+  const std::vector<std::string> records =
+      ProduceGenerated(&generator, config.source.topic);
   const std::string dir = ::testing::TempDir() + "/tillstream-scaled-out";
   std::filesystem::remove_all(dir);
   {

@@ -156,14 +156,17 @@ absl::Status ReadChangelog(const KafkaTopicRef& topic, int32_t partition,
   const std::string header_name(kChangelogHeader);
   absl::Status status;
   // Until the end: the partition's end event (under read_committed, at the
-  // last stable offset).
+  // last stable offset). A transaction a dead writer left open holds that
+  // offset until the broker aborts it (transaction.timeout.ms, 60 s for our
+  // producers), so a record may be that long in coming.
+  constexpr int kEndWaitMs = 75'000;
   while (status.ok()) {
     rd_kafka_message_t* message =
-        rd_kafka_consumer_poll(consumer.get(), kTimeoutMs);
+        rd_kafka_consumer_poll(consumer.get(), kEndWaitMs);
     if (message == nullptr) {
       status = absl::DeadlineExceededError(
           absl::StrCat("changelog ", topic.topic, ": no record for ",
-                       kTimeoutMs / 1000, " s before its end"));
+                       kEndWaitMs / 1000, " s before its end"));
       break;
     }
     if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {

@@ -30,8 +30,10 @@ void IngestStage::OnPartitionsAssigned(
 
 void IngestStage::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
   // What was read from them goes out and is committed before another
-  // instance resumes them: it then sends again as little as possible.
-  callback_error_.Update(Commit(partitions));
+  // instance resumes them: it then sends again as little as possible (and,
+  // exactly-once, the open transaction's offsets are still this member's
+  // to send).
+  callback_error_.Update(Commit());
   for (PartitionId p : partitions) {
     partitions_.erase(p.value);
     watermarks_.RemovePartition(p);
@@ -113,22 +115,17 @@ absl::Status IngestStage::ProcessBatch(const RecordBatch& batch,
   return absl::OkStatus();
 }
 
-absl::Status IngestStage::Commit(std::span<const PartitionId> partitions) {
-  TS_RETURN_IF_ERROR(sink_->Flush());
+absl::Status IngestStage::Commit() {
   SourceOffsets offsets;
-  auto add = [&](int32_t id, const Partition& state) {
+  for (const auto& [id, state] : partitions_) {
     if (state.next_offset >= 0) offsets[id] = state.next_offset;
-  };
-  if (partitions.empty()) {
-    for (const auto& [id, state] : partitions_) add(id, state);
-  } else {
-    for (PartitionId p : partitions) {
-      auto it = partitions_.find(p.value);
-      if (it != partitions_.end()) add(p.value, it->second);
-    }
   }
-  input_->CommitOffsets(offsets);
   last_commit_ms_ = clock_->NowMillis();
+  // Exactly-once: the forwarded records, dead letters and offsets commit
+  // together. Otherwise the records are delivered before the offsets go.
+  if (sink_->transactional()) return sink_->Commit(offsets, ++commits_);
+  TS_RETURN_IF_ERROR(sink_->Flush());
+  input_->CommitOffsets(offsets);
   return absl::OkStatus();
 }
 

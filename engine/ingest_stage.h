@@ -38,7 +38,9 @@ struct IngestSummary {
 // goes to every task too, after its last event. It keeps no state: its
 // progress is the group's committed offsets, committed once everything
 // before them is delivered, so a restart sends again at most what followed
-// and the tasks drop the repeats (engine/replay_filter.h). One thread.
+// and the tasks drop the repeats (engine/replay_filter.h); with a
+// transactional sink (exactly-once), the forwarded records, dead letters and
+// offsets of each commit interval are one transaction. One thread.
 class IngestStage final : private PartitionListener {
  public:
   // `input` resumes from the group's offsets (resume_from_group); `sink`
@@ -65,9 +67,9 @@ class IngestStage final : private PartitionListener {
   absl::Status ProcessBatch(const RecordBatch& batch, int64_t now_ms);
   // Sends `route` (a control record) to every task.
   absl::Status Broadcast(const Route& route);
-  // Delivers what was sent and commits the offsets of `partitions` (all
-  // when empty) to the group.
-  absl::Status Commit(std::span<const PartitionId> partitions = {});
+  // Delivers what was sent and commits the offsets of every owned partition
+  // to the group (exactly-once: in the sink's transaction).
+  absl::Status Commit();
 
   const PipelineConfig& config_;
   RecordSource* input_;
@@ -82,6 +84,7 @@ class IngestStage final : private PartitionListener {
   std::string route_scratch_;    // the key of the record being forwarded
   absl::Status callback_error_;  // a commit in a revocation callback
   int64_t last_commit_ms_ = 0;
+  int64_t commits_ = 0;  // labels the transactions' offsets
   IngestSummary summary_;
 };
 

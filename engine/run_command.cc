@@ -132,10 +132,6 @@ int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
     refused =
         "http is not served with scale_out yet (docs/scale-out.md): "
         "leave http out";
-  } else if (config.processing_guarantee == ProcessingGuarantee::kExactlyOnce) {
-    refused =
-        "processing_guarantee: exactly_once is not built for "
-        "scale_out yet (docs/scale-out.md); use at_least_once";
   }
   if (refused != nullptr) {
     reporter.Error(refused);
@@ -153,15 +149,37 @@ int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
     broker = *std::move(started);
     brokers = broker->bootstrap();
   }
-  reporter.Info(
-      absl::StrCat("processing_guarantee=at_least_once (tasks drop "
-                   "replayed records; outputs carry ids)"));
+  // As without scale_out: exactly-once by default where it can hold.
+  const bool embedded = broker != nullptr;
+  ProcessingGuarantee guarantee = config.processing_guarantee;
+  if (guarantee == ProcessingGuarantee::kDefault) {
+    guarantee = embedded ? ProcessingGuarantee::kAtLeastOnce
+                         : ProcessingGuarantee::kExactlyOnce;
+  }
+  const bool exactly_once = guarantee == ProcessingGuarantee::kExactlyOnce;
+  std::string instance;
+  if (exactly_once) {
+    absl::StatusOr<std::string> id = PipelineRunner::InstanceId(store);
+    if (!id.ok()) {
+      reporter.Error(id.status().message());
+      return kExitFailure;
+    }
+    instance = *id;
+  }
+  reporter.Info(absl::StrCat(
+      "processing_guarantee=", GuaranteeName(guarantee),
+      exactly_once ? (embedded ? " (the embedded broker does not enforce "
+                                 "transactions: not a proof)"
+                               : "")
+                   : " (tasks drop replayed records; outputs carry ids)"));
   const auto started = std::chrono::steady_clock::now();
   const absl::Status status = RunScaledOut(
       config, store,
       {.brokers = brokers,
        .broker = broker.get(),
        .bounded = absl::GetFlag(FLAGS_bounded),
+       .exactly_once = exactly_once,
+       .instance_id = instance,
        .info = [&reporter](absl::string_view line) { reporter.Info(line); }},
       StopRequested());
   const double seconds =

@@ -109,8 +109,23 @@ absl::Status RunScaledOut(const PipelineConfig& config, StateStore* store,
                                   .bounded = options.bounded,
                                   .embedded_broker = embedded,
                                   .resume_from_group = true}));
+  // A transactional producer commits its consumer's offsets with what it
+  // sent: the ingest's over the input, a task worker's over its tasks.
+  auto transactional = [&](KafkaSinkOptions sink, absl::string_view role,
+                           const std::string& input_topic,
+                           rd_kafka_t* consumer) {
+    if (options.exactly_once) {
+      sink.transactional_id = absl::StrCat("tillstream-", config.kafka.group_id,
+                                           "-", options.instance_id, "-", role);
+      sink.input_topic = input_topic;
+      sink.consumer = consumer;
+    }
+    return sink;
+  };
   std::unique_ptr<KafkaSink> ingest_sink;
-  TS_ASSIGN_OR_RETURN(ingest_sink, KafkaSink::Create(sink_options));
+  TS_ASSIGN_OR_RETURN(ingest_sink, KafkaSink::Create(transactional(
+                                       sink_options, "ingest",
+                                       config.source.topic, input->handle())));
 
   std::vector<std::string> task_families = {std::string(kEngineFamily)};
   for (const std::string& family : OperatorGraph(config).Families())
@@ -133,7 +148,11 @@ absl::Status RunScaledOut(const PipelineConfig& config, StateStore* store,
              .group_id = absl::StrCat(config.kafka.group_id, "-tasks"),
              .properties = config.kafka.properties,
              .embedded_broker = embedded}));
-    TS_ASSIGN_OR_RETURN(worker.sink, KafkaSink::Create(sink_options));
+    TS_ASSIGN_OR_RETURN(
+        worker.sink,
+        KafkaSink::Create(transactional(
+            sink_options, absl::StrCat("tasks-", &worker - workers.data()),
+            repartition.topic, worker.source->handle())));
     TaskRunnerOptions task_options{
         .input_partitions = input_partitions,
         .bounded = options.bounded,

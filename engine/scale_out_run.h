@@ -17,6 +17,11 @@ struct ScaleOutRunOptions {
   std::string brokers;               // bootstrap servers
   EmbeddedBroker* broker = nullptr;  // in-process: it creates the topics
   bool bounded = false;              // end once the input read at start is
+  // Exactly-once: every producer is transactional, its transactional id
+  // made of the group id, `instance_id` (kept in the state, so a restart
+  // fences its own zombie) and its role.
+  bool exactly_once = false;
+  std::string instance_id;
   // Log lines (restores, the closing summary); thread-safe.
   std::function<void(absl::string_view line)> info;
 };

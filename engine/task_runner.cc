@@ -210,8 +210,19 @@ void TaskRunner::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
     if (it != tasks_.end()) revoked.push_back(it->second.get());
   }
   // Lost (the session expired): another member may run them already, and a
-  // checkpoint now would write into its changelog.
-  if (!source_->assignment_lost()) callback_error_.Update(Checkpoint(revoked));
+  // checkpoint now would write into its changelog. Exactly-once, the open
+  // transaction holds their records too and can no longer commit: stop, and
+  // a restart resumes every task from its last checkpoint.
+  if (source_->assignment_lost()) {
+    if (sink_->transactional()) {
+      callback_error_.Update(absl::AbortedError(
+          "the group took this worker's tasks away (its session expired): "
+          "stopped without a checkpoint; a restart resumes from the last "
+          "one"));
+    }
+  } else {
+    callback_error_.Update(Checkpoint(revoked));
+  }
   for (PartitionId p : partitions) {
     tasks_.erase(p.value);
     start_offsets_.erase(p.value);
@@ -311,7 +322,8 @@ absl::Status TaskRunner::Run(const std::atomic<bool>& stop) {
     TS_RETURN_IF_ERROR(WriteOutputs());
     if (options_.bounded && options_.completed != nullptr &&
         options_.completed->size() >= task_count_) {
-      return sink_->Flush();
+      // The closing outputs (exactly-once: in a transaction of their own).
+      return Checkpoint({});
     }
     if (now - last_checkpoint_ms_ >= config_.state.checkpoint_interval_ms)
       TS_RETURN_IF_ERROR(CheckpointAll());
@@ -489,12 +501,21 @@ absl::Status TaskRunner::CheckpointAll() {
   return Checkpoint(all);
 }
 
-absl::Status TaskRunner::Checkpoint(const std::vector<Task*>& tasks) {
+absl::Status TaskRunner::Checkpoint(const std::vector<Task*>& chosen) {
   last_checkpoint_ms_ = clock_->NowMillis();
-  // Outputs and forwarded records first: once a task's offset is saved, the
-  // records before it are never read again (PipelineRunner::Checkpoint).
+  const bool transactional = sink_->transactional();
+  // Exactly-once: a commit takes everything the producer sent, for every
+  // task, so every task's state goes with it.
+  std::vector<Task*> tasks = chosen;
+  if (transactional) {
+    tasks.clear();
+    for (auto& [id, task] : tasks_) tasks.push_back(task.get());
+  }
   TS_RETURN_IF_ERROR(WriteOutputs());
-  TS_RETURN_IF_ERROR(sink_->Flush());
+  // At-least-once: outputs and forwarded records are delivered first: once
+  // a task's offset is saved, the records before it are never read again
+  // (PipelineRunner::Checkpoint). Exactly-once: they commit with it.
+  if (!transactional) TS_RETURN_IF_ERROR(sink_->Flush());
   struct Pending {
     Task* task;
     StateWriteBatch batch;
@@ -535,9 +556,16 @@ absl::Status TaskRunner::Checkpoint(const std::vector<Task*>& tasks) {
           ChangelogHeaderValue(changelog_epoch_, p.number)));
     }
   }
-  if (pending.empty()) return absl::OkStatus();
-  if (sink_->has_changelog()) TS_RETURN_IF_ERROR(sink_->Flush());
+  // Delivered, so that each task's changelog offset is known.
+  if (sink_->has_changelog() || transactional)
+    TS_RETURN_IF_ERROR(sink_->Flush());
   SourceOffsets offsets;
+  for (Task* task : tasks) offsets[task->id] = task->next_offset;
+  // Exactly-once: the outputs, forwarded records, changelog records and
+  // the tasks' offsets commit together, before the local state is written,
+  // so that it is never ahead of what the changelog committed (a crash in
+  // between: the restore takes the checkpoint from the changelog).
+  if (transactional) TS_RETURN_IF_ERROR(sink_->Commit(offsets, ++commits_));
   for (Pending& p : pending) {
     if (sink_->has_changelog()) {
       p.batch.Put(kEngineFamily, kChangelogPositionKey,
@@ -553,9 +581,9 @@ absl::Status TaskRunner::Checkpoint(const std::vector<Task*>& tasks) {
                                        written.message()));
     }
     p.task->checkpoint_number = p.number;
-    offsets[p.task->id] = p.task->next_offset;
   }
-  source_->CommitOffsets(offsets);  // for monitoring: the lag per task
+  // For monitoring (the lag per task); exactly-once committed them above.
+  if (!transactional) source_->CommitOffsets(offsets);
   return absl::OkStatus();
 }
 

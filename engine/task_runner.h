@@ -89,11 +89,13 @@ struct TaskRunnerSummary {
 //   - watermarks and ends: from the ingest of each input partition (the
 //     task forwards its minimum on to every task), and from each task (the
 //     minimum is the graph's watermark).
-// A checkpoint delivers the outputs and forwarded records first, then
-// writes each task's state with its offset to the changelog and RocksDB
-// (at-least-once; a replay is dropped by the receivers' filters and by
-// output ids). One thread; the store is shared (RocksDB takes concurrent
-// writers).
+// At-least-once, a checkpoint delivers the outputs and forwarded records
+// first, then writes each task's state with its offset to the changelog and
+// RocksDB (a replay is dropped by the receivers' filters and by output ids).
+// Exactly-once (a transactional sink), the outputs, forwarded records,
+// changelog records and task offsets of a checkpoint are one transaction,
+// committed before RocksDB is written. One thread; the store is shared
+// (RocksDB takes concurrent writers).
 class TaskRunner final : private PartitionListener {
  public:
   TaskRunner(const PipelineConfig& config, KafkaSource* repartition,
@@ -135,7 +137,8 @@ class TaskRunner final : private PartitionListener {
   absl::Status AfterBatch(Task* task, int64_t now_ms);
   absl::Status Broadcast(const Route& route);
   absl::Status WriteOutputs();
-  // Checkpoints `tasks` (those not completed) in one go.
+  // Checkpoints `tasks` (those not completed) in one go; exactly-once,
+  // every task, in the transaction that commits what the producer sent.
   absl::Status Checkpoint(const std::vector<Task*>& tasks);
   absl::Status CheckpointAll();
   void WriteDeadLetter(const SourceRecord& record, absl::string_view reason);
@@ -158,6 +161,7 @@ class TaskRunner final : private PartitionListener {
   std::string route_scratch_;
   std::vector<uint32_t> targets_;
   uint64_t changelog_epoch_ = 0;
+  int64_t commits_ = 0;  // exactly-once: labels the transactions' offsets
   int64_t last_checkpoint_ms_ = 0;
   absl::Status callback_error_;
   TaskRunnerSummary summary_;

@@ -103,8 +103,8 @@ TEST_F(CliTest, MissingOutputAndUnknownKey) {
               ::testing::HasSubstr(":4: sauce: unknown key"));
 }
 
-// What scale_out does not do yet is refused at start, before any topic is
-// touched: a file replay, the HTTP endpoints, exactly-once.
+// What scale_out does not do is refused at start, before any topic is
+// touched: a file replay, the HTTP endpoints.
 TEST_F(CliTest, ScaleOutRefusesWhatItDoesNotDo) {
   const std::string base = absl::StrCat(
       "pipeline: p\n"
@@ -125,12 +125,6 @@ TEST_F(CliTest, ScaleOutRefusesWhatItDoesNotDo) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.stderr_text,
               ::testing::HasSubstr("http is not served with scale_out yet"));
-  result = Run(absl::StrCat(
-      "run ",
-      WriteFile("c.yaml", base + "processing_guarantee: exactly_once\n")));
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_text,
-              ::testing::HasSubstr("exactly_once is not built for scale_out"));
 }
 
 TEST_F(CliTest, FileReplayMatchesGoldenFilesByteForByte) {

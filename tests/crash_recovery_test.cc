@@ -154,11 +154,12 @@ class CrashRecoveryTest : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  // The demo's pipeline with durable state (at-least-once, a checkpoint
+  // The demo's pipeline with durable state (`guarantee`, a checkpoint
   // every 200 ms) and `workers` operator threads, and `more` settings (each
   // on a line of its own, after a newline); a dead member leaves the groups
   // after 3 s rather than 45. The reference is one worker's.
-  std::string WritePipeline(int workers, const std::string& more = "") {
+  std::string WritePipeline(int workers, const std::string& more = "",
+                            const std::string& guarantee = "at_least_once") {
     std::string pipeline = ReadFile(kSource + "/examples/pos-analytics.yaml");
     pipeline = absl::StrReplaceAll(
         pipeline,
@@ -167,8 +168,8 @@ class CrashRecoveryTest : public ::testing::Test {
                        "{session.timeout.ms: \"3000\", heartbeat.interval.ms: "
                        "\"300\"}}\nstate: {dir: ",
                        dir_, "/state, checkpoint_interval: 200ms}\n",
-                       "processing_guarantee: at_least_once\nworkers: ",
-                       workers, more)}});
+                       "processing_guarantee: ", guarantee,
+                       "\nworkers: ", workers, more)}});
     EXPECT_NE(pipeline.find("state:"), std::string::npos);
     const std::string file = dir_ + "/pipeline.yaml";
     std::ofstream(file) << pipeline;
@@ -442,11 +443,19 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
 // killed with SIGKILL mid-stream, the second takes its tasks over, restoring
 // their state from their changelog partitions, and goes on; a third, on an
 // empty disk, finishes the input. Together they equal one uninterrupted run
-// of one worker, with each instance's tasks on 1, 2 and 4 task workers.
-class ScaleOutTest : public CrashRecoveryTest,
-                     public ::testing::WithParamInterface<int> {};
+// of one worker, with each instance's tasks on 1, 2 and 4 task workers
+// (at-least-once), and on 2 with exactly-once (the embedded broker accepts
+// its transactions without enforcing them: this runs the transactional
+// path through a takeover, ExactlyOnceTest proves the guarantee).
+class ScaleOutTest
+    : public CrashRecoveryTest,
+      public ::testing::WithParamInterface<std::pair<int, const char*>> {};
 
-INSTANTIATE_TEST_SUITE_P(Workers, ScaleOutTest, ::testing::Values(1, 2, 4));
+INSTANTIATE_TEST_SUITE_P(Workers, ScaleOutTest,
+                         ::testing::Values(std::pair{1, "at_least_once"},
+                                           std::pair{2, "at_least_once"},
+                                           std::pair{4, "at_least_once"},
+                                           std::pair{2, "exactly_once"}));
 
 // The tasks an instance's log says it restored ("task 3: ..."), and how
 // many of them came from the changelog rather than its own disk.
@@ -464,8 +473,9 @@ std::set<int> RestoredTasks(const std::string& log, int* from_changelog) {
 }
 
 TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
+  const auto [workers, guarantee] = GetParam();
   const std::string pipeline_file =
-      WritePipeline(/*workers=*/GetParam(), "\nscale_out: {tasks: 8}");
+      WritePipeline(workers, "\nscale_out: {tasks: 8}", guarantee);
   ASSERT_NO_FATAL_FAILURE(MakeReference(kGenFlags));
   ASSERT_NO_FATAL_FAILURE(
       StartBroker("tillstream-pos-analytics-changelog:8,"
@@ -579,7 +589,17 @@ std::vector<std::string> ReadCommitted(const std::string& bootstrap,
 // (read_committed consumers see aborted records), so this proof needs a
 // real cluster: TILLSTREAM_TEST_BROKERS=host:port. Topics are created
 // with a name of their own, 4 partitions, the cluster's replication factor.
-TEST_F(CrashRecoveryTest, ExactlyOnceAcrossKillsOnARealCluster) {
+// One instance, and one with scale_out (4 tasks: its repartition and
+// changelog topics are created by the engine).
+class ExactlyOnceTest : public CrashRecoveryTest,
+                        public ::testing::WithParamInterface<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(ScaleOut, ExactlyOnceTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return info.param ? "Tasks4" : "Off";
+                         });
+
+TEST_P(ExactlyOnceTest, AcrossKillsOnARealCluster) {
   const char* brokers = std::getenv("TILLSTREAM_TEST_BROKERS");
   if (brokers == nullptr || *brokers == '\0') {
     GTEST_SKIP() << "TILLSTREAM_TEST_BROKERS is not set: exactly-once is "
@@ -617,7 +637,8 @@ TEST_F(CrashRecoveryTest, ExactlyOnceAcrossKillsOnARealCluster) {
        {"kafka: {brokers: embedded, properties: {}}",
         absl::StrCat("kafka: {group_id: ", prefix, "}\nstate: {dir: ", dir_,
                      "/state, checkpoint_interval: 500ms}\n"
-                     "processing_guarantee: exactly_once")}});
+                     "processing_guarantee: exactly_once",
+                     GetParam() ? "\nscale_out: {tasks: 4}" : "")}});
   const std::string pipeline_file = dir_ + "/pipeline.yaml";
   std::ofstream(pipeline_file) << pipeline;
   const std::vector<std::string> gen_flags = {"--orders=20000", "--seed=7",

@@ -221,14 +221,26 @@ TEST_F(KafkaIntegrationTest, KafkaModeEqualsFileMode) {
 // scale_out through the embedded broker: the ingest, four tasks on two
 // task workers, two hops over the repartition topic, each task's state in
 // RocksDB and its changelog partition. The outputs equal one instance's
-// file replay of the same records.
-TEST_F(KafkaIntegrationTest, ScaledOutEqualsOneInstance) {
+// file replay of the same records; at-least-once and exactly-once (whose
+// transactions the embedded broker accepts without enforcing them: this
+// runs the transactional path, it proves nothing of its guarantee).
+class ScaledOutTest : public KafkaIntegrationTest,
+                      public ::testing::WithParamInterface<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(Guarantees, ScaledOutTest, ::testing::Bool(),
+                         [](const auto& info) {
+                           return info.param ? "ExactlyOnce" : "AtLeastOnce";
+                         });
+
+TEST_P(ScaledOutTest, EqualsOneInstance) {
+  const bool exactly_once = GetParam();
+  const std::string prefix = exactly_once ? "scaled-eos" : "scaled";
   // Eight partitions: the embedded broker keeps about 5 MiB of each.
   constexpr int kInputPartitions = 8;
   PipelineConfig config =
-      ConfigFor("scaled", TILLSTREAM_SOURCE_DIR "/examples/pos-analytics.yaml",
+      ConfigFor(prefix, TILLSTREAM_SOURCE_DIR "/examples/pos-analytics.yaml",
                 kInputPartitions);
-  config.state.changelog = "scaled-group-changelog";
+  config.state.changelog = prefix + "-group-changelog";
   config.state.checkpoint_interval_ms = 100;
   config.scale_out_tasks = 4;
   config.workers = 2;
@@ -242,7 +254,7 @@ TEST_F(KafkaIntegrationTest, ScaledOutEqualsOneInstance) {
   TrafficGenerator generator(options);
   const std::vector<std::string> records =
       ProduceGenerated(&generator, config.source.topic);
-  const std::string dir = ::testing::TempDir() + "/tillstream-scaled-out";
+  const std::string dir = ::testing::TempDir() + "/tillstream-" + prefix;
   std::filesystem::remove_all(dir);
   {
     auto store = RocksDbStateStore::Open(
@@ -256,6 +268,8 @@ TEST_F(KafkaIntegrationTest, ScaledOutEqualsOneInstance) {
                      {.brokers = broker_->bootstrap(),
                       .broker = broker_,
                       .bounded = true,
+                      .exactly_once = exactly_once,
+                      .instance_id = "test",
                       .info =
                           [&](absl::string_view line) {
                             absl::MutexLock lock(&log_mu);

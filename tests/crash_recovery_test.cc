@@ -230,6 +230,15 @@ class CrashRecoveryTest : public ::testing::Test {
     return std::make_unique<Child>(args, dir_ + "/gen");
   }
 
+  // Waits (up to 60 s) until pos.kpis holds `at_least` records while `run`
+  // keeps running.
+  void WaitForKpis(Child& run, int64_t at_least) {
+    ASSERT_TRUE(WaitFor(60, [&] {
+      return TopicSize(client_, "pos.kpis") >= at_least || !run.Running();
+    })) << run.err();
+    ASSERT_TRUE(run.Running()) << run.err();
+  }
+
   // `tillstream run` of `pipeline_file` on the broker, with its state in
   // dir_/`name` (an instance on a disk of its own).
   std::vector<std::string> RunArgs(const std::string& pipeline_file,
@@ -401,10 +410,7 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
     return RunArgs(pipeline_file, name);
   };
   Child first(run_args("first"), dir_ + "/first");
-  ASSERT_TRUE(WaitFor(60, [&] {
-    return TopicSize(client_, "pos.kpis") >= 200 || !first.Running();
-  })) << first.err();
-  ASSERT_TRUE(first.Running()) << first.err();
+  ASSERT_NO_FATAL_FAILURE(WaitForKpis(first, 200));
   Child second(run_args("second"), dir_ + "/second");
   ASSERT_TRUE(WaitFor(60, [&] {
     return second.err().find("standby:") != std::string::npos ||
@@ -414,10 +420,7 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
   EXPECT_EQ(second.err().find("this instance is active"), std::string::npos);
   const int64_t before = TopicSize(client_, "pos.kpis");
   first.Kill9();
-  ASSERT_TRUE(WaitFor(60, [&] {
-    return TopicSize(client_, "pos.kpis") >= before + 200 || !second.Running();
-  })) << second.err();
-  ASSERT_TRUE(second.Running()) << second.err();
+  ASSERT_NO_FATAL_FAILURE(WaitForKpis(second, before + 200));
   EXPECT_NE(second.err().find("this instance is active"), std::string::npos);
   EXPECT_NE(second.err().find("changelog=tillstream-pos-analytics-changelog: "
                               "restored"),
@@ -485,10 +488,7 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
     return RunArgs(pipeline_file, name);
   };
   Child first(run_args("first"), dir_ + "/first");
-  ASSERT_TRUE(WaitFor(60, [&] {
-    return TopicSize(client_, "pos.kpis") >= 100 || !first.Running();
-  })) << first.err();
-  ASSERT_TRUE(first.Running()) << first.err();
+  ASSERT_NO_FATAL_FAILURE(WaitForKpis(first, 100));
   Child second(run_args("second"), dir_ + "/second");
   // The group splits the tasks: the second gets some, and the first goes on
   // with the others.
@@ -498,10 +498,7 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
            !second.Running();
   })) << second.err();
   int64_t before = TopicSize(client_, "pos.kpis");
-  ASSERT_TRUE(WaitFor(60, [&] {
-    return TopicSize(client_, "pos.kpis") >= before + 100 || !second.Running();
-  })) << second.err();
-  ASSERT_TRUE(second.Running()) << second.err();
+  ASSERT_NO_FATAL_FAILURE(WaitForKpis(second, before + 100));
   const std::set<int> split = RestoredTasks(second.err(), &from_changelog);
   EXPECT_LT(split.size(), 8u) << second.err();
   EXPECT_GT(from_changelog, 0) << "the second instance's first tasks were the "
@@ -514,10 +511,7 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
     return RestoredTasks(second.err(), &from_changelog).size() == 8 ||
            !second.Running();
   })) << second.err();
-  ASSERT_TRUE(WaitFor(60, [&] {
-    return TopicSize(client_, "pos.kpis") >= before + 100 || !second.Running();
-  })) << second.err();
-  ASSERT_TRUE(second.Running()) << second.err();
+  ASSERT_NO_FATAL_FAILURE(WaitForKpis(second, before + 100));
   EXPECT_TRUE(gen->Running()) << "traffic ended before the takeover";
   ASSERT_EQ(gen->WaitExit(120), 0) << gen->err();
   kill(second.pid(), SIGTERM);

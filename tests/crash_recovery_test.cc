@@ -239,6 +239,24 @@ class CrashRecoveryTest : public ::testing::Test {
     ASSERT_TRUE(run.Running()) << run.err();
   }
 
+  // The end of a takeover test: the traffic (still flowing when the
+  // survivor took over) ends, the survivor stops cleanly, and a third
+  // instance on an empty disk finishes the input with --bounded; its log in
+  // *third_log.
+  void FinishOnAnEmptyDisk(Child& gen, Child& survivor,
+                           const std::string& pipeline_file,
+                           std::string* third_log) {
+    EXPECT_TRUE(gen.Running()) << "traffic ended before the takeover";
+    ASSERT_EQ(gen.WaitExit(120), 0) << gen.err();
+    kill(survivor.pid(), SIGTERM);
+    ASSERT_EQ(survivor.WaitExit(60), 0) << survivor.err();
+    std::vector<std::string> args = RunArgs(pipeline_file, "third");
+    args.push_back("--bounded");
+    Child third(args, dir_ + "/third");
+    ASSERT_EQ(third.WaitExit(180), 0) << third.err();
+    *third_log = third.err();
+  }
+
   // `tillstream run` of `pipeline_file` on the broker, with its state in
   // dir_/`name` (an instance on a disk of its own).
   std::vector<std::string> RunArgs(const std::string& pipeline_file,
@@ -428,16 +446,11 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
       << second.err();
   EXPECT_NE(second.err().find("resuming from checkpoint"), std::string::npos)
       << second.err();
-  EXPECT_TRUE(gen->Running()) << "traffic ended before the takeover";
-  ASSERT_EQ(gen->WaitExit(120), 0) << gen->err();
   // A clean stop hands the lease on at once.
-  kill(second.pid(), SIGTERM);
-  ASSERT_EQ(second.WaitExit(60), 0) << second.err();
-  std::vector<std::string> last_args = run_args("third");
-  last_args.push_back("--bounded");
-  Child third(last_args, dir_ + "/third");
-  ASSERT_EQ(third.WaitExit(180), 0) << third.err();
-  EXPECT_NE(third.err().find("restored"), std::string::npos) << third.err();
+  std::string third;
+  ASSERT_NO_FATAL_FAILURE(
+      FinishOnAnEmptyDisk(*gen, second, pipeline_file, &third));
+  EXPECT_NE(third.find("restored"), std::string::npos) << third;
   ExpectOutputsLikeReference();
 }
 
@@ -512,17 +525,11 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
            !second.Running();
   })) << second.err();
   ASSERT_NO_FATAL_FAILURE(WaitForKpis(second, before + 100));
-  EXPECT_TRUE(gen->Running()) << "traffic ended before the takeover";
-  ASSERT_EQ(gen->WaitExit(120), 0) << gen->err();
-  kill(second.pid(), SIGTERM);
-  ASSERT_EQ(second.WaitExit(60), 0) << second.err();
-  std::vector<std::string> last_args = run_args("third");
-  last_args.push_back("--bounded");
-  Child third(last_args, dir_ + "/third");
-  ASSERT_EQ(third.WaitExit(180), 0) << third.err();
-  EXPECT_EQ(RestoredTasks(third.err(), &from_changelog).size(), 8u)
-      << third.err();
-  EXPECT_EQ(from_changelog, 8) << third.err();
+  std::string third;
+  ASSERT_NO_FATAL_FAILURE(
+      FinishOnAnEmptyDisk(*gen, second, pipeline_file, &third));
+  EXPECT_EQ(RestoredTasks(third, &from_changelog).size(), 8u) << third;
+  EXPECT_EQ(from_changelog, 8) << third;
   const int64_t replayed = ExpectOutputsLikeReference();
   std::printf(
       "split: the second instance took %zu of 8 tasks; %lld output "

@@ -136,6 +136,16 @@ absl::Status KafkaSink::Commit(const SourceOffsets& offsets,
   return absl::OkStatus();
 }
 
+absl::Status KafkaSink::AbortTransaction() {
+  if (!transactional()) return absl::OkStatus();
+  if (rd_kafka_error_t* error = rd_kafka_abort_transaction(producer_, 60'000))
+    return TransactionError("abort", error);
+  delivery_error_ = absl::OkStatus();  // of records the abort dropped
+  if (rd_kafka_error_t* error = rd_kafka_begin_transaction(producer_))
+    return TransactionError("begin transaction", error);
+  return absl::OkStatus();
+}
+
 KafkaSink::~KafkaSink() {
   if (producer_ == nullptr) return;
   // An uncommitted transaction is left to be aborted: by the broker after
@@ -153,6 +163,11 @@ void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/,
                                const rd_kafka_message_t* message,
                                void* opaque) {
   auto* sink = static_cast<KafkaSink*>(opaque);
+  // Purged by AbortTransaction, on purpose.
+  if (message->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+      message->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+    return;
+  }
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
       message->rkt == sink->changelog_) {
     int64_t& last =

@@ -68,6 +68,10 @@ class KafkaSink final : public OutputSink {
     auto it = changelog_offsets_.find(partition);
     return it == changelog_offsets_.end() ? -1 : it->second;
   }
+  // Exactly-once: drops what the open transaction holds (its records are
+  // aborted, the queued ones purged) and begins the next. For a member
+  // whose partitions were lost: what it sent can no longer commit.
+  absl::Status AbortTransaction();
   // Scale-out: a record to `partition` of the repartition topic, delivered
   // by the next Flush (in order per partition: the producer is idempotent).
   absl::Status Forward(int32_t partition, absl::string_view key,

@@ -8,7 +8,7 @@
 
 namespace tillstream {
 
-IngestStage::IngestStage(const PipelineConfig& config, RecordSource* input,
+IngestStage::IngestStage(const PipelineConfig& config, KafkaSource* input,
                          KafkaSink* sink, Clock* clock)
     : config_(config),
       input_(input),
@@ -32,8 +32,15 @@ void IngestStage::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
   // What was read from them goes out and is committed before another
   // instance resumes them: it then sends again as little as possible (and,
   // exactly-once, the open transaction's offsets are still this member's
-  // to send).
-  callback_error_.Update(Commit());
+  // to send). Lost (the session expired): another member resumes them from
+  // the last commit, and exactly-once what the open transaction holds can
+  // no longer commit: aborted.
+  if (input_->assignment_lost()) {
+    callback_error_.Update(sink_->AbortTransaction());
+    dead_letters_.Clear();
+  } else {
+    callback_error_.Update(Commit());
+  }
   for (PartitionId p : partitions) {
     partitions_.erase(p.value);
     watermarks_.RemovePartition(p);

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
 #include "connectors/order_decoder.h"
 #include "connectors/record_source.h"
 #include "connectors/repartition_record.h"
@@ -45,8 +46,8 @@ class IngestStage final : private PartitionListener {
  public:
   // `input` resumes from the group's offsets (resume_from_group); `sink`
   // writes dead letters and forwards. Neither is owned.
-  IngestStage(const PipelineConfig& config, RecordSource* input,
-              KafkaSink* sink, Clock* clock);
+  IngestStage(const PipelineConfig& config, KafkaSource* input, KafkaSink* sink,
+              Clock* clock);
 
   // Until a bounded input ends or `stop` becomes true; then everything read
   // is delivered and committed.
@@ -72,7 +73,7 @@ class IngestStage final : private PartitionListener {
   absl::Status Commit();
 
   const PipelineConfig& config_;
-  RecordSource* input_;
+  KafkaSource* input_;
   KafkaSink* sink_;
   Clock* clock_;
   const uint32_t tasks_;

@@ -209,17 +209,14 @@ void TaskRunner::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
     auto it = tasks_.find(p.value);
     if (it != tasks_.end()) revoked.push_back(it->second.get());
   }
-  // Lost (the session expired): another member may run them already, and a
-  // checkpoint now would write into its changelog. Exactly-once, the open
-  // transaction holds their records too and can no longer commit: stop, and
-  // a restart resumes every task from its last checkpoint.
+  // Lost (the session expired; then every task is): another member may run
+  // them already, and a checkpoint now would write into its changelog.
+  // Exactly-once, what the open transaction holds can no longer commit:
+  // it is aborted, and a task handed back is restored from its last
+  // checkpoint (RocksDB is never ahead of a committed one).
   if (source_->assignment_lost()) {
-    if (sink_->transactional()) {
-      callback_error_.Update(absl::AbortedError(
-          "the group took this worker's tasks away (its session expired): "
-          "stopped without a checkpoint; a restart resumes from the last "
-          "one"));
-    }
+    callback_error_.Update(sink_->AbortTransaction());
+    dead_letters_.Clear();
   } else {
     callback_error_.Update(Checkpoint(revoked));
   }

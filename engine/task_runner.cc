@@ -4,7 +4,6 @@
 #include <optional>
 
 #include "absl/random/random.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/dead_letter.h"
 #include "engine/status_macros.h"
@@ -59,8 +58,8 @@ struct Senders {
   void Encode(StateEncoder* out) const {
     out->U64(count());
     for (size_t s = 0; s < count(); ++s) {
-      const PartitionWatermark* p = const_cast<WatermarkTracker&>(tracker).Find(
-          PartitionId{static_cast<int32_t>(s)});
+      const PartitionWatermark* p =
+          tracker.Find(PartitionId{static_cast<int32_t>(s)});
       out->I64(p->max_seen().millis());
       out->Bool(ended.contains(static_cast<int32_t>(s)));
     }

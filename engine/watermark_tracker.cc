@@ -25,6 +25,11 @@ void WatermarkTracker::MarkFinished(PartitionId partition) {
   if (PartitionWatermark* state = Find(partition)) state->finished_ = true;
 }
 
+const PartitionWatermark* WatermarkTracker::Find(PartitionId partition) const {
+  auto it = partitions_.find(partition);
+  return it == partitions_.end() ? nullptr : &it->second;
+}
+
 bool WatermarkTracker::AnySilent(int64_t now_ms) const {
   for (const auto& [id, state] : partitions_) {
     if (!state.finished_ &&

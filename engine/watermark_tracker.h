@@ -48,6 +48,7 @@ class WatermarkTracker {
   PartitionWatermark* AddPartition(PartitionId partition, int64_t now_ms);
   void RemovePartition(PartitionId partition);
   PartitionWatermark* Find(PartitionId partition);
+  const PartitionWatermark* Find(PartitionId partition) const;
 
   // The partition delivered records at `now_ms` (called once per batch).
   void MarkActive(PartitionWatermark* partition, int64_t now_ms) {

@@ -264,6 +264,13 @@ absl::Status KafkaSink::Forward(int32_t partition, absl::string_view key,
   return delivery_error_;
 }
 
+absl::Status KafkaSink::ForwardToEach(int32_t partitions,
+                                      absl::string_view key) {
+  for (int32_t partition = 0; partition < partitions; ++partition)
+    TS_RETURN_IF_ERROR(Forward(partition, key, {}));
+  return absl::OkStatus();
+}
+
 absl::Status KafkaSink::Flush() {
   // Every message is delivered or reported failed within message.timeout.ms,
   // so this returns; the outer bound only guards against a stuck client.

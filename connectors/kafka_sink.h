@@ -76,6 +76,9 @@ class KafkaSink final : public OutputSink {
   // by the next Flush (in order per partition: the producer is idempotent).
   absl::Status Forward(int32_t partition, absl::string_view key,
                        absl::string_view value);
+  // A control record (`key`, no value) to each of the repartition topic's
+  // first `partitions` partitions: a watermark or an end for every task.
+  absl::Status ForwardToEach(int32_t partitions, absl::string_view key);
 
  private:
   KafkaSink() = default;

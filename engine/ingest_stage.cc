@@ -1,5 +1,7 @@
 #include "engine/ingest_stage.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "connectors/repartition_record.h"
 #include "engine/dead_letter.h"
@@ -16,16 +18,11 @@ IngestStage::IngestStage(const PipelineConfig& config, KafkaSource* input,
       clock_(clock),
       tasks_(static_cast<uint32_t>(config.scale_out_tasks)),
       decoder_(
-          OrderDecoderOptions{config.source.default_currency, config.limits}),
-      watermarks_(WatermarkOptions{config.source.max_out_of_orderness_ms,
-                                   config.source.idle_timeout_ms}) {}
+          OrderDecoderOptions{config.source.default_currency, config.limits}) {}
 
 void IngestStage::OnPartitionsAssigned(
     std::span<const PartitionId> partitions) {
-  const int64_t now = clock_->NowMillis();
-  for (PartitionId p : partitions) {
-    partitions_[p.value] = Partition{watermarks_.AddPartition(p, now)};
-  }
+  for (PartitionId p : partitions) partitions_[p.value] = Partition{};
 }
 
 void IngestStage::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
@@ -41,10 +38,7 @@ void IngestStage::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
   } else {
     callback_error_.Update(Commit());
   }
-  for (PartitionId p : partitions) {
-    partitions_.erase(p.value);
-    watermarks_.RemovePartition(p);
-  }
+  for (PartitionId p : partitions) partitions_.erase(p.value);
 }
 
 void IngestStage::OnPartitionEnd(PartitionId partition) {
@@ -53,15 +47,7 @@ void IngestStage::OnPartitionEnd(PartitionId partition) {
   ended_.push_back(partition);
 }
 
-absl::Status IngestStage::Broadcast(const Route& route) {
-  const std::string key = EncodeRoute(route);
-  for (uint32_t task = 0; task < tasks_; ++task)
-    TS_RETURN_IF_ERROR(sink_->Forward(static_cast<int32_t>(task), key, {}));
-  return absl::OkStatus();
-}
-
-absl::Status IngestStage::ProcessBatch(const RecordBatch& batch,
-                                       int64_t now_ms) {
+absl::Status IngestStage::ProcessBatch(const RecordBatch& batch) {
   decoder_.SetWallClock(clock_->EpochMillis());
   OrderEvent event;
   Partition* partition = nullptr;
@@ -73,7 +59,6 @@ absl::Status IngestStage::ProcessBatch(const RecordBatch& batch,
       if (it == partitions_.end()) continue;  // revoked while in flight
       partition = &it->second;
       partition_id = record.partition.value;
-      watermarks_.MarkActive(partition->watermark, now_ms);
     }
     partition->next_offset = record.offset.value + 1;
     const absl::Status decoded = decoder_.Decode(record.payload, &event);
@@ -86,7 +71,7 @@ absl::Status IngestStage::ProcessBatch(const RecordBatch& batch,
           decoded.message(), record.payload, &dead_letters_);
       continue;
     }
-    partition->watermark->Observe(event.ts);
+    partition->max_seen = std::max(partition->max_seen, event.ts);
     const absl::string_view customer =
         event.customer_id.empty() ? event.order_id : event.customer_id;
     const auto task = static_cast<int32_t>(KeyShard::IndexOf(customer, tasks_));
@@ -103,20 +88,22 @@ absl::Status IngestStage::ProcessBatch(const RecordBatch& batch,
     dead_letters_.Clear();
   }
   for (auto& [id, state] : partitions_) {
-    const Timestamp watermark = state.watermark->max_seen().Minus(
-        config_.source.max_out_of_orderness_ms);
-    if (state.watermark->max_seen().is_min() || watermark <= state.sent)
-      continue;
+    const Timestamp watermark =
+        state.max_seen.Minus(config_.source.max_out_of_orderness_ms);
+    if (state.max_seen.is_min() || watermark <= state.sent) continue;
     state.sent = watermark;
-    TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kIngest,
-                                  .kind = RouteKind::kWatermark,
-                                  .sender = id,
-                                  .watermark = watermark}));
+    TS_RETURN_IF_ERROR(
+        sink_->ForwardToEach(static_cast<int32_t>(tasks_),
+                             EncodeRoute({.stage = RouteStage::kIngest,
+                                          .kind = RouteKind::kWatermark,
+                                          .sender = id,
+                                          .watermark = watermark})));
   }
   for (PartitionId ended : ended_) {
-    TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kIngest,
-                                  .kind = RouteKind::kEnd,
-                                  .sender = ended.value}));
+    TS_RETURN_IF_ERROR(sink_->ForwardToEach(
+        static_cast<int32_t>(tasks_), EncodeRoute({.stage = RouteStage::kIngest,
+                                                   .kind = RouteKind::kEnd,
+                                                   .sender = ended.value})));
   }
   ended_.clear();
   return absl::OkStatus();
@@ -145,7 +132,7 @@ absl::Status IngestStage::Run(const std::atomic<bool>& stop) {
     TS_RETURN_IF_ERROR(callback_error_);
     if (!polled.ok()) return polled.status();
     const int64_t now = clock_->NowMillis();
-    TS_RETURN_IF_ERROR(ProcessBatch(batch, now));
+    TS_RETURN_IF_ERROR(ProcessBatch(batch));
     if (*polled == PollResult::kEndOfInput) break;
     if (now - last_commit_ms_ >= config_.state.checkpoint_interval_ms)
       TS_RETURN_IF_ERROR(Commit());

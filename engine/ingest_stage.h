@@ -17,7 +17,7 @@
 #include "engine/clock.h"
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
-#include "engine/watermark_tracker.h"
+#include "engine/timestamp.h"
 
 namespace tillstream {
 
@@ -56,18 +56,16 @@ class IngestStage final : private PartitionListener {
 
  private:
   struct Partition {
-    PartitionWatermark* watermark = nullptr;
-    Timestamp sent = Timestamp::Min();  // the last watermark sent
-    int64_t next_offset = -1;           // -1: nothing read yet
+    Timestamp max_seen = Timestamp::Min();  // event time, the partition rule
+    Timestamp sent = Timestamp::Min();      // the last watermark sent
+    int64_t next_offset = -1;               // -1: nothing read yet
   };
 
   void OnPartitionsAssigned(std::span<const PartitionId> partitions) override;
   void OnPartitionsRevoked(std::span<const PartitionId> partitions) override;
   void OnPartitionEnd(PartitionId partition) override;
 
-  absl::Status ProcessBatch(const RecordBatch& batch, int64_t now_ms);
-  // Sends `route` (a control record) to every task.
-  absl::Status Broadcast(const Route& route);
+  absl::Status ProcessBatch(const RecordBatch& batch);
   // Delivers what was sent and commits the offsets of every owned partition
   // to the group (exactly-once: in the sink's transaction).
   absl::Status Commit();
@@ -78,7 +76,6 @@ class IngestStage final : private PartitionListener {
   Clock* clock_;
   const uint32_t tasks_;
   OrderDecoder decoder_;
-  WatermarkTracker watermarks_;
   absl::flat_hash_map<int32_t, Partition> partitions_;
   std::vector<PartitionId> ended_;  // bounded: ends to send after the batch
   OutputBatch dead_letters_;

@@ -101,6 +101,26 @@ absl::Status RestoreChangelog(const PipelineConfig& config,
   return absl::OkStatus();
 }
 
+// The pipeline's processing_guarantee, its default resolved: exactly-once
+// where it can hold (durable state and a real cluster: the embedded broker
+// does not enforce transactions).
+ProcessingGuarantee EffectiveGuarantee(const PipelineConfig& config,
+                                       bool has_state, bool embedded) {
+  if (config.processing_guarantee != ProcessingGuarantee::kDefault)
+    return config.processing_guarantee;
+  return has_state && !embedded ? ProcessingGuarantee::kExactlyOnce
+                                : ProcessingGuarantee::kAtLeastOnce;
+}
+
+// The log line that says which guarantee a run gives.
+std::string GuaranteeLine(ProcessingGuarantee guarantee, bool embedded) {
+  return absl::StrCat("processing_guarantee=", GuaranteeName(guarantee),
+                      embedded && guarantee == ProcessingGuarantee::kExactlyOnce
+                          ? " (the embedded broker does not enforce "
+                            "transactions: not a proof)"
+                          : "");
+}
+
 // The embedded broker with the pipeline's topics (--partitions each).
 absl::StatusOr<std::unique_ptr<EmbeddedBroker>> StartEmbeddedBroker(
     const PipelineConfig& config, const RunReporter& reporter) {
@@ -149,13 +169,9 @@ int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
     broker = *std::move(started);
     brokers = broker->bootstrap();
   }
-  // As without scale_out: exactly-once by default where it can hold.
   const bool embedded = broker != nullptr;
-  ProcessingGuarantee guarantee = config.processing_guarantee;
-  if (guarantee == ProcessingGuarantee::kDefault) {
-    guarantee = embedded ? ProcessingGuarantee::kAtLeastOnce
-                         : ProcessingGuarantee::kExactlyOnce;
-  }
+  const ProcessingGuarantee guarantee =
+      EffectiveGuarantee(config, /*has_state=*/true, embedded);
   const bool exactly_once = guarantee == ProcessingGuarantee::kExactlyOnce;
   std::string instance;
   if (exactly_once) {
@@ -167,11 +183,8 @@ int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
     instance = *id;
   }
   reporter.Info(absl::StrCat(
-      "processing_guarantee=", GuaranteeName(guarantee),
-      exactly_once ? (embedded ? " (the embedded broker does not enforce "
-                                 "transactions: not a proof)"
-                               : "")
-                   : " (tasks drop replayed records; outputs carry ids)"));
+      GuaranteeLine(guarantee, embedded),
+      exactly_once ? "" : " (tasks drop replayed records; outputs carry ids)"));
   const auto started = std::chrono::steady_clock::now();
   const absl::Status status = RunScaledOut(
       config, store,
@@ -309,14 +322,8 @@ int RunCommand(const std::vector<std::string>& args) {
     sink_options.properties = config->kafka.properties;
     sink_options.topics = OutputTopics(config->outputs);
     if (changelog) sink_options.changelog_topic = config->state.changelog;
-    // Exactly-once by default where it can hold: durable state and a real
-    // cluster (the embedded broker does not enforce transactions).
-    ProcessingGuarantee guarantee = config->processing_guarantee;
-    if (guarantee == ProcessingGuarantee::kDefault) {
-      guarantee = store != nullptr && !embedded
-                      ? ProcessingGuarantee::kExactlyOnce
-                      : ProcessingGuarantee::kAtLeastOnce;
-    }
+    const ProcessingGuarantee guarantee =
+        EffectiveGuarantee(*config, store != nullptr, embedded);
     if (guarantee == ProcessingGuarantee::kExactlyOnce && store == nullptr) {
       reporter.Error(
           "processing_guarantee: exactly_once needs state (state.dir or "
@@ -334,12 +341,7 @@ int RunCommand(const std::vector<std::string>& args) {
       sink_options.input_topic = config->source.topic;
       sink_options.consumer = (*kafka_source)->handle();
     }
-    reporter.Info(
-        absl::StrCat("processing_guarantee=", GuaranteeName(guarantee),
-                     embedded && guarantee == ProcessingGuarantee::kExactlyOnce
-                         ? " (the embedded broker does not enforce "
-                           "transactions: not a proof)"
-                         : ""));
+    reporter.Info(GuaranteeLine(guarantee, embedded));
     auto kafka_sink = KafkaSink::Create(std::move(sink_options));
     if (status.ok())
       status = !kafka_source.ok() ? kafka_source.status() : kafka_sink.status();

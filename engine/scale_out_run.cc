@@ -12,7 +12,6 @@
 #include "engine/changelog_restore.h"
 #include "engine/clock.h"
 #include "engine/ingest_stage.h"
-#include "engine/operator_graph.h"
 #include "engine/status_macros.h"
 #include "engine/task_runner.h"
 
@@ -127,9 +126,8 @@ absl::Status RunScaledOut(const PipelineConfig& config, StateStore* store,
                                        sink_options, "ingest",
                                        config.source.topic, input->handle())));
 
-  std::vector<std::string> task_families = {std::string(kEngineFamily)};
-  for (const std::string& family : OperatorGraph(config).Families())
-    task_families.push_back(family);
+  const std::vector<std::string> task_families =
+      TaskRunner::TaskFamilies(config);
   sink_options.changelog_topic = changelog.topic;
   CompletedTasks completed;
   SystemClock clock;

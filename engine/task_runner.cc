@@ -144,13 +144,19 @@ TaskRunner::TaskRunner(const PipelineConfig& config, KafkaSource* repartition,
 
 TaskRunner::~TaskRunner() = default;
 
+std::vector<std::string> TaskRunner::TaskFamilies(
+    const PipelineConfig& config) {
+  std::vector<std::string> families = {std::string(kEngineFamily)};
+  for (const std::string& family : OperatorGraph(config).Families())
+    families.push_back(family);
+  return families;
+}
+
 std::vector<std::string> TaskRunner::StateFamilies(
     const PipelineConfig& config) {
   const auto tasks = static_cast<size_t>(config.scale_out_tasks);
   std::vector<std::string> families = {std::string(kEngineFamily)};
-  std::vector<std::string> task_families = {std::string(kEngineFamily)};
-  for (const std::string& family : OperatorGraph(config).Families())
-    task_families.push_back(family);
+  const std::vector<std::string> task_families = TaskFamilies(config);
   for (size_t task = 0; task < tasks; ++task) {
     for (const std::string& family : task_families) {
       std::string name = WorkerFamily(family, task, tasks);
@@ -367,9 +373,8 @@ absl::Status TaskRunner::ProcessRecord(const SourceRecord& record,
     ++summary_.replayed;
     return absl::OkStatus();
   }
-  return route->stage == RouteStage::kIngest
-             ? Resolve(task, record, *route, now_ms)
-             : Aggregate(task, record, *route, now_ms);
+  return route->stage == RouteStage::kIngest ? Resolve(task, record, *route)
+                                             : Aggregate(task, record, *route);
 }
 
 bool TaskRunner::Decode(const SourceRecord& record) {
@@ -379,7 +384,7 @@ bool TaskRunner::Decode(const SourceRecord& record) {
 }
 
 absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
-                                 const Route& route, int64_t /*now_ms*/) {
+                                 const Route& route) {
   if (!Decode(record)) return absl::OkStatus();
   const OrderEvent& event = event_;
   ++summary_.resolved;
@@ -404,7 +409,7 @@ absl::Status TaskRunner::Resolve(Task* task, const SourceRecord& record,
 }
 
 absl::Status TaskRunner::Aggregate(Task* task, const SourceRecord& record,
-                                   const Route& route, int64_t /*now_ms*/) {
+                                   const Route& route) {
   if (!Decode(record)) return absl::OkStatus();
   OrderEvent& event = event_;
   ++summary_.aggregated;
@@ -422,31 +427,28 @@ absl::Status TaskRunner::Aggregate(Task* task, const SourceRecord& record,
   return absl::OkStatus();
 }
 
-absl::Status TaskRunner::Broadcast(const Route& route) {
-  const std::string key = EncodeRoute(route);
-  for (uint32_t target = 0; target < task_count_; ++target)
-    TS_RETURN_IF_ERROR(sink_->Forward(static_cast<int32_t>(target), key, {}));
-  return absl::OkStatus();
-}
-
 absl::Status TaskRunner::AfterBatch(Task* task, int64_t now_ms) {
   if (task->complete) return absl::OkStatus();
   // As a sender: the minimum over the input partitions, once it moves.
   if (task->ingest.all_ended()) {
     if (!task->sent_end) {
-      TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kTask,
-                                    .kind = RouteKind::kEnd,
-                                    .sender = task->id}));
+      TS_RETURN_IF_ERROR(
+          sink_->ForwardToEach(static_cast<int32_t>(task_count_),
+                               EncodeRoute({.stage = RouteStage::kTask,
+                                            .kind = RouteKind::kEnd,
+                                            .sender = task->id})));
       task->sent_end = true;
     }
   } else {
     task->sent_end = false;
     const Timestamp resolved = task->ingest.tracker.Advance(now_ms);
     if (resolved > task->sent_watermark) {
-      TS_RETURN_IF_ERROR(Broadcast({.stage = RouteStage::kTask,
-                                    .kind = RouteKind::kWatermark,
-                                    .sender = task->id,
-                                    .watermark = resolved}));
+      TS_RETURN_IF_ERROR(
+          sink_->ForwardToEach(static_cast<int32_t>(task_count_),
+                               EncodeRoute({.stage = RouteStage::kTask,
+                                            .kind = RouteKind::kWatermark,
+                                            .sender = task->id,
+                                            .watermark = resolved})));
       task->sent_watermark = resolved;
     }
   }

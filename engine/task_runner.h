@@ -109,6 +109,9 @@ class TaskRunner final : private PartitionListener {
   // The column families of a scaled-out instance: the engine's and, per
   // task, the engine's and every operator's under the task's name.
   static std::vector<std::string> StateFamilies(const PipelineConfig& config);
+  // One task's families under their plain names (a task's view of the
+  // store, WorkerStateStore, gives them the task's).
+  static std::vector<std::string> TaskFamilies(const PipelineConfig& config);
   // FailedPrecondition when `store` holds the state of another task count
   // or of a pipeline without scale_out; records the count in a new one.
   static absl::Status CheckTasks(StateStore* store,
@@ -129,13 +132,12 @@ class TaskRunner final : private PartitionListener {
   // when the pipeline's limits changed between them.
   bool Decode(const SourceRecord& record);
   absl::Status Resolve(Task* task, const SourceRecord& record,
-                       const Route& route, int64_t now_ms);
+                       const Route& route);
   absl::Status Aggregate(Task* task, const SourceRecord& record,
-                         const Route& route, int64_t now_ms);
+                         const Route& route);
   // Forwards the task's watermark or end as a sender and advances its
   // graph; a bounded task whose senders have all ended closes everything.
   absl::Status AfterBatch(Task* task, int64_t now_ms);
-  absl::Status Broadcast(const Route& route);
   absl::Status WriteOutputs();
   // Checkpoints `tasks` (those not completed) in one go; exactly-once,
   // every task, in the transaction that commits what the producer sent.

@@ -1,5 +1,6 @@
-// kill -9 while traffic flows: `tillstream broker`, `tillstream gen` and
-// `tillstream run` as separate processes; the engine is killed at random
+// kill -9 while traffic flows: `tillstream broker` and `tillstream run` as
+// separate processes, the traffic produced by the test in parts it releases
+// one at a time (see Traffic); the engine is killed at random
 // points and restarted on its state directory each time (twice on an empty
 // one: a lost disk, rebuilt from the changelog topic). The outputs, read
 // back from the broker and reduced to the last record per id (what a
@@ -13,17 +14,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "examples/generator/traffic_generator.h"
 #include "gtest/gtest.h"
 #include "librdkafka/rdkafka.h"
 #include "simdjson.h"
@@ -119,6 +125,108 @@ bool WaitFor(int seconds, Condition done) {
   return true;
 }
 
+// Live traffic: the generator's records (keyed by store, as `tillstream gen`
+// sends them) into `topic` at `rate` a second, in `parts` parts of about
+// equal size. The first part goes at once and each further one when the test
+// releases it, so a kill or a takeover lands with input still to come and
+// every wait for new outputs has input to make them, however slow the
+// machine: the test, not the clock, decides where in the stream events
+// happen.
+class Traffic {
+ public:
+  Traffic(const std::string& bootstrap, const std::string& topic,
+          const TrafficOptions& options, int rate, int parts)
+      : records_per_part_(options.orders / parts) {
+    thread_ =
+        std::thread([=, this] { Produce(bootstrap, topic, options, rate); });
+  }
+  // A test that failed part way stops the traffic rather than sending the
+  // rest.
+  ~Traffic() {
+    cancelled_ = true;
+    Finish();
+  }
+
+  void ReleaseNextPart() {
+    std::lock_guard lock(mutex_);
+    ++released_parts_;
+    released_.notify_all();
+  }
+  // Releases the rest and waits until all of it is delivered; what went
+  // wrong, if anything.
+  std::string Finish() {
+    {
+      std::lock_guard lock(mutex_);
+      released_parts_ = 1 << 30;
+      released_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    return error_;
+  }
+
+ private:
+  void Produce(const std::string& bootstrap, const std::string& topic_name,
+               const TrafficOptions& options, int rate) {
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    for (auto [name, value] :
+         {std::pair{"bootstrap.servers", bootstrap.c_str()},
+          std::pair{"linger.ms", "5"}, std::pair{"compression.type", "lz4"},
+          std::pair{"enable.idempotence", "true"}}) {
+      rd_kafka_conf_set(conf, name, value, error, sizeof(error));
+    }
+    rd_kafka_t* producer =
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    if (producer == nullptr) {
+      error_ = error;
+      return;
+    }
+    rd_kafka_topic_t* topic =
+        rd_kafka_topic_new(producer, topic_name.c_str(), nullptr);
+    TrafficGenerator generator(options);
+    std::string record, key;
+    auto part_start = std::chrono::steady_clock::now();
+    int64_t sent_in_part = 0;
+    for (int64_t sent = 0;
+         error_.empty() && !cancelled_ && generator.Next(&record, &key);
+         ++sent) {
+      if (sent > 0 && sent % records_per_part_ == 0) {
+        std::unique_lock lock(mutex_);
+        released_.wait(
+            lock, [&] { return released_parts_ > sent / records_per_part_; });
+        part_start = std::chrono::steady_clock::now();
+        sent_in_part = 0;
+      }
+      while (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                              record.data(), record.size(), key.data(),
+                              key.size(), nullptr) != 0) {
+        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          error_ = rd_kafka_err2str(rd_kafka_last_error());
+          break;
+        }
+        rd_kafka_poll(producer, 10);
+      }
+      rd_kafka_poll(producer, 0);
+      // Paced at `rate` from the start of the part.
+      std::this_thread::sleep_until(
+          part_start +
+          std::chrono::microseconds(++sent_in_part * 1'000'000 / rate));
+    }
+    if (rd_kafka_flush(producer, 60'000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      error_ = "flush timed out";
+    rd_kafka_topic_destroy(topic);
+    rd_kafka_destroy(producer);
+  }
+
+  const int64_t records_per_part_;
+  std::mutex mutex_;
+  std::condition_variable released_;
+  int released_parts_ = 1;  // guarded by mutex_
+  std::string error_;       // written by the thread, read after join
+  std::atomic<bool> cancelled_ = false;
+  std::thread thread_;
+};
+
 // Records in `topic` so far (sum of the partitions' end offsets).
 int64_t TopicSize(rd_kafka_t* client, const std::string& topic) {
   int64_t total = 0;
@@ -176,14 +284,16 @@ class CrashRecoveryTest : public ::testing::Test {
     return file;
   }
 
-  // The reference: one uninterrupted file replay of the events `gen_flags`
-  // make, into dir_/reference.
-  void MakeReference(const std::vector<std::string>& gen_flags) {
-    std::vector<std::string> args = {kBinary, "gen",
-                                     "--out=" + dir_ + "/orders.ndjson"};
-    args.insert(args.end(), gen_flags.begin(), gen_flags.end());
-    Child gen(args, dir_ + "/gen-file");
-    ASSERT_EQ(gen.WaitExit(120), 0) << gen.err();
+  // The reference: one uninterrupted file replay of the events `traffic`
+  // makes, into dir_/reference.
+  void MakeReference(const TrafficOptions& traffic) {
+    {
+      TrafficGenerator generator(traffic);
+      std::ofstream out(dir_ + "/orders.ndjson", std::ios::binary);
+      std::string record, key;
+      while (generator.Next(&record, &key)) out << record << '\n';
+      ASSERT_TRUE(out.good());
+    }
     Child replay({kBinary, "run", kSource + "/examples/pos-analytics.yaml",
                   "--input=" + dir_ + "/orders.ndjson",
                   "--output-dir=" + dir_ + "/reference"},
@@ -220,14 +330,11 @@ class CrashRecoveryTest : public ::testing::Test {
     ASSERT_NE(client_, nullptr) << error;
   }
 
-  // Live traffic: `gen_flags`'s events into pos.orders at `rate` a second.
-  std::unique_ptr<Child> StartTraffic(const std::vector<std::string>& gen_flags,
-                                      int rate = 1000) {
-    std::vector<std::string> args = {kBinary, "gen", "--brokers=" + bootstrap_,
-                                     "--topic=pos.orders",
-                                     absl::StrCat("--rate=", rate)};
-    args.insert(args.end(), gen_flags.begin(), gen_flags.end());
-    return std::make_unique<Child>(args, dir_ + "/gen");
+  // Live traffic into pos.orders (see Traffic).
+  std::unique_ptr<Traffic> StartTraffic(const TrafficOptions& options, int rate,
+                                        int parts) {
+    return std::make_unique<Traffic>(bootstrap_, "pos.orders", options, rate,
+                                     parts);
   }
 
   // Waits (up to 60 s) until pos.kpis holds `at_least` records while `run`
@@ -239,15 +346,13 @@ class CrashRecoveryTest : public ::testing::Test {
     ASSERT_TRUE(run.Running()) << run.err();
   }
 
-  // The end of a takeover test: the traffic (still flowing when the
-  // survivor took over) ends, the survivor stops cleanly, and a third
-  // instance on an empty disk finishes the input with --bounded; its log in
-  // *third_log.
-  void FinishOnAnEmptyDisk(Child& gen, Child& survivor,
+  // The end of a takeover test: the rest of the traffic goes, the
+  // survivor stops cleanly, and a third instance on an empty disk finishes
+  // the input with --bounded; its log in *third_log.
+  void FinishOnAnEmptyDisk(Traffic& traffic, Child& survivor,
                            const std::string& pipeline_file,
                            std::string* third_log) {
-    EXPECT_TRUE(gen.Running()) << "traffic ended before the takeover";
-    ASSERT_EQ(gen.WaitExit(120), 0) << gen.err();
+    ASSERT_EQ(traffic.Finish(), "");
     kill(survivor.pid(), SIGTERM);
     ASSERT_EQ(survivor.WaitExit(60), 0) << survivor.err();
     std::vector<std::string> args = RunArgs(pipeline_file, "third");
@@ -332,16 +437,19 @@ class CrashRecoveryTest : public ::testing::Test {
   rd_kafka_t* client_ = nullptr;  // for topic sizes
 };
 
-// 40,000 orders: 40 s of traffic at 1,000 a second.
-const std::vector<std::string> kGenFlags = {
-    "--orders=40000", "--seed=20261121",  "--stores=12",        "--days=35",
-    "--late_rate=0",  "--bad_rate=0.002", "--drop=s-003:31:0.9"};
-// 80,000: six restarts, each waiting about 5 s for a dead holder's lease
-// and group session to expire, fit within the traffic, with room for a
-// loaded machine.
-const std::vector<std::string> kLongGenFlags = {
-    "--orders=80000", "--seed=20261121",  "--stores=12",        "--days=70",
-    "--late_rate=0",  "--bad_rate=0.002", "--drop=s-003:31:0.9"};
+// 40,000 orders over 35 days of 12 stores, 0.2% malformed, one store's
+// sales dropping on day 31 (an alert).
+TrafficOptions TestTraffic(int64_t orders = 40'000, int days = 35) {
+  TrafficOptions options;
+  options.seed = 20261121;
+  options.orders = orders;
+  options.stores = 12;
+  options.days = days;
+  options.late_rate = 0;
+  options.bad_rate = 0.002;
+  options.drops = {InjectedDrop{.store = 3, .day = 31, .fraction = 0.9}};
+  return options;
+}
 
 // With one worker (the default: a decode thread, the next batch read
 // ahead) and with four (each worker's state checkpointed and restored).
@@ -352,10 +460,14 @@ INSTANTIATE_TEST_SUITE_P(Workers, KilledTest, ::testing::Values(1, 4));
 
 TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
   const std::string pipeline_file = WritePipeline(/*workers=*/GetParam());
-  ASSERT_NO_FATAL_FAILURE(MakeReference(kLongGenFlags));
+  const TrafficOptions options = TestTraffic(80'000, 70);
+  ASSERT_NO_FATAL_FAILURE(MakeReference(options));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
-  // Traffic flows for the whole of the crashes: about 80 s.
-  std::unique_ptr<Child> gen = StartTraffic(kLongGenFlags);
+  // A part of the traffic (about 13 s at 1,000 a second) for each run: each
+  // has new input to process, and all but the last are killed with parts
+  // still held back.
+  std::unique_ptr<Traffic> traffic =
+      StartTraffic(options, /*rate=*/1000, /*parts=*/6);
 
   const std::vector<std::string> run_args = {kBinary, "run", pipeline_file,
                                              "--brokers=" + bootstrap_};
@@ -370,6 +482,7 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
     // changelog topic.
     const bool disk_lost = round == 2 || round == 4;
     if (disk_lost) std::filesystem::remove_all(dir_ + "/state");
+    if (round > 0) traffic->ReleaseNextPart();
     Child run(run_args, absl::StrCat(dir_, "/run", round));
     ASSERT_TRUE(WaitFor(60,
                         [&] {
@@ -392,8 +505,7 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
           << run.err();
     }
   }
-  EXPECT_TRUE(gen->Running()) << "traffic ended before the last kill";
-  ASSERT_EQ(gen->WaitExit(120), 0) << gen->err();
+  ASSERT_EQ(traffic->Finish(), "");
 
   // The last run reads to the end and closes every window.
   std::vector<std::string> last_args = run_args;
@@ -421,9 +533,11 @@ INSTANTIATE_TEST_SUITE_P(Workers, StandbyTest, ::testing::Values(1, 2, 4));
 
 TEST_P(StandbyTest, TakesOverFromTheChangelog) {
   const std::string pipeline_file = WritePipeline(/*workers=*/GetParam());
-  ASSERT_NO_FATAL_FAILURE(MakeReference(kGenFlags));
+  ASSERT_NO_FATAL_FAILURE(MakeReference(TestTraffic()));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
-  std::unique_ptr<Child> gen = StartTraffic(kGenFlags);
+  // The second half goes once the active instance is dead.
+  std::unique_ptr<Traffic> traffic =
+      StartTraffic(TestTraffic(), /*rate=*/1000, /*parts=*/2);
   auto run_args = [&](const std::string& name) {
     return RunArgs(pipeline_file, name);
   };
@@ -438,6 +552,7 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
   EXPECT_EQ(second.err().find("this instance is active"), std::string::npos);
   const int64_t before = TopicSize(client_, "pos.kpis");
   first.Kill9();
+  traffic->ReleaseNextPart();
   ASSERT_NO_FATAL_FAILURE(WaitForKpis(second, before + 200));
   EXPECT_NE(second.err().find("this instance is active"), std::string::npos);
   EXPECT_NE(second.err().find("changelog=tillstream-pos-analytics-changelog: "
@@ -449,7 +564,7 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
   // A clean stop hands the lease on at once.
   std::string third;
   ASSERT_NO_FATAL_FAILURE(
-      FinishOnAnEmptyDisk(*gen, second, pipeline_file, &third));
+      FinishOnAnEmptyDisk(*traffic, second, pipeline_file, &third));
   EXPECT_NE(third.find("restored"), std::string::npos) << third;
   ExpectOutputsLikeReference();
 }
@@ -465,13 +580,18 @@ TEST_P(StandbyTest, TakesOverFromTheChangelog) {
 // path through a takeover, ExactlyOnceTest proves the guarantee).
 class ScaleOutTest
     : public CrashRecoveryTest,
-      public ::testing::WithParamInterface<std::pair<int, const char*>> {};
+      public ::testing::WithParamInterface<std::pair<int, std::string>> {};
 
-INSTANTIATE_TEST_SUITE_P(Workers, ScaleOutTest,
-                         ::testing::Values(std::pair{1, "at_least_once"},
-                                           std::pair{2, "at_least_once"},
-                                           std::pair{4, "at_least_once"},
-                                           std::pair{2, "exactly_once"}));
+INSTANTIATE_TEST_SUITE_P(
+    Workers, ScaleOutTest,
+    ::testing::Values(std::pair<int, std::string>{1, "at_least_once"},
+                      std::pair<int, std::string>{2, "at_least_once"},
+                      std::pair<int, std::string>{4, "at_least_once"},
+                      std::pair<int, std::string>{2, "exactly_once"}),
+    // e.g. "2_exactly_once": stable names for CTest.
+    [](const auto& info) {
+      return absl::StrCat(info.param.first, "_", info.param.second);
+    });
 
 // The tasks an instance's log says it restored ("task 3: ..."), and how
 // many of them came from the changelog rather than its own disk.
@@ -492,11 +612,14 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
   const auto [workers, guarantee] = GetParam();
   const std::string pipeline_file =
       WritePipeline(workers, "\nscale_out: {tasks: 8}", guarantee);
-  ASSERT_NO_FATAL_FAILURE(MakeReference(kGenFlags));
+  ASSERT_NO_FATAL_FAILURE(MakeReference(TestTraffic()));
   ASSERT_NO_FATAL_FAILURE(
       StartBroker("tillstream-pos-analytics-changelog:8,"
                   "tillstream-pos-analytics-repartition:8"));
-  std::unique_ptr<Child> gen = StartTraffic(kGenFlags, /*rate=*/2000);
+  // A third of the traffic for the first instance alone, a third once the
+  // tasks are split, the last once the first is dead.
+  std::unique_ptr<Traffic> traffic =
+      StartTraffic(TestTraffic(), /*rate=*/2000, /*parts=*/3);
   auto run_args = [&](const std::string& name) {
     return RunArgs(pipeline_file, name);
   };
@@ -510,6 +633,7 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
     return !RestoredTasks(second.err(), &from_changelog).empty() ||
            !second.Running();
   })) << second.err();
+  traffic->ReleaseNextPart();
   int64_t before = TopicSize(client_, "pos.kpis");
   ASSERT_NO_FATAL_FAILURE(WaitForKpis(second, before + 100));
   const std::set<int> split = RestoredTasks(second.err(), &from_changelog);
@@ -519,6 +643,7 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
                                << second.err();
   before = TopicSize(client_, "pos.kpis");
   first.Kill9();
+  traffic->ReleaseNextPart();
   // After the dead member's session (3 s), the survivor has every task.
   ASSERT_TRUE(WaitFor(60, [&] {
     return RestoredTasks(second.err(), &from_changelog).size() == 8 ||
@@ -527,7 +652,7 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
   ASSERT_NO_FATAL_FAILURE(WaitForKpis(second, before + 100));
   std::string third;
   ASSERT_NO_FATAL_FAILURE(
-      FinishOnAnEmptyDisk(*gen, second, pipeline_file, &third));
+      FinishOnAnEmptyDisk(*traffic, second, pipeline_file, &third));
   EXPECT_EQ(RestoredTasks(third, &from_changelog).size(), 8u) << third;
   EXPECT_EQ(from_changelog, 8) << third;
   const int64_t replayed = ExpectOutputsLikeReference();
@@ -642,23 +767,16 @@ TEST_P(ExactlyOnceTest, AcrossKillsOnARealCluster) {
                      GetParam() ? "\nscale_out: {tasks: 4}" : "")}});
   const std::string pipeline_file = dir_ + "/pipeline.yaml";
   std::ofstream(pipeline_file) << pipeline;
-  const std::vector<std::string> gen_flags = {"--orders=20000", "--seed=7",
-                                              "--stores=12", "--days=35",
-                                              "--late_rate=0"};
-  std::vector<std::string> args = {kBinary, "gen",
-                                   "--out=" + dir_ + "/orders.ndjson"};
-  args.insert(args.end(), gen_flags.begin(), gen_flags.end());
-  ASSERT_EQ(Child(args, dir_ + "/gen-file").WaitExit(120), 0);
-  ASSERT_EQ(Child({kBinary, "run", kSource + "/examples/pos-analytics.yaml",
-                   "--input=" + dir_ + "/orders.ndjson",
-                   "--output-dir=" + dir_ + "/reference"},
-                  dir_ + "/replay")
-                .WaitExit(120),
-            0);
-  args = {kBinary, "gen", absl::StrCat("--brokers=", brokers),
-          "--topic=" + prefix + ".orders", "--rate=2000"};
-  args.insert(args.end(), gen_flags.begin(), gen_flags.end());
-  Child gen(args, dir_ + "/gen");
+  TrafficOptions options;
+  options.seed = 7;
+  options.orders = 20'000;
+  options.stores = 12;
+  options.days = 35;
+  options.late_rate = 0;
+  ASSERT_NO_FATAL_FAILURE(MakeReference(options));
+  // A part of the traffic for each run.
+  Traffic traffic(brokers, prefix + ".orders", options, /*rate=*/2000,
+                  /*parts=*/3);
 
   const std::vector<std::string> run_args = {
       kBinary, "run", pipeline_file, absl::StrCat("--brokers=", brokers)};
@@ -667,6 +785,7 @@ TEST_P(ExactlyOnceTest, AcrossKillsOnARealCluster) {
     // Kill mid-transaction: outputs produced but not yet committed.
     const int64_t before = TopicSize(admin, prefix + ".kpis");
     const int64_t more = std::uniform_int_distribution<int64_t>(5, 100)(random);
+    if (round > 0) traffic.ReleaseNextPart();
     Child run(run_args, absl::StrCat(dir_, "/run", round));
     ASSERT_TRUE(WaitFor(120, [&] {
       return TopicSize(admin, prefix + ".kpis") >= before + more ||
@@ -675,7 +794,7 @@ TEST_P(ExactlyOnceTest, AcrossKillsOnARealCluster) {
     ASSERT_TRUE(run.Running()) << run.err();
     run.Kill9();
   }
-  ASSERT_EQ(gen.WaitExit(120), 0) << gen.err();
+  ASSERT_EQ(traffic.Finish(), "");
   std::vector<std::string> last_args = run_args;
   last_args.push_back("--bounded");
   Child last(last_args, dir_ + "/last");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
@@ -64,6 +65,37 @@ std::string ReasonClass(absl::string_view reason) {
     }
   }
   return out;
+}
+
+std::vector<std::pair<std::string, int64_t>> DecodeErrorClasses(
+    const absl::flat_hash_map<std::string, int64_t>& by_reason) {
+  absl::flat_hash_map<std::string, int64_t> classes;
+  for (const auto& [reason, count] : by_reason) {
+    std::string reason_class = ReasonClass(reason);
+    if (classes.size() >= 100 && !classes.contains(reason_class))
+      reason_class = "(other reasons)";
+    classes[reason_class] += count;
+  }
+  std::vector<std::pair<std::string, int64_t>> sorted(classes.begin(),
+                                                      classes.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
+
+void CheckpointProbe::Completed(
+    int64_t us, std::span<const StateWriteBatch* const> batches) {
+  ++completed;
+  last_duration_us = us;
+  total_duration_us += us;
+  last_writes = 0;
+  last_bytes = 0;
+  for (const StateWriteBatch* batch : batches) {
+    last_writes += static_cast<int64_t>(batch->writes().size());
+    for (const StateWriteBatch::Write& write : batch->writes()) {
+      last_bytes += static_cast<int64_t>(
+          write.key.size() + (write.value ? write.value->size() : 0));
+    }
+  }
 }
 
 void EngineMetrics::Publish(MetricsSnapshot snapshot) {
@@ -174,6 +206,12 @@ std::string EngineMetrics::RenderPrometheus(int64_t wall_ms) const {
          "Input partitions this instance owns.");
   absl::StrAppend(&out, "tillstream_assigned_partitions ",
                   s.assigned_partitions, "\n");
+  if (s.tasks >= 0) {
+    Family(&out, "tillstream_tasks", "gauge",
+           "scale_out: the tasks (repartition partitions) this instance "
+           "runs.");
+    absl::StrAppend(&out, "tillstream_tasks ", s.tasks, "\n");
+  }
   Family(&out, "tillstream_rebalances_total", "counter",
          "Partition assignments and revocations by the consumer group.");
   absl::StrAppend(&out, "tillstream_rebalances_total ", s.rebalances, "\n");

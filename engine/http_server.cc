@@ -108,15 +108,32 @@ void HttpServer::AddRoutes() {
     Reply(c.queries->Ask(std::move(query), kAnswerTimeout), res);
   };
 
-  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(kDashboardHtml, "text/html; charset=utf-8");
-  });
   s.Get("/metrics", [c](const httplib::Request&, httplib::Response& res) {
     res.set_content(c.metrics->RenderPrometheus(c.clock->EpochMillis()),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
   s.Get("/pipeline", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(pipeline_json_, kJson);
+  });
+  if (c.scale_out != nullptr) {
+    s.Get("/health", [c](const httplib::Request&, httplib::Response& res) {
+      bool ready = false;
+      Reply(c.scale_out->HealthJson(&ready), res);
+      if (!ready) res.status = 503;
+    });
+    for (const char* path :
+         {"/", "/kpis", R"(/kpis/.*)", R"(/rolling/.*)", "/alerts"}) {
+      s.Get(path, [](const httplib::Request&, httplib::Response& res) {
+        Reply(absl::NotFoundError(
+                  "not served with scale_out: each instance holds only its "
+                  "tasks' state; read the output topics (docs/scale-out.md)"),
+              res);
+      });
+    }
+    return;
+  }
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kDashboardHtml, "text/html; charset=utf-8");
   });
   s.Get("/health", [c](const httplib::Request&, httplib::Response& res) {
     auto ready = std::make_shared<bool>(false);

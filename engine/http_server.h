@@ -10,6 +10,7 @@
 #include "engine/engine_metrics.h"
 #include "engine/pipeline_config.h"
 #include "engine/pipeline_runner.h"
+#include "engine/scale_out_metrics.h"
 #include "engine/worker_queries.h"
 
 namespace httplib {
@@ -29,7 +30,8 @@ namespace tillstream {
 //   GET /rolling/<rule>          the latest rolling period per group
 //   GET /alerts?state=firing     alerts (firing, resolved or all)
 // Answers about live state come from the worker between batches
-// (WorkerQueries); /metrics and /pipeline never wait for it.
+// (WorkerQueries); /metrics and /pipeline never wait for it. With
+// scale_out, only /metrics, /health and /pipeline are served.
 class HttpServer {
  public:
   struct Context {
@@ -38,6 +40,10 @@ class HttpServer {
     WorkerQueries* queries = nullptr;
     const EngineMetrics* metrics = nullptr;
     Clock* clock = nullptr;
+    // scale_out: /health from the threads' parts, and no live-state
+    // queries (runner and queries null): an instance holds only its tasks'
+    // state, the outputs hold all of it.
+    const ScaleOutMetrics* scale_out = nullptr;
   };
   // Binds config.http (port 0: any free port) and starts serving.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(Context context);

@@ -11,18 +11,29 @@
 namespace tillstream {
 
 IngestStage::IngestStage(const PipelineConfig& config, KafkaSource* input,
-                         KafkaSink* sink, Clock* clock)
+                         KafkaSink* sink, Clock* clock,
+                         ScaleOutMetrics* metrics)
     : config_(config),
       input_(input),
       sink_(sink),
       clock_(clock),
       tasks_(static_cast<uint32_t>(config.scale_out_tasks)),
       decoder_(
-          OrderDecoderOptions{config.source.default_currency, config.limits}) {}
+          OrderDecoderOptions{config.source.default_currency, config.limits}),
+      metrics_(metrics) {}
+
+Timestamp IngestStage::WatermarkOf(const Partition& partition) const {
+  if (partition.max_seen.is_min()) return Timestamp::Min();
+  return partition.max_seen.Minus(config_.source.max_out_of_orderness_ms);
+}
 
 void IngestStage::OnPartitionsAssigned(
     std::span<const PartitionId> partitions) {
-  for (PartitionId p : partitions) partitions_[p.value] = Partition{};
+  ++rebalances_;
+  for (PartitionId p : partitions) {
+    partitions_[p.value] = Partition{};
+    caught_up_.erase(p.value);
+  }
 }
 
 void IngestStage::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
@@ -38,6 +49,7 @@ void IngestStage::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
   } else {
     callback_error_.Update(Commit());
   }
+  ++rebalances_;
   for (PartitionId p : partitions) partitions_.erase(p.value);
 }
 
@@ -88,9 +100,8 @@ absl::Status IngestStage::ProcessBatch(const RecordBatch& batch) {
     dead_letters_.Clear();
   }
   for (auto& [id, state] : partitions_) {
-    const Timestamp watermark =
-        state.max_seen.Minus(config_.source.max_out_of_orderness_ms);
-    if (state.max_seen.is_min() || watermark <= state.sent) continue;
+    const Timestamp watermark = WatermarkOf(state);
+    if (watermark.is_min() || watermark <= state.sent) continue;
     state.sent = watermark;
     TS_RETURN_IF_ERROR(
         sink_->ForwardToEach(static_cast<int32_t>(tasks_),
@@ -123,6 +134,39 @@ absl::Status IngestStage::Commit() {
   return absl::OkStatus();
 }
 
+void IngestStage::PublishMetrics() {
+  if (metrics_ == nullptr) return;
+  last_publish_ms_ = clock_->NowMillis();
+  input_->Lag(&lags_);
+  absl::flat_hash_map<int32_t, int64_t> lag_by_partition;
+  for (const PartitionLag& lag : lags_) {
+    lag_by_partition[lag.partition.value] = lag.lag;
+    if (lag.lag >= 0 && lag.lag <= kCaughtUpLag)
+      caught_up_.insert(lag.partition.value);
+  }
+  MetricsSnapshot m;
+  m.wall_ms = clock_->EpochMillis();
+  m.records_in = summary_.records;
+  m.events_in = summary_.forwarded;
+  m.bad_records = summary_.bad_records;
+  m.outputs[static_cast<int>(OutputKind::kDeadLetter)] = summary_.bad_records;
+  m.decode_errors = DecodeErrorClasses(summary_.bad_by_reason);
+  for (const auto& [id, state] : partitions_) {
+    auto lag = lag_by_partition.find(id);
+    m.partitions.push_back(
+        {.partition = id,
+         .lag = lag == lag_by_partition.end() ? -1 : lag->second,
+         .watermark = WatermarkOf(state),
+         .caught_up = caught_up_.contains(id)});
+  }
+  std::sort(
+      m.partitions.begin(), m.partitions.end(),
+      [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  m.assigned_partitions = static_cast<int64_t>(partitions_.size());
+  m.rebalances = rebalances_;
+  metrics_->Publish(0, std::move(m));
+}
+
 absl::Status IngestStage::Run(const std::atomic<bool>& stop) {
   RecordBatch batch;
   last_commit_ms_ = clock_->NowMillis();
@@ -136,8 +180,11 @@ absl::Status IngestStage::Run(const std::atomic<bool>& stop) {
     if (*polled == PollResult::kEndOfInput) break;
     if (now - last_commit_ms_ >= config_.state.checkpoint_interval_ms)
       TS_RETURN_IF_ERROR(Commit());
+    if (now - last_publish_ms_ >= kMetricsIntervalMs) PublishMetrics();
   }
-  return Commit();
+  const absl::Status committed = Commit();
+  PublishMetrics();
+  return committed;
 }
 
 }  // namespace tillstream

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "connectors/kafka_sink.h"
@@ -17,6 +18,7 @@
 #include "engine/clock.h"
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
+#include "engine/scale_out_metrics.h"
 #include "engine/timestamp.h"
 
 namespace tillstream {
@@ -45,9 +47,10 @@ struct IngestSummary {
 class IngestStage final : private PartitionListener {
  public:
   // `input` resumes from the group's offsets (resume_from_group); `sink`
-  // writes dead letters and forwards. Neither is owned.
+  // writes dead letters and forwards; `metrics` (may be null) gets part 0.
+  // None is owned.
   IngestStage(const PipelineConfig& config, KafkaSource* input, KafkaSink* sink,
-              Clock* clock);
+              Clock* clock, ScaleOutMetrics* metrics = nullptr);
 
   // Until a bounded input ends or `stop` becomes true; then everything read
   // is delivered and committed.
@@ -65,10 +68,14 @@ class IngestStage final : private PartitionListener {
   void OnPartitionsRevoked(std::span<const PartitionId> partitions) override;
   void OnPartitionEnd(PartitionId partition) override;
 
+  // The partition's watermark: its max event time - the out-of-orderness
+  // bound; Min before its first event.
+  Timestamp WatermarkOf(const Partition& partition) const;
   absl::Status ProcessBatch(const RecordBatch& batch);
   // Delivers what was sent and commits the offsets of every owned partition
   // to the group (exactly-once: in the sink's transaction).
   absl::Status Commit();
+  void PublishMetrics();
 
   const PipelineConfig& config_;
   KafkaSource* input_;
@@ -84,6 +91,11 @@ class IngestStage final : private PartitionListener {
   int64_t last_commit_ms_ = 0;
   int64_t commits_ = 0;  // labels the transactions' offsets
   IngestSummary summary_;
+  ScaleOutMetrics* metrics_;
+  int64_t rebalances_ = 0;
+  int64_t last_publish_ms_ = 0;
+  std::vector<PartitionLag> lags_;
+  absl::flat_hash_set<int32_t> caught_up_;  // since assigned, for /health
 };
 
 }  // namespace tillstream

@@ -144,7 +144,8 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     if (options_.on_batch) options_.on_batch(summary());
     if (options_.after_batch) options_.after_batch(batch);
     if (options_.queries != nullptr) options_.queries->Serve();
-    if (options_.metrics != nullptr && now - last_publish_ms_ >= 100)
+    if (options_.metrics != nullptr &&
+        now - last_publish_ms_ >= kMetricsIntervalMs)
       PublishMetrics(now);
     if (state_ != nullptr &&
         now - last_checkpoint_ms_ >= checkpoint_interval_ms_) {
@@ -379,15 +380,8 @@ absl::Status PipelineRunner::Checkpoint() {
   const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - started)
                          .count();
-  ++checkpoint_probe_.completed;
-  checkpoint_probe_.last_duration_us = us;
-  checkpoint_probe_.total_duration_us += us;
-  checkpoint_probe_.last_writes = static_cast<int64_t>(batch.writes().size());
-  checkpoint_probe_.last_bytes = 0;
-  for (const StateWriteBatch::Write& write : batch.writes()) {
-    checkpoint_probe_.last_bytes += static_cast<int64_t>(
-        write.key.size() + (write.value ? write.value->size() : 0));
-  }
+  const StateWriteBatch* written[] = {&batch};
+  checkpoint_probe_.Completed(us, written);
   return absl::OkStatus();
 }
 
@@ -600,15 +594,7 @@ void PipelineRunner::PublishMetrics(int64_t now_ms) {
   m.bad_records = s.bad_records;
   for (int k = 0; k < kOutputKindCount; ++k)
     m.outputs[k] = s.outputs_by_kind[k];
-  absl::flat_hash_map<std::string, int64_t> classes;
-  for (const auto& [reason, count] : s.bad_by_reason) {
-    std::string reason_class = ReasonClass(reason);
-    if (classes.size() >= 100 && !classes.contains(reason_class))
-      reason_class = "(other reasons)";
-    classes[reason_class] += count;
-  }
-  m.decode_errors.assign(classes.begin(), classes.end());
-  std::sort(m.decode_errors.begin(), m.decode_errors.end());
+  m.decode_errors = DecodeErrorClasses(s.bad_by_reason);
   const auto& rules = graphs_[0]->kpi_operators();
   for (size_t r = 0; r < rules.size(); ++r) {
     if (rules[r].rule().internal) continue;

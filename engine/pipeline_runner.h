@@ -72,16 +72,6 @@ struct RunnerOptions {
   bool decode_ahead = true;
 };
 
-// Checkpoints of one run, for the summary and metrics.
-struct CheckpointProbe {
-  int64_t completed = 0;
-  int64_t failed = 0;
-  int64_t last_duration_us = 0;  // flush of outputs + state write
-  int64_t total_duration_us = 0;
-  int64_t last_writes = 0;  // keys put or deleted by the last checkpoint
-  int64_t last_bytes = 0;   // their keys and values
-};
-
 // Runs one pipeline: polls the source a batch at a time, decodes each
 // record (bad ones to the dead-letter output, with a reason), tracks event
 // time per source partition, feeds every KPI rule, advances the watermark
@@ -145,7 +135,6 @@ class PipelineRunner final : private PartitionListener {
   // caught up: within kCaughtUpLag records of its end at least once since
   // it was assigned.
   std::string HealthJson(bool* ready);
-  static constexpr int64_t kCaughtUpLag = 4096;  // one poll's worth
   // For the status line (on the worker): total lag of the owned partitions
   // (-1: unknown) and alerts open now.
   int64_t TotalLag();

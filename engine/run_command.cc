@@ -20,6 +20,7 @@
 #include "engine/http_server.h"
 #include "engine/pipeline_runner.h"
 #include "engine/run_reporter.h"
+#include "engine/scale_out_metrics.h"
 #include "engine/scale_out_run.h"
 #include "engine/status_macros.h"
 #include "engine/task_runner.h"
@@ -139,6 +140,22 @@ absl::StatusOr<std::unique_ptr<EmbeddedBroker>> StartEmbeddedBroker(
   return broker;
 }
 
+// Starts the HTTP endpoints into *server and logs their address (scripts
+// and tests read the port from that line); false (the error logged) when
+// they cannot listen.
+bool StartHttp(const HttpServer::Context& context, const RunReporter& reporter,
+               std::unique_ptr<HttpServer>* server) {
+  auto started = HttpServer::Start(context);
+  if (!started.ok()) {
+    reporter.Error(started.status().message());
+    return false;
+  }
+  *server = *std::move(started);
+  reporter.Info(absl::StrCat("http=", context.config->http.address, ":",
+                             (*server)->port()));
+  return true;
+}
+
 // `run` of a pipeline with scale_out: instances split the work over Kafka
 // (engine/scale_out_run.h).
 int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
@@ -148,10 +165,6 @@ int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
     refused =
         "scale_out splits a Kafka input between instances; replay a "
         "file with one instance (a pipeline without scale_out)";
-  } else if (config.http.port >= 0 || absl::GetFlag(FLAGS_http_port) >= 0) {
-    refused =
-        "http is not served with scale_out yet (docs/scale-out.md): "
-        "leave http out";
   }
   if (refused != nullptr) {
     reporter.Error(refused);
@@ -185,6 +198,17 @@ int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
   reporter.Info(absl::StrCat(
       GuaranteeLine(guarantee, embedded),
       exactly_once ? "" : " (tasks drop replayed records; outputs carry ids)"));
+  SystemClock clock;
+  EngineMetrics metrics;
+  ScaleOutMetrics parts(&metrics, static_cast<size_t>(config.workers));
+  std::unique_ptr<HttpServer> server;
+  if (config.http.port >= 0 && !StartHttp({.config = &config,
+                                           .metrics = &metrics,
+                                           .clock = &clock,
+                                           .scale_out = &parts},
+                                          reporter, &server)) {
+    return kExitFailure;
+  }
   const auto started = std::chrono::steady_clock::now();
   const absl::Status status = RunScaledOut(
       config, store,
@@ -193,7 +217,8 @@ int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
        .bounded = absl::GetFlag(FLAGS_bounded),
        .exactly_once = exactly_once,
        .instance_id = instance,
-       .info = [&reporter](absl::string_view line) { reporter.Info(line); }},
+       .info = [&reporter](absl::string_view line) { reporter.Info(line); },
+       .metrics = config.http.port >= 0 ? &parts : nullptr},
       StopRequested());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
@@ -231,6 +256,8 @@ int RunCommand(const std::vector<std::string>& args) {
 
   if (!absl::GetFlag(FLAGS_state_dir).empty())
     config->state.dir = absl::GetFlag(FLAGS_state_dir);
+  if (absl::GetFlag(FLAGS_http_port) >= 0)
+    config->http.port = absl::GetFlag(FLAGS_http_port);
   RunReporter reporter(*config, json_logs, isatty(STDERR_FILENO) == 1);
   // State first: an exactly-once sink's transactional id is kept with it.
   std::unique_ptr<RocksDbStateStore> store;
@@ -359,8 +386,6 @@ int RunCommand(const std::vector<std::string>& args) {
   SystemClock clock;
   WorkerQueries queries;
   EngineMetrics metrics;
-  if (absl::GetFlag(FLAGS_http_port) >= 0)
-    config->http.port = absl::GetFlag(FLAGS_http_port);
   const bool http = config->http.port >= 0;
   PipelineRunner* running = nullptr;
   RunnerOptions options;
@@ -392,20 +417,13 @@ int RunCommand(const std::vector<std::string>& args) {
                            FormatRfc3339(runner.summary().watermark), ")")));
   }
   std::unique_ptr<HttpServer> server;
-  if (http) {
-    auto started = HttpServer::Start({.config = &*config,
-                                      .runner = &runner,
-                                      .queries = &queries,
-                                      .metrics = &metrics,
-                                      .clock = &clock});
-    if (!started.ok()) {
-      reporter.Error(started.status().message());
-      return kExitFailure;
-    }
-    server = *std::move(started);
-    // Scripts and tests read the port from this line.
-    reporter.Info(
-        absl::StrCat("http=", config->http.address, ":", server->port()));
+  if (http && !StartHttp({.config = &*config,
+                          .runner = &runner,
+                          .queries = &queries,
+                          .metrics = &metrics,
+                          .clock = &clock},
+                         reporter, &server)) {
+    return kExitFailure;
   }
   auto started = std::chrono::steady_clock::now();
   status = runner.Run(StopRequested());

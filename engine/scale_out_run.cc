@@ -163,13 +163,16 @@ absl::Status RunScaledOut(const PipelineConfig& config, StateStore* store,
                     return ReadChangelog(changelog, task, from, visit);
                   });
             },
-        .report = options.info};
+        .report = options.info,
+        .metrics = options.metrics,
+        .metrics_part = static_cast<size_t>(1 + (&worker - workers.data()))};
     worker.runner = std::make_unique<TaskRunner>(
         config, worker.source.get(), worker.sink.get(), store, &clock,
         std::move(task_options));
   }
 
-  IngestStage ingest(config, input.get(), ingest_sink.get(), &clock);
+  IngestStage ingest(config, input.get(), ingest_sink.get(), &clock,
+                     options.metrics);
   Threads threads(stop);
   threads.Start([&] { return ingest.Run(stop); });
   for (Worker& worker : workers)

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "connectors/embedded_broker.h"
 #include "engine/pipeline_config.h"
+#include "engine/scale_out_metrics.h"
 #include "state/state_store.h"
 
 namespace tillstream {
@@ -24,6 +25,9 @@ struct ScaleOutRunOptions {
   std::string instance_id;
   // Log lines (restores, the closing summary); thread-safe.
   std::function<void(absl::string_view line)> info;
+  // Gets each thread's figures (HTTP); sized for config.workers task
+  // runners. May be null.
+  ScaleOutMetrics* metrics = nullptr;
 };
 
 // An instance of a pipeline with scale_out (docs/scale-out.md): the ingest

@@ -1,6 +1,7 @@
 #include "engine/task_runner.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "absl/random/random.h"
@@ -193,6 +194,8 @@ absl::Status TaskRunner::CheckTasks(StateStore* store,
 }
 
 void TaskRunner::OnPartitionsAssigned(std::span<const PartitionId> partitions) {
+  joined_ = true;
+  ++rebalances_;
   for (PartitionId p : partitions) {
     absl::StatusOr<std::unique_ptr<Task>> task = RestoreTask(p.value);
     if (!task.ok()) {
@@ -209,6 +212,7 @@ void TaskRunner::OnPartitionsAssigned(std::span<const PartitionId> partitions) {
 }
 
 void TaskRunner::OnPartitionsRevoked(std::span<const PartitionId> partitions) {
+  ++rebalances_;
   std::vector<Task*> revoked;
   for (PartitionId p : partitions) {
     auto it = tasks_.find(p.value);
@@ -325,12 +329,50 @@ absl::Status TaskRunner::Run(const std::atomic<bool>& stop) {
     if (options_.bounded && options_.completed != nullptr &&
         options_.completed->size() >= task_count_) {
       // The closing outputs (exactly-once: in a transaction of their own).
-      return Checkpoint({});
+      const absl::Status closed = Checkpoint({});
+      PublishMetrics();
+      return closed;
     }
     if (now - last_checkpoint_ms_ >= config_.state.checkpoint_interval_ms)
       TS_RETURN_IF_ERROR(CheckpointAll());
+    if (now - last_publish_ms_ >= kMetricsIntervalMs) PublishMetrics();
   }
-  return CheckpointAll();
+  const absl::Status checkpointed = CheckpointAll();
+  PublishMetrics();
+  return checkpointed;
+}
+
+void TaskRunner::PublishMetrics() {
+  if (options_.metrics == nullptr) return;
+  last_publish_ms_ = clock_->NowMillis();
+  MetricsSnapshot m;
+  m.wall_ms = clock_->EpochMillis();
+  m.bad_records = summary_.bad_records;
+  for (int k = 0; k < kOutputKindCount; ++k) m.outputs[k] = outputs_by_kind_[k];
+  absl::flat_hash_map<std::string, int64_t> late, open_windows;
+  for (const auto& [id, task] : tasks_) {
+    for (const WindowKpiOperator& op : task->graph.kpi_operators()) {
+      if (op.rule().internal) continue;
+      late[op.rule().name] += op.probe().late_events;
+      open_windows[op.rule().name] += static_cast<int64_t>(op.open_windows());
+    }
+    m.watermark = LowerKnown(m.watermark, task->watermark);
+    m.known_customers += static_cast<int64_t>(task->resolved.size());
+    const AnomalyProbe alerts = task->graph.AlertTotals();
+    m.alerts_fired += alerts.fired;
+    m.alerts_resolved += alerts.resolved;
+  }
+  m.late_by_kpi.assign(late.begin(), late.end());
+  m.open_windows_by_kpi.assign(open_windows.begin(), open_windows.end());
+  m.tasks = joined_ ? static_cast<int64_t>(tasks_.size()) : -1;
+  m.rebalances = rebalances_;
+  m.checkpoints_on = true;
+  m.checkpoints = checkpoint_probe_.completed;
+  m.checkpoint_last_us = checkpoint_probe_.last_duration_us;
+  m.checkpoint_total_us = checkpoint_probe_.total_duration_us;
+  m.checkpoint_last_bytes = checkpoint_probe_.last_bytes;
+  m.checkpoint_last_writes = checkpoint_probe_.last_writes;
+  options_.metrics->Publish(options_.metrics_part, std::move(m));
 }
 
 absl::Status TaskRunner::ProcessRecord(const SourceRecord& record,
@@ -471,6 +513,8 @@ absl::Status TaskRunner::AfterBatch(Task* task, int64_t now_ms) {
 absl::Status TaskRunner::WriteOutputs() {
   if (!dead_letters_.empty()) {
     summary_.outputs += static_cast<int64_t>(dead_letters_.size());
+    outputs_by_kind_[static_cast<int>(OutputKind::kDeadLetter)] +=
+        static_cast<int64_t>(dead_letters_.size());
     TS_RETURN_IF_ERROR(sink_->Write(dead_letters_));
     dead_letters_.Clear();
   }
@@ -478,6 +522,8 @@ absl::Status TaskRunner::WriteOutputs() {
     OutputBatch& outputs = task->graph.outputs();
     if (outputs.empty()) continue;
     summary_.outputs += static_cast<int64_t>(outputs.size());
+    for (size_t i = 0; i < outputs.size(); ++i)
+      ++outputs_by_kind_[static_cast<int>(outputs[i].kind)];
     TS_RETURN_IF_ERROR(sink_->Write(outputs));
     outputs.Clear();
   }
@@ -501,6 +547,7 @@ absl::Status TaskRunner::CheckpointAll() {
 
 absl::Status TaskRunner::Checkpoint(const std::vector<Task*>& chosen) {
   last_checkpoint_ms_ = clock_->NowMillis();
+  const auto started = std::chrono::steady_clock::now();
   const bool transactional = sink_->transactional();
   // Exactly-once: a commit takes everything the producer sent, for every
   // task, so every task's state goes with it.
@@ -582,6 +629,13 @@ absl::Status TaskRunner::Checkpoint(const std::vector<Task*>& chosen) {
   }
   // For monitoring (the lag per task); exactly-once committed them above.
   if (!transactional) source_->CommitOffsets(offsets);
+  std::vector<const StateWriteBatch*> written;
+  for (const Pending& p : pending) written.push_back(&p.batch);
+  checkpoint_probe_.Completed(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started)
+          .count(),
+      written);
   return absl::OkStatus();
 }
 

@@ -24,6 +24,7 @@
 #include "engine/output_batch.h"
 #include "engine/pipeline_config.h"
 #include "engine/replay_filter.h"
+#include "engine/scale_out_metrics.h"
 #include "engine/watermark_tracker.h"
 #include "operators/string_interner.h"
 #include "state/state_store.h"
@@ -59,6 +60,9 @@ struct TaskRunnerOptions {
       restore_changelog;
   // Told of each task restored, for the log.
   std::function<void(absl::string_view line)> report;
+  // Gets this runner's figures as part `metrics_part`; may be null.
+  ScaleOutMetrics* metrics = nullptr;
+  size_t metrics_part = 1;
 };
 
 // What one task runner did, for the closing summary.
@@ -143,6 +147,7 @@ class TaskRunner final : private PartitionListener {
   // every task, in the transaction that commits what the producer sent.
   absl::Status Checkpoint(const std::vector<Task*>& tasks);
   absl::Status CheckpointAll();
+  void PublishMetrics();
   void WriteDeadLetter(const SourceRecord& record, absl::string_view reason);
 
   const PipelineConfig& config_;
@@ -167,6 +172,13 @@ class TaskRunner final : private PartitionListener {
   int64_t last_checkpoint_ms_ = 0;
   absl::Status callback_error_;
   TaskRunnerSummary summary_;
+  // For metrics (they follow the tasks: a task's counts start again where
+  // it is restored).
+  int64_t outputs_by_kind_[kOutputKindCount] = {};
+  bool joined_ = false;  // has had an assignment
+  int64_t rebalances_ = 0;
+  CheckpointProbe checkpoint_probe_;
+  int64_t last_publish_ms_ = 0;
 };
 
 }  // namespace tillstream

@@ -105,7 +105,7 @@ TEST_F(CliTest, MissingOutputAndUnknownKey) {
 
 // What scale_out does not do is refused at start, before any topic is
 // touched: a file replay, the HTTP endpoints.
-TEST_F(CliTest, ScaleOutRefusesWhatItDoesNotDo) {
+TEST_F(CliTest, ScaleOutRefusesAFileReplay) {
   const std::string base = absl::StrCat(
       "pipeline: p\n"
       "kpis: [{name: d, group_by: [store_id], window: {size: 1d}}]\n"
@@ -120,11 +120,6 @@ TEST_F(CliTest, ScaleOutRefusesWhatItDoesNotDo) {
             "tillstream: scale_out splits a Kafka input between "
             "instances; replay a file with one instance (a pipeline without "
             "scale_out)\n");
-  result = Run(
-      absl::StrCat("run ", WriteFile("b.yaml", base + "http: {port: 0}\n")));
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(result.stderr_text,
-              ::testing::HasSubstr("http is not served with scale_out yet"));
 }
 
 TEST_F(CliTest, FileReplayMatchesGoldenFilesByteForByte) {

@@ -25,6 +25,7 @@ namespace tillstream {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 PipelineConfig TestConfig() {
   absl::StatusOr<PipelineConfig> config = ParsePipelineConfig(
@@ -135,6 +136,45 @@ TEST_F(HttpServerTest, NotReadyWhileTheWorkerDoesNotAnswer) {
   EXPECT_THAT(body, HasSubstr("did not answer in time"));
   EXPECT_EQ(Get("/metrics").first, 200);
   EXPECT_EQ(Get("/pipeline").first, 200);
+}
+
+// scale_out: /metrics, /health and /pipeline from the threads' parts; the
+// live-state queries are refused with the reason (an instance holds only
+// its tasks' state).
+TEST(ScaleOutHttpTest, ServesMetricsHealthAndPipelineOnly) {
+  PipelineConfig config = TestConfig();
+  SystemClock clock;
+  EngineMetrics metrics;
+  ScaleOutMetrics parts(&metrics, 1);
+  auto server = HttpServer::Start({.config = &config,
+                                   .metrics = &metrics,
+                                   .clock = &clock,
+                                   .scale_out = &parts});
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  auto get = [&](const char* path) {
+    httplib::Result res = client.Get(path);
+    return res ? std::pair{res->status, res->body} : std::pair{0, ""};
+  };
+  EXPECT_THAT(get("/health"), Pair(503, HasSubstr("\"status\":\"starting\"")));
+  MetricsSnapshot ingest;
+  ingest.records_in = 7;
+  ingest.partitions = {{.partition = 0, .lag = 0, .caught_up = true}};
+  ingest.assigned_partitions = 1;
+  parts.Publish(0, ingest);
+  MetricsSnapshot tasks;
+  tasks.tasks = 2;
+  parts.Publish(1, tasks);
+  EXPECT_THAT(get("/health"), Pair(200, HasSubstr("\"tasks\":2")));
+  EXPECT_THAT(get("/metrics"),
+              Pair(200, HasSubstr("\ntillstream_records_in_total 7\n")));
+  EXPECT_EQ(get("/pipeline").first, 200);
+  for (const char* path :
+       {"/", "/kpis", "/kpis/store_day?group=store_id=s-1",
+        "/kpis/store_day/series", "/rolling/store_3d", "/alerts"}) {
+    EXPECT_THAT(get(path), Pair(404, HasSubstr("not served with scale_out")))
+        << path;
+  }
 }
 
 TEST_F(HttpServerTest, EveryEndpointAgainstALivePipeline) {

@@ -256,6 +256,8 @@ TEST_P(ScaledOutTest, EqualsOneInstance) {
       ProduceGenerated(&generator, config.source.topic);
   const std::string dir = ::testing::TempDir() + "/tillstream-" + prefix;
   std::filesystem::remove_all(dir);
+  EngineMetrics metrics;  // the instance's, as GET /metrics serves them
+  ScaleOutMetrics parts(&metrics, 2);
   {
     auto store = RocksDbStateStore::Open(
         {.dir = dir, .families = TaskRunner::StateFamilies(config)});
@@ -274,7 +276,8 @@ TEST_P(ScaledOutTest, EqualsOneInstance) {
                           [&](absl::string_view line) {
                             absl::MutexLock lock(&log_mu);
                             log.emplace_back(line);
-                          }},
+                          },
+                      .metrics = &parts},
                      stop);
     ASSERT_TRUE(status.ok()) << status;
     const std::string all = absl::StrJoin(log, "\n");
@@ -309,6 +312,32 @@ TEST_P(ScaledOutTest, EqualsOneInstance) {
             testing::NewCustomersPerRule(file_run->sink.kpis()));
   EXPECT_EQ(consumed(config.outputs.deadletter).size(),
             static_cast<size_t>(generator.bad_produced()));
+
+  // The instance's figures, merged from its threads: what it read, wrote
+  // (every record in the output topics, none replayed in a run without a
+  // crash) and owned.
+  const std::string rendered = metrics.RenderPrometheus(0);
+  auto metric = [&](const std::string& line) {
+    return ::testing::HasSubstr(absl::StrCat("\n", line, "\n"));
+  };
+  EXPECT_THAT(rendered, metric(absl::StrCat("tillstream_records_in_total ",
+                                            records.size())));
+  EXPECT_THAT(rendered, metric("tillstream_events_in_total 40000"));
+  for (auto [kind, name] : {std::pair{OutputKind::kKpis, "kpis"},
+                            std::pair{OutputKind::kRolling, "rolling"},
+                            std::pair{OutputKind::kAlerts, "alerts"},
+                            std::pair{OutputKind::kDeadLetter, "deadletter"}}) {
+    EXPECT_THAT(
+        rendered,
+        metric(absl::StrCat(
+            "tillstream_outputs_total{output=\"", name, "\"} ",
+            consumed(OutputTopics(config.outputs)[static_cast<int>(kind)])
+                .size())));
+  }
+  EXPECT_THAT(rendered, metric("tillstream_tasks 4"));
+  bool ready = false;
+  EXPECT_THAT(parts.HealthJson(&ready), HasSubstr("\"tasks\":4"));
+  EXPECT_TRUE(ready);
 }
 
 // A dead letter that cannot be written stops the engine with a clear error:

@@ -20,6 +20,7 @@ namespace tillstream {
 // A partition is caught up when within this many records of its end (one
 // poll's worth): /health's readiness.
 inline constexpr int64_t kCaughtUpLag = 4096;
+inline bool IsCaughtUp(int64_t lag) { return lag >= 0 && lag <= kCaughtUpLag; }
 // How often the engine's threads publish their figures, at most.
 inline constexpr int64_t kMetricsIntervalMs = 100;
 

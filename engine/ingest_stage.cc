@@ -141,8 +141,7 @@ void IngestStage::PublishMetrics() {
   absl::flat_hash_map<int32_t, int64_t> lag_by_partition;
   for (const PartitionLag& lag : lags_) {
     lag_by_partition[lag.partition.value] = lag.lag;
-    if (lag.lag >= 0 && lag.lag <= kCaughtUpLag)
-      caught_up_.insert(lag.partition.value);
+    if (IsCaughtUp(lag.lag)) caught_up_.insert(lag.partition.value);
   }
   MetricsSnapshot m;
   m.wall_ms = clock_->EpochMillis();

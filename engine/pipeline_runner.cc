@@ -570,8 +570,7 @@ void PipelineRunner::KeepBehindPartitionsActive(int64_t now_ms) {
 void PipelineRunner::RefreshLag() {
   source_->Lag(&lags_);
   for (const PartitionLag& lag : lags_) {
-    if (lag.lag >= 0 && lag.lag <= kCaughtUpLag)
-      caught_up_.insert(lag.partition.value);
+    if (IsCaughtUp(lag.lag)) caught_up_.insert(lag.partition.value);
   }
 }
 

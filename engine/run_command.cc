@@ -160,14 +160,10 @@ bool StartHttp(const HttpServer::Context& context, const RunReporter& reporter,
 // (engine/scale_out_run.h).
 int RunScaledOutCommand(const PipelineConfig& config, StateStore* store,
                         const RunReporter& reporter) {
-  const char* refused = nullptr;
   if (!absl::GetFlag(FLAGS_input).empty()) {
-    refused =
+    reporter.Error(
         "scale_out splits a Kafka input between instances; replay a "
-        "file with one instance (a pipeline without scale_out)";
-  }
-  if (refused != nullptr) {
-    reporter.Error(refused);
+        "file with one instance (a pipeline without scale_out)");
     return kExitUsage;
   }
   std::string brokers = absl::GetFlag(FLAGS_brokers);

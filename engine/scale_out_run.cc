@@ -185,11 +185,13 @@ absl::Status RunScaledOut(const PipelineConfig& config, StateStore* store,
                             in.bad_records, " to the dead-letter output"));
   for (size_t w = 0; w < workers.size(); ++w) {
     const TaskRunnerSummary& s = workers[w].runner->summary();
+    int64_t outputs = 0;
+    for (int64_t count : s.outputs_by_kind) outputs += count;
     options.info(absl::StrCat(
         "task worker ", w, ": ", s.tasks_restored, " tasks restored, ",
         s.records, " records, ", s.resolved, " events resolved, ", s.forwarded,
         " forwarded, ", s.aggregated, " aggregated, ", s.replayed,
-        " replays dropped, ", s.outputs, " outputs"));
+        " replays dropped, ", outputs, " outputs"));
   }
   return status;
 }

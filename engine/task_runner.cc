@@ -348,7 +348,8 @@ void TaskRunner::PublishMetrics() {
   MetricsSnapshot m;
   m.wall_ms = clock_->EpochMillis();
   m.bad_records = summary_.bad_records;
-  for (int k = 0; k < kOutputKindCount; ++k) m.outputs[k] = outputs_by_kind_[k];
+  for (int k = 0; k < kOutputKindCount; ++k)
+    m.outputs[k] = summary_.outputs_by_kind[k];
   absl::flat_hash_map<std::string, int64_t> late, open_windows;
   for (const auto& [id, task] : tasks_) {
     for (const WindowKpiOperator& op : task->graph.kpi_operators()) {
@@ -512,8 +513,7 @@ absl::Status TaskRunner::AfterBatch(Task* task, int64_t now_ms) {
 
 absl::Status TaskRunner::WriteOutputs() {
   if (!dead_letters_.empty()) {
-    summary_.outputs += static_cast<int64_t>(dead_letters_.size());
-    outputs_by_kind_[static_cast<int>(OutputKind::kDeadLetter)] +=
+    summary_.outputs_by_kind[static_cast<int>(OutputKind::kDeadLetter)] +=
         static_cast<int64_t>(dead_letters_.size());
     TS_RETURN_IF_ERROR(sink_->Write(dead_letters_));
     dead_letters_.Clear();
@@ -521,9 +521,8 @@ absl::Status TaskRunner::WriteOutputs() {
   for (auto& [id, task] : tasks_) {
     OutputBatch& outputs = task->graph.outputs();
     if (outputs.empty()) continue;
-    summary_.outputs += static_cast<int64_t>(outputs.size());
     for (size_t i = 0; i < outputs.size(); ++i)
-      ++outputs_by_kind_[static_cast<int>(outputs[i].kind)];
+      ++summary_.outputs_by_kind[static_cast<int>(outputs[i].kind)];
     TS_RETURN_IF_ERROR(sink_->Write(outputs));
     outputs.Clear();
   }

@@ -72,7 +72,7 @@ struct TaskRunnerSummary {
   int64_t resolved = 0;    // events whose customer this runner's tasks own
   int64_t forwarded = 0;   // resolved events sent on to group tasks
   int64_t aggregated = 0;  // events run through a task's operators
-  int64_t outputs = 0;
+  int64_t outputs_by_kind[kOutputKindCount] = {};
   int64_t bad_records = 0;
   int64_t tasks_restored = 0;
 };
@@ -172,9 +172,7 @@ class TaskRunner final : private PartitionListener {
   int64_t last_checkpoint_ms_ = 0;
   absl::Status callback_error_;
   TaskRunnerSummary summary_;
-  // For metrics (they follow the tasks: a task's counts start again where
-  // it is restored).
-  int64_t outputs_by_kind_[kOutputKindCount] = {};
+  // For metrics.
   bool joined_ = false;  // has had an assignment
   int64_t rebalances_ = 0;
   CheckpointProbe checkpoint_probe_;

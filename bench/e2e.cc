@@ -11,7 +11,8 @@
 // 3. preloads them into the embedded broker (lz4, spread over partitions);
 // 4. (a) the raw consume rate: librdkafka through our Kafka source, no
 //    processing; (b) the full pipeline through Kafka, --bounded, outputs to
-//    Kafka topics, checkpoints every second (at-least-once);
+//    Kafka topics, checkpoints every second (at-least-once), and without
+//    checkpoints (their cost on this path), and with two workers;
 // 5. a rate-limited live run over a topic of its own: ingest-to-processed
 //    latency p50/p99;
 // 6. the pandas baseline on the same file, when python3-pandas is there;
@@ -397,12 +398,11 @@ int Main() {
     CheckpointProbe checkpoints;
   };
   auto pipeline_through_kafka = [&](const PipelineConfig& pipeline,
-                                    const std::string& name) {
+                                    const std::string& name,
+                                    bool checkpoints = true) {
     auto source = Source(bootstrap, pipeline.source.topic, name, true);
     auto sink = Sink(bootstrap, pipeline);
     SystemClock clock;
-    std::unique_ptr<RocksDbStateStore> store =
-        FreshState(pipeline, work + "/" + name);
     RunnerOptions options;
     Clock::time_point counted_from = Clock::now();
     int64_t first_batch = -1;
@@ -413,17 +413,36 @@ int Main() {
     };
     PipelineRunner runner(pipeline, source.get(), sink.get(), &clock,
                           std::move(options));
-    absl::Status status = runner.EnableState(store.get(), 1'000);
-    if (!status.ok()) Die("state", status);
+    std::unique_ptr<RocksDbStateStore> store;
+    if (checkpoints) {
+      store = FreshState(pipeline, work + "/" + name);
+      absl::Status enabled = runner.EnableState(store.get(), 1'000);
+      if (!enabled.ok()) Die("state", enabled);
+    }
     std::atomic<bool> stop{false};
-    status = runner.Run(stop);
+    absl::Status status = runner.Run(stop);
     if (!status.ok()) Die("pipeline", status);
     const double seconds = Seconds(counted_from);
     return KafkaRun{(runner.summary().records - first_batch) / seconds,
                     runner.checkpoints()};
   };
-  std::printf("(b) the pipeline through Kafka, --bounded, workers: 1, 2 ...\n");
-  const KafkaRun kafka = pipeline_through_kafka(*config, "e2e-pipeline");
+  // With and without checkpoints alternating, the better of two each (a
+  // consumer group of its own per run): what checkpoints cost on this path,
+  // where each one waits for the outputs' delivery.
+  std::printf(
+      "(b) the pipeline through Kafka, --bounded, with and without "
+      "checkpoints, workers: 2 ...\n");
+  KafkaRun kafka, kafka_unchecked;
+  for (int round = 0; round < 2; ++round) {
+    const std::string suffix = absl::StrCat("-", round);
+    const KafkaRun with =
+        pipeline_through_kafka(*config, "e2e-pipeline" + suffix);
+    const KafkaRun without = pipeline_through_kafka(
+        *config, "e2e-pipeline-unchecked" + suffix, /*checkpoints=*/false);
+    if (round == 0 || with.rate > kafka.rate) kafka = with;
+    if (round == 0 || without.rate > kafka_unchecked.rate)
+      kafka_unchecked = without;
+  }
   const KafkaRun kafka_two_workers =
       pipeline_through_kafka(two_workers_config, "e2e-pipeline-2");
 
@@ -535,6 +554,12 @@ int Main() {
       static_cast<long long>(kafka.checkpoints.completed),
       kafka.checkpoints.total_duration_us / 1e6);
   std::printf(
+      "      without checkpoints               %9.0f events/s  = %.2f x (a); "
+      "checkpoints: %.1f%% %s\n",
+      kafka_unchecked.rate, kafka_unchecked.rate / raw_rate,
+      100.0 * std::abs(1 - kafka_rate / kafka_unchecked.rate),
+      kafka_rate > kafka_unchecked.rate ? "faster (noise)" : "slower");
+  std::printf(
       "      workers: 2                        %9.0f events/s  = %.2f x (a)\n",
       kafka_two_workers.rate, kafka_two_workers.rate / raw_rate);
   std::printf(
@@ -598,14 +623,15 @@ int Main() {
       "\"bytes_per_window_key\":%.0f,\"peak_rss_1m_customers_10k_stores_"
       "bytes\":%d,\"file_replay_one_thread_events_per_second\":%.0f,"
       "\"file_replay_two_workers_events_per_second\":%.0f,"
-      "\"pipeline_kafka_two_workers_events_per_second\":%.0f}\n",
+      "\"pipeline_kafka_two_workers_events_per_second\":%.0f,"
+      "\"pipeline_kafka_no_checkpoints_events_per_second\":%.0f}\n",
       events, bytes, partitions, absl::GetFlag(FLAGS_pipeline),
       events / preload_seconds, raw_rate, kafka_rate, kafka_rate / raw_rate,
       file_rate, replay.peak_rss_kb * 1024, pandas_rate, rate, live_partitions,
       percentile(0.5), percentile(0.99), checkpointed_rate,
       kafka.checkpoints.completed, memory.bytes_per_customer,
       memory.bytes_per_key, memory.customers_rss_kb * 1024, one_thread_rate,
-      two_workers_rate, kafka_two_workers.rate);
+      two_workers_rate, kafka_two_workers.rate, kafka_unchecked.rate);
   std::printf("  figures written to %s\n", result.c_str());
   return 0;
 }

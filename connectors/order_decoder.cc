@@ -1,6 +1,7 @@
 #include "connectors/order_decoder.h"
 
 #include <cstring>
+#include <span>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -31,12 +32,13 @@ std::string_view WithoutTrailingSpace(std::string_view token) {
 // The string `v` holds: the bytes between its quotes when it has no escape
 // (a view of the parsed bytes, no copy; stage 1 has validated their UTF-8
 // and that no control character is unescaped), else unescaped into the
-// parser's string buffer.
-simdjson::error_code StringOf(value v, std::string_view* text) {
+// parser's string buffer. `record_has_backslash` false spares the scan.
+simdjson::error_code StringOf(value& v, bool record_has_backslash,
+                              std::string_view* text) {
   const std::string_view token = WithoutTrailingSpace(v.raw_json_token());
   if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
     const std::string_view inside = token.substr(1, token.size() - 2);
-    if (inside.find('\\') == std::string_view::npos) {
+    if (!record_has_backslash || inside.find('\\') == std::string_view::npos) {
       *text = inside;
       return simdjson::SUCCESS;
     }
@@ -167,6 +169,61 @@ enum LineField : uint32_t {
   kUnitCost = 1 << 4,
 };
 
+struct NamedField {
+  std::string_view name;
+  uint32_t bit;
+};
+
+// In the order producers usually write them: the first match comes early.
+constexpr NamedField kTopLevelFields[] = {{"order_id", kOrderId},
+                                          {"ts", kTs},
+                                          {"store_id", kStoreId},
+                                          {"region", kRegion},
+                                          {"customer_id", kCustomerId},
+                                          {"channel", kChannel},
+                                          {"currency", kCurrency},
+                                          {"status", kStatus},
+                                          {"lines", kLines}};
+constexpr NamedField kLineFields[] = {{"sku", kSku},
+                                      {"category", kCategory},
+                                      {"qty", kQty},
+                                      {"unit_price", kUnitPrice},
+                                      {"unit_cost", kUnitCost}};
+
+// The bit of the field in `fields` that `field`'s key names, or 0 for an
+// unknown key. Compares the raw bytes after the opening quote first, which
+// needs no scan for the closing quote: a name followed by a quote is the
+// whole key, since no name ends in a backslash, and the bytes read lie in
+// the record or in the padding after it. A key spelled with escapes takes
+// the slow way, unescaped.
+simdjson::error_code FieldOf(simdjson::ondemand::field& field,
+                             std::span<const NamedField> fields,
+                             const char* end, uint32_t* bit) {
+  const char* raw = field.key().raw();
+  for (const NamedField& named : fields) {
+    if (raw[0] == named.name[0] &&
+        std::memcmp(raw, named.name.data(), named.name.size()) == 0 &&
+        raw[named.name.size()] == '"') {
+      *bit = named.bit;
+      return simdjson::SUCCESS;
+    }
+  }
+  *bit = 0;
+  std::string_view key;
+  if (auto error = KeyOf(field, end, &key)) return error;
+  for (const NamedField& named : fields) {
+    if (key == named.name) *bit = named.bit;
+  }
+  return simdjson::SUCCESS;
+}
+
+absl::string_view NameOf(uint32_t bit, std::span<const NamedField> fields) {
+  for (const NamedField& named : fields) {
+    if (named.bit == bit) return {named.name.data(), named.name.size()};
+  }
+  return "";
+}
+
 }  // namespace
 
 OrderDecoder::OrderDecoder(OrderDecoderOptions options)
@@ -193,7 +250,7 @@ std::string OrderDecoder::FieldName::Spell() const {
 }
 
 // Reads a required non-empty string of at most limits.max_string_bytes.
-absl::Status OrderDecoder::ReadString(value v, const FieldName& field,
+absl::Status OrderDecoder::ReadString(value& v, const FieldName& field,
                                       absl::string_view* out,
                                       bool allow_empty) const {
   auto name = [&] { return field.Spell(); };
@@ -202,7 +259,7 @@ absl::Status OrderDecoder::ReadString(value v, const FieldName& field,
     return Bad(absl::StrCat(name(), " must be a string"));
   }
   std::string_view text;
-  if (StringOf(v, &text)) {
+  if (StringOf(v, record_has_backslash_, &text)) {
     return Bad(absl::StrCat(name(), " is not a valid JSON string"));
   }
   if (static_cast<int64_t>(text.size()) > options_.limits.max_string_bytes) {
@@ -219,7 +276,7 @@ absl::Status OrderDecoder::ReadString(value v, const FieldName& field,
 
 // Reads a decimal money value given as a string or a JSON number, at most
 // limits.max_unit_price.
-absl::Status OrderDecoder::ReadCents(value v, const FieldName& field,
+absl::Status OrderDecoder::ReadCents(value& v, const FieldName& field,
                                      int64_t* cents) const {
   auto name = [&] { return field.Spell(); };
   json_type type;
@@ -227,7 +284,7 @@ absl::Status OrderDecoder::ReadCents(value v, const FieldName& field,
     return Bad(absl::StrCat(name(), " is not valid JSON"));
   std::string_view text;
   if (type == json_type::string) {
-    if (StringOf(v, &text)) {
+    if (StringOf(v, record_has_backslash_, &text)) {
       return Bad(absl::StrCat(name(), " is not a valid JSON string"));
     }
   } else if (type == json_type::number) {
@@ -306,6 +363,7 @@ absl::Status OrderDecoder::Parse(absl::string_view payload, const char* json,
                                  size_t capacity, OrderEvent* event) {
   payload_size_ = payload.size();
   json_ = json;
+  record_has_backslash_ = std::memchr(json, '\\', payload.size()) != nullptr;
   simdjson::ondemand::document doc;
   if (auto error = parser_.iterate(json, payload.size(), capacity).get(doc)) {
     return JsonError(error, nullptr);
@@ -338,61 +396,66 @@ absl::Status OrderDecoder::Parse(absl::string_view payload, const char* json,
   lines_.clear();
   uint32_t seen = 0;
   for (auto field_result : object) {
-    simdjson::ondemand::field field;
-    if (auto error = std::move(field_result).get(field))
+    if (auto error = field_result.error()) return located_error(error);
+    // The field in place: copying it out stalled on store forwarding.
+    auto&& field = std::move(field_result).value_unsafe();
+    uint32_t bit;
+    if (auto error =
+            FieldOf(field, kTopLevelFields, json_ + payload_size_, &bit))
       return located_error(error);
-    std::string_view std_key;
-    if (auto error = KeyOf(field, json_ + payload_size_, &std_key))
-      return located_error(error);
-    const absl::string_view key(std_key.data(), std_key.size());
-    value v = field.value();
-    uint32_t bit = 0;
+    if (seen & bit) {
+      return Bad(
+          absl::StrCat("duplicate field ", NameOf(bit, kTopLevelFields)));
+    }
+    seen |= bit;
+    value& v = field.value();
     absl::Status status;
-    if (key == "order_id") {
-      bit = kOrderId;
-      status = ReadString(v, "order_id", &event->order_id);
-    } else if (key == "store_id") {
-      bit = kStoreId;
-      status = ReadString(v, "store_id", &event->store_id);
-    } else if (key == "ts") {
-      bit = kTs;
-      json_type type;
-      if (v.type().get(type)) {
-        status = located_error(simdjson::TAPE_ERROR);
-      } else if (type == json_type::number) {
-        int64_t ms;
-        if (v.get_int64().get(ms)) {
+    switch (bit) {
+      case kOrderId:
+        status = ReadString(v, "order_id", &event->order_id);
+        break;
+      case kStoreId:
+        status = ReadString(v, "store_id", &event->store_id);
+        break;
+      case kTs: {
+        json_type type;
+        if (v.type().get(type)) return located_error(simdjson::TAPE_ERROR);
+        if (type == json_type::number) {
+          int64_t ms;
+          if (v.get_int64().get(ms)) {
+            status = Bad(
+                "ts must be integer epoch milliseconds or an RFC 3339 string");
+          } else {
+            event->ts = Timestamp::FromMillis(ms);
+          }
+        } else if (type == json_type::string) {
+          std::string_view text;
+          if (StringOf(v, record_has_backslash_, &text)) {
+            status = Bad("ts is not a valid JSON string");
+          } else {
+            absl::StatusOr<Timestamp> ts =
+                ParseRfc3339(absl::string_view(text.data(), text.size()));
+            if (ts.ok()) {
+              event->ts = *ts;
+            } else {
+              status = ts.status();
+            }
+          }
+        } else {
           status = Bad(
               "ts must be integer epoch milliseconds or an RFC 3339 string");
-        } else {
-          event->ts = Timestamp::FromMillis(ms);
         }
-      } else if (type == json_type::string) {
-        std::string_view text;
-        if (StringOf(v, &text)) {
-          status = Bad("ts is not a valid JSON string");
-        } else {
-          absl::StatusOr<Timestamp> ts =
-              ParseRfc3339(absl::string_view(text.data(), text.size()));
-          if (ts.ok()) {
-            event->ts = *ts;
-          } else {
-            status = ts.status();
-          }
-        }
-      } else {
-        status =
-            Bad("ts must be integer epoch milliseconds or an RFC 3339 string");
+        break;
       }
-    } else if (key == "region") {
-      bit = kRegion;
-      status = ReadString(v, "region", &event->region);
-    } else if (key == "customer_id") {
-      bit = kCustomerId;
-      bool is_null = false;
-      if (v.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
-        event->customer_id = {};
-      } else {
+      case kRegion:
+        status = ReadString(v, "region", &event->region);
+        break;
+      case kCustomerId: {
+        bool is_null = false;
+        if (v.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
+          event->customer_id = {};
+          break;
+        }
         json_type type;
         if (v.type().get(type) || type != json_type::string) {
           status = Bad("customer_id must be a string or null");
@@ -400,18 +463,18 @@ absl::Status OrderDecoder::Parse(absl::string_view payload, const char* json,
           status = ReadString(v, "customer_id", &event->customer_id,
                               /*allow_empty=*/true);
         }
+        break;
       }
-    } else if (key == "channel") {
-      bit = kChannel;
-      status = ReadString(v, "channel", &event->channel);
-    } else if (key == "currency") {
-      bit = kCurrency;
-      status = ReadString(v, "currency", &event->currency);
-    } else if (key == "status") {
-      bit = kStatus;
-      absl::string_view text;
-      status = ReadString(v, "status", &text, /*allow_empty=*/true);
-      if (status.ok()) {
+      case kChannel:
+        status = ReadString(v, "channel", &event->channel);
+        break;
+      case kCurrency:
+        status = ReadString(v, "currency", &event->currency);
+        break;
+      case kStatus: {
+        absl::string_view text;
+        status = ReadString(v, "status", &text, /*allow_empty=*/true);
+        if (!status.ok()) break;
         if (text == "completed") {
           event->status = OrderStatus::kCompleted;
         } else if (text == "refunded") {
@@ -423,19 +486,19 @@ absl::Status OrderDecoder::Parse(absl::string_view payload, const char* json,
               absl::StrCat("status \"", text.substr(0, 40),
                            "\" is not one of completed, refunded, cancelled"));
         }
+        break;
       }
-    } else if (key == "lines") {
-      bit = kLines;
-      status = DecodeLines(v);
-    } else {
-      // Unknown fields are ignored (DESIGN.md), but must still be valid JSON.
-      const char* where = nullptr;
-      if (auto error = ValidateIgnored(v, &where, 2, options_.limits.max_depth))
-        return JsonError(error, where);
-    }
-    if (bit != 0) {
-      if (seen & bit) return Bad(absl::StrCat("duplicate field ", key));
-      seen |= bit;
+      case kLines:
+        status = DecodeLines(v);
+        break;
+      default: {
+        // Unknown fields are ignored (DESIGN.md), but must still be valid
+        // JSON.
+        const char* where = nullptr;
+        if (auto error =
+                ValidateIgnored(v, &where, 2, options_.limits.max_depth))
+          return JsonError(error, where);
+      }
     }
     if (!status.ok()) return status;
   }
@@ -481,7 +544,7 @@ absl::Status OrderDecoder::Parse(absl::string_view payload, const char* json,
   return absl::OkStatus();
 }
 
-absl::Status OrderDecoder::DecodeLines(value v) {
+absl::Status OrderDecoder::DecodeLines(value& v) {
   simdjson::ondemand::array array;
   if (v.get_array().get(array)) return Bad("lines must be an array");
   size_t index = 0;
@@ -501,63 +564,65 @@ absl::Status OrderDecoder::DecodeLines(value v) {
     OrderLine line;
     uint32_t seen = 0;
     for (auto field_result : object) {
-      simdjson::ondemand::field field;
-      if (auto error = std::move(field_result).get(field)) {
+      if (auto error = field_result.error()) {
         return Bad(absl::StrCat("invalid JSON in lines[", index,
                                 "]: ", ShortJsonError(error)));
       }
-      std::string_view std_key;
-      if (KeyOf(field, json_ + payload_size_, &std_key)) {
+      auto&& field = std::move(field_result).value_unsafe();
+      uint32_t bit;
+      if (FieldOf(field, kLineFields, json_ + payload_size_, &bit)) {
         return Bad(absl::StrCat("invalid JSON in lines[", index, "]"));
       }
-      const absl::string_view key(std_key.data(), std_key.size());
-      value fv = field.value();
-      uint32_t bit = 0;
-      absl::Status status;
-      if (key == "sku") {
-        bit = kSku;
-        status = ReadString(fv, name("sku"), &line.sku);
-      } else if (key == "category") {
-        bit = kCategory;
-        status = ReadString(fv, name("category"), &line.category,
-                            /*allow_empty=*/true);
-      } else if (key == "qty") {
-        bit = kQty;
-        json_type type;
-        if (fv.type().get(type) || type != json_type::number ||
-            fv.get_int64().get(line.qty)) {
-          status =
-              Bad(absl::StrCat(name("qty").Spell(), " must be an integer"));
-        } else if (line.qty <= 0) {
-          status = Bad(absl::StrCat(name("qty").Spell(), " must be > 0, got ",
-                                    line.qty));
-        } else if (line.qty > options_.limits.max_qty) {
-          status = Bad(absl::StrCat(
-              name("qty").Spell(), " ", line.qty, " is over the limit of ",
-              options_.limits.max_qty, " (limits.max_qty)"));
-        }
-      } else if (key == "unit_price") {
-        bit = kUnitPrice;
-        status = ReadCents(fv, name("unit_price"), &line.unit_price_cents);
-      } else if (key == "unit_cost") {
-        bit = kUnitCost;
-        bool is_null = false;
-        if (fv.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
-          line.has_cost = false;
-        } else {
-          status = ReadCents(fv, name("unit_cost"), &line.unit_cost_cents);
-          line.has_cost = true;
-        }
-      } else {
-        const char* where = nullptr;
-        if (auto error =
-                ValidateIgnored(fv, &where, 4, options_.limits.max_depth))
-          return JsonError(error, where);
+      if (seen & bit) {
+        return Bad(absl::StrCat("duplicate field ",
+                                name(NameOf(bit, kLineFields)).Spell()));
       }
-      if (bit != 0) {
-        if (seen & bit)
-          return Bad(absl::StrCat("duplicate field ", name(key).Spell()));
-        seen |= bit;
+      seen |= bit;
+      value& fv = field.value();
+      absl::Status status;
+      switch (bit) {
+        case kSku:
+          status = ReadString(fv, name("sku"), &line.sku);
+          break;
+        case kCategory:
+          status = ReadString(fv, name("category"), &line.category,
+                              /*allow_empty=*/true);
+          break;
+        case kQty: {
+          json_type type;
+          if (fv.type().get(type) || type != json_type::number ||
+              fv.get_int64().get(line.qty)) {
+            status =
+                Bad(absl::StrCat(name("qty").Spell(), " must be an integer"));
+          } else if (line.qty <= 0) {
+            status = Bad(absl::StrCat(name("qty").Spell(), " must be > 0, got ",
+                                      line.qty));
+          } else if (line.qty > options_.limits.max_qty) {
+            status = Bad(absl::StrCat(
+                name("qty").Spell(), " ", line.qty, " is over the limit of ",
+                options_.limits.max_qty, " (limits.max_qty)"));
+          }
+          break;
+        }
+        case kUnitPrice:
+          status = ReadCents(fv, name("unit_price"), &line.unit_price_cents);
+          break;
+        case kUnitCost: {
+          bool is_null = false;
+          if (fv.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
+            line.has_cost = false;
+          } else {
+            status = ReadCents(fv, name("unit_cost"), &line.unit_cost_cents);
+            line.has_cost = true;
+          }
+          break;
+        }
+        default: {
+          const char* where = nullptr;
+          if (auto error =
+                  ValidateIgnored(fv, &where, 4, options_.limits.max_depth))
+            return JsonError(error, where);
+        }
       }
       if (!status.ok()) return status;
     }

@@ -75,11 +75,11 @@ class OrderDecoder {
   // followed by simdjson's padding: `capacity` bytes in all.
   absl::Status Parse(absl::string_view payload, const char* json,
                      size_t capacity, OrderEvent* event);
-  absl::Status DecodeLines(simdjson::ondemand::value value);
-  absl::Status ReadString(simdjson::ondemand::value v, const FieldName& name,
+  absl::Status DecodeLines(simdjson::ondemand::value& value);
+  absl::Status ReadString(simdjson::ondemand::value& v, const FieldName& name,
                           absl::string_view* out,
                           bool allow_empty = false) const;
-  absl::Status ReadCents(simdjson::ondemand::value v, const FieldName& name,
+  absl::Status ReadCents(simdjson::ondemand::value& v, const FieldName& name,
                          int64_t* cents) const;
   absl::Status JsonError(simdjson::error_code error,
                          const char* location) const;
@@ -89,8 +89,11 @@ class OrderDecoder {
   simdjson::dom::parser dom_parser_;  // only to classify non-object records
   std::vector<char> padded_;          // payload copy with simdjson's padding
   std::vector<OrderLine> lines_;
-  size_t payload_size_ = 0;        // of the record being decoded, for messages
-  const char* json_ = nullptr;     // the bytes parsed: payload or padded_
+  size_t payload_size_ = 0;     // of the record being decoded, for messages
+  const char* json_ = nullptr;  // the bytes parsed: payload or padded_
+  // Whether the record holds a backslash anywhere: without one (nearly
+  // always) no string needs scanning for escapes.
+  bool record_has_backslash_ = true;
   int64_t max_ts_ms_ = INT64_MAX;  // wall clock + limits.max_future
 };
 

@@ -522,6 +522,8 @@ absl::Status OrderDecoder::Parse(absl::string_view payload, const char* json,
         "ts ", FormatRfc3339(event->ts),
         " is further in the future than limits.max_future allows"));
   }
+  strings_in_scratch_ =
+      json != payload.data() || record_has_backslash_ || !(seen & kCurrency);
   event->lines = lines_;
   for (const OrderLine& line : lines_) {
     int64_t amount =

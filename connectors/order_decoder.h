@@ -52,6 +52,13 @@ class OrderDecoder {
   [[nodiscard]] absl::Status DecodeInPlace(absl::string_view payload,
                                            OrderEvent* event);
 
+  // Whether the last event decoded has strings in this decoder's scratch
+  // (unescaped, parsed from a copy, or the default currency), which a caller
+  // keeping the event past the next Decode must copy. Otherwise each one
+  // views the payload or is a literal ("unknown", "pos"). Its lines are in
+  // the scratch either way.
+  bool StringsInScratch() const { return strings_in_scratch_; }
+
   // The wall clock (epoch ms), for limits.max_future; set once per batch.
   void SetWallClock(int64_t epoch_ms);
 
@@ -94,6 +101,7 @@ class OrderDecoder {
   // Whether the record holds a backslash anywhere: without one (nearly
   // always) no string needs scanning for escapes.
   bool record_has_backslash_ = true;
+  bool strings_in_scratch_ = true;
   int64_t max_ts_ms_ = INT64_MAX;  // wall clock + limits.max_future
 };
 

@@ -286,7 +286,7 @@ void WindowKpiOperator::CollectGroups(const OrderEvent& event) {
   if (!line_level_) {
     const uint32_t group = InternGroup(event, nullptr);
     if (group == kNotOwned) return;
-    line_groups_.push_back({group, event.totals});
+    line_groups_.emplace_back(group, event.totals);
     if (rule_.top_skus > 0) line_group_of_.assign(event.lines.size(), group);
     return;
   }

@@ -9,7 +9,6 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "engine/order_event.h"
 #include "engine/output_batch.h"
@@ -194,7 +193,11 @@ class WindowKpiOperator final : public CheckpointedState {
   std::vector<std::string> key_prefixes_;
   std::string key_scratch_;
 
-  absl::node_hash_map<WindowKey, WindowState> windows_;
+  // Flat: the key and the state share the slot a lookup loads. A node map
+  // cost one more cache miss per update, which shows when thousands of
+  // windows are open (a Kafka backlog handed over a partition at a time).
+  // References to a state do not outlive an insertion.
+  absl::flat_hash_map<WindowKey, WindowState> windows_;
   absl::btree_map<int64_t, std::vector<uint32_t>> groups_by_start_;
   int64_t first_unclosed_start_ = INT64_MIN;  // starts below it were emitted
   std::vector<WindowKey> pending_;            // closed windows changed since

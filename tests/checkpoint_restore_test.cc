@@ -572,6 +572,70 @@ TEST_F(CheckpointRestoreTest, AtLeastOnceKilledMidFlushLosesNoOutput) {
   }
 }
 
+// A store that fails its `fail_at`-th write (counted from 1), as a full disk
+// would; -1: never.
+class FailingStore final : public StateStore {
+ public:
+  FailingStore(StateStore* store, int64_t fail_at)
+      : store_(store), fail_at_(fail_at) {}
+  absl::Status Write(const StateWriteBatch& batch) override {
+    if (++writes_ == fail_at_) return absl::ResourceExhaustedError("disk full");
+    return store_->Write(batch);
+  }
+  absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view family, absl::string_view key) override {
+    return store_->Get(family, key);
+  }
+  absl::Status Scan(
+      absl::string_view family, absl::string_view prefix,
+      absl::FunctionRef<void(absl::string_view, absl::string_view)> visit)
+      override {
+    return store_->Scan(family, prefix, visit);
+  }
+
+ private:
+  StateStore* store_;
+  int64_t fail_at_;
+  int64_t writes_ = 0;
+};
+
+// A checkpoint whose state write fails (at-least-once sink) stops the run
+// with its reason, and the restart resumes from the last checkpoint
+// written: no output is lost.
+TEST_F(CheckpointRestoreTest, AFailedStateWriteStopsTheRunAndLosesNoOutput) {
+  const PipelineConfig config = testing::PosAnalyticsConfig();
+  const std::vector<std::string> records = Traffic();
+  const std::vector<int> partition_of = RoundRobin(records.size());
+  CollectingSink whole;
+  RunWhole(config, records, partition_of, &whole);
+  const std::vector<std::string> families =
+      PipelineRunner::StateFamilies(config);
+  for (int64_t fail_at : {1, 5, 12}) {
+    SCOPED_TRACE(absl::StrCat("write ", fail_at, " fails"));
+    std::filesystem::remove_all(dir_);
+    CollectingSink delivered;
+    for (int run = 0; run < 2; ++run) {
+      auto store = RocksDbStateStore::Open({.dir = dir_, .families = families});
+      ASSERT_TRUE(store.ok()) << store.status();
+      FailingStore failing(store->get(), run == 0 ? fail_at : -1);
+      VectorSource source(records, partition_of, 4, 500);
+      int64_t restored = -1;
+      absl::Status status =
+          RunCheckpointing(config, &source, &delivered, &failing, &restored);
+      if (run == 0) {
+        EXPECT_EQ(status.message(), "checkpoint: disk full");
+      } else {
+        EXPECT_TRUE(status.ok()) << status;
+        EXPECT_EQ(restored, fail_at - 1);
+      }
+    }
+    for (int k = 0; k < kOutputKindCount; ++k) {
+      EXPECT_EQ(LastById(delivered.outputs[k]), LastById(whole.outputs[k]))
+          << "output kind " << k;
+    }
+  }
+}
+
 // A store whose last checkpoint the changelog does not continue (its
 // transaction was lost and another instance went on from the committed
 // checkpoint before it) is emptied and rebuilt from the whole log: its own

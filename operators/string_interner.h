@@ -46,6 +46,15 @@ class StringInterner {
       long_ids_.prefetch(text);
     }
   }
+  // The id of `text` if it was interned, else null.
+  const uint32_t* Find(absl::string_view text) const {
+    if (ShortKey::Fits(text)) {
+      auto it = short_ids_.find(ShortKey(text));
+      return it == short_ids_.end() ? nullptr : &it->second;
+    }
+    auto it = long_ids_.find(text);
+    return it == long_ids_.end() ? nullptr : &it->second;
+  }
   absl::string_view Lookup(uint32_t id) const { return strings_[id]; }
   size_t size() const { return strings_.size(); }
 

@@ -118,13 +118,23 @@ bool WindowKpiOperator::WritesLate(const OrderEvent& event) {
 
 uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
                                         const OrderLine* line) {
-  BuildGroupKey(event, line, &key_scratch_);
-  // Before the lookup: every worker sees every event, and the hash is
-  // cheaper than a miss in the group table.
-  if (!shard_.Owns(key_scratch_)) return kNotOwned;
-  auto it = group_ids_.find(key_scratch_);
-  if (it != group_ids_.end()) return it->second;
+  const bool one_field = rule_.group_by.size() == 1;
+  bool key_built = false;
+  if (!one_field || shard_.count > 1) {
+    BuildGroupKey(event, line, &key_scratch_);
+    key_built = true;
+    // Before the lookup: every worker sees every event, and the hash is
+    // cheaper than a miss in the group table.
+    if (!shard_.Owns(key_scratch_)) return kNotOwned;
+  }
+  bool added = false;
+  const uint32_t id =
+      group_ids_.Intern(one_field ? FieldValue(event, line, rule_.group_by[0])
+                                  : absl::string_view(key_scratch_),
+                        &added);
+  if (!added) return id;
 
+  if (!key_built) BuildGroupKey(event, line, &key_scratch_);
   KpiGroup group{key_scratch_, "{"};
   for (size_t i = 0; i < rule_.group_by.size(); ++i) {
     if (i > 0) group.json.push_back(',');
@@ -139,10 +149,14 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
     }
   }
   group.json.push_back('}');
-  uint32_t id = static_cast<uint32_t>(groups_.size());
   groups_.push_back(std::move(group));
-  group_ids_.emplace(key_scratch_, id);
   return id;
+}
+
+absl::string_view WindowKpiOperator::IdentityOf(absl::string_view key) const {
+  if (rule_.group_by.size() != 1) return key;
+  key.remove_prefix(std::min(key.size(), key_prefixes_[0].size()));
+  return key;
 }
 
 void WindowKpiOperator::Process(const OrderEvent& event,
@@ -563,11 +577,12 @@ void WindowKpiOperator::AppendSnapshotJson(const WindowKey& key,
 
 bool WindowKpiOperator::AppendOpenWindowsJson(absl::string_view group_key,
                                               std::string* json) const {
-  auto group = group_ids_.find(group_key);
-  if (group == group_ids_.end()) return false;
+  const uint32_t* group = group_ids_.Find(IdentityOf(group_key));
+  // A key of another rule's shape can share an identity: check it whole.
+  if (group == nullptr || groups_[*group].key != group_key) return false;
   std::vector<std::pair<WindowKey, const WindowState*>> open;
   for (const auto& [key, state] : windows_) {
-    if (key.group == group->second && state.revision < 0)
+    if (key.group == *group && state.revision < 0)
       open.emplace_back(key, &state);
   }
   std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
@@ -676,8 +691,10 @@ absl::Status WindowKpiOperator::Restore(StateStore* store) {
         StateDecoder decoder(value);
         KpiGroup group{std::string(decoder.Bytes()),
                        std::string(decoder.Bytes())};
-        if (!decoder.ok()) return false;
-        group_ids_.emplace(group.key, static_cast<uint32_t>(groups_.size()));
+        bool added = false;
+        group_ids_.Intern(IdentityOf(group.key), &added);
+        // A repeated group would shift every id after it.
+        if (!decoder.ok() || !added) return false;
         groups_.push_back(std::move(group));
         return true;
       },

@@ -124,6 +124,8 @@ class WindowKpiOperator final : public CheckpointedState {
   // `line` is the line being grouped in a line-level rule, else null.
   // kNotOwned for a group of another shard (never interned here).
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
+  // What group_ids_ holds for the group of `key`.
+  absl::string_view IdentityOf(absl::string_view key) const;
   static constexpr uint32_t kNotOwned = UINT32_MAX;
   // Fills line_groups_ with the event's groups and what the event adds to
   // each (one group unless line-level: then an order counts once per group
@@ -188,7 +190,10 @@ class WindowKpiOperator final : public CheckpointedState {
   WindowKpiProbe probe_;
 
   std::vector<KpiGroup> groups_;
-  absl::flat_hash_map<std::string, uint32_t> group_ids_;
+  // Group ids by identity: the value itself when the rule groups by one
+  // field (its key is then never built to find it), else the key. Short
+  // identities are compared inside the table's slot, without a second miss.
+  StringInterner group_ids_;
   // "store_id=", ",channel=": what precedes each group_by value in a key.
   std::vector<std::string> key_prefixes_;
   std::string key_scratch_;

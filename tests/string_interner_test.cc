@@ -79,6 +79,20 @@ TEST(StringInternerTest, InsertedTellsNewFromKnown) {
   EXPECT_EQ(interner.Lookup(1), "a-customer-id-longer-than-fifteen");
 }
 
+TEST(StringInternerTest, FindNeverInserts) {
+  StringInterner interner;
+  EXPECT_EQ(interner.Find("s-001"), nullptr);
+  const uint32_t short_id = interner.Intern("s-001");
+  const uint32_t long_id = interner.Intern("a-store-id-longer-than-fifteen");
+  ASSERT_NE(interner.Find("s-001"), nullptr);
+  EXPECT_EQ(*interner.Find("s-001"), short_id);
+  ASSERT_NE(interner.Find("a-store-id-longer-than-fifteen"), nullptr);
+  EXPECT_EQ(*interner.Find("a-store-id-longer-than-fifteen"), long_id);
+  EXPECT_EQ(interner.Find("s-002"), nullptr);
+  EXPECT_EQ(interner.Find("a-store-id-longer-than-sixteen"), nullptr);
+  EXPECT_EQ(interner.size(), 2u);
+}
+
 TEST(StringInternerTest, ViewsOfTheCallersBufferAreCopied) {
   StringInterner interner;
   std::string buffer = "s-001|US-East-and-more";

@@ -513,6 +513,24 @@ TEST_F(WindowKpiOperatorTest, HoppingWindowsEachCountTheEvent) {
               R"("start":"2024-01-01T11:00:00Z","end":"2024-01-01T12:00:00Z"},"group":{"store_id":"s-1"},"revenue":"5.00")")));
 }
 
+TEST_F(WindowKpiOperatorTest, LiveQueriesFindAGroupByItsWholeKey) {
+  Feed(Order(k10h, "s-1", "completed", "",
+             R"([{"sku":"A","qty":1,"unit_price":"1.00"}])"),
+       0);
+  std::string json;
+  ASSERT_TRUE(op().AppendOpenWindowsJson("store_id=s-1", &json));
+  EXPECT_THAT(json, AllOf(HasSubstr(R"("group":{"store_id":"s-1"})"),
+                          HasSubstr(R"("revenue":"1.00")")));
+  // The same value under another field's name (currency= is as long as
+  // store_id=), a value alone, and an unknown store are not its groups.
+  for (absl::string_view other :
+       {"currency=s-1", "region=s-1", "s-1", "store_id=s-2", "store_id=", ""}) {
+    json.clear();
+    EXPECT_FALSE(op().AppendOpenWindowsJson(other, &json)) << other;
+    EXPECT_THAT(json, IsEmpty());
+  }
+}
+
 TEST_F(WindowKpiOperatorTest,
        EmitUpdatesSendsEarlySnapshotsOfChangedOpenWindows) {
   rule_.update_interval_ms = 60'000;

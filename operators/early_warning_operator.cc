@@ -103,6 +103,7 @@ void EarlyWarningOperator::OnWindowEmitted(uint32_t group_id,
     std::vector<int64_t>& cumulative = state.curves[curve];
     for (int p = Position(start, period); p < positions_; ++p)
       cumulative[p] += delta;
+    state.usual_whole_period = INT64_MIN;
   }
 }
 
@@ -146,13 +147,17 @@ void EarlyWarningOperator::Judge(GroupState& state, int64_t step,
     whole_.push_back(curve.back());
   }
   if (static_cast<int64_t>(baseline_.size()) < rule_.min_history) return;
+  if (state.usual_whole_period != period) {
+    state.usual_whole = robust_.Median(whole_);
+    state.usual_whole_period = period;
+  }
+  const double usual_whole = state.usual_whole;
   int64_t observed = 0;
   for (auto it = state.steps.lower_bound(FirstStepOf(period));
        it != state.steps.end() && it->first <= step; ++it) {
     observed += it->second;
   }
   ++probe_.evaluations;
-  const double usual_whole = robust_.Median(whole_);
   const RobustEvidence evidence = robust_.Evaluate(baseline_, observed, drop_);
   state.last = evidence;
   const double progress =

@@ -80,6 +80,10 @@ class EarlyWarningOperator final : public WindowListener,
     // end of each position (step of the day) of the period.
     std::deque<std::vector<int64_t>> curves;
     int64_t curves_period = 0;
+    // The median of the baseline periods' totals, the same at every step of
+    // `usual_whole_period` unless a correction changes a closed period.
+    int64_t usual_whole_period = INT64_MIN;
+    double usual_whole = 0;
     int64_t streak = 0;  // consecutive anomalous steps (for `for`)
     bool open = false;   // an early incident is open
     std::string alert_id;

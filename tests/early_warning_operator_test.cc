@@ -40,6 +40,7 @@ class EarlyWarningOperatorTest : public ::testing::Test {
   struct Order {
     int64_t ts;  // ms
     std::string revenue;
+    int64_t watermark = INT64_MIN;  // after it; INT64_MIN: its ts
   };
   // Orders at `hour` (UTC) of day `day` from `first_day`.
   static Order At(int64_t day, double hour, std::string revenue,
@@ -83,9 +84,11 @@ class EarlyWarningOperatorTest : public ::testing::Test {
           order.revenue, R"("}]})");
       OrderEvent event;
       EXPECT_TRUE(decoder_.Decode(json, &event).ok());
-      window.Process(event, ResolveCustomer(event, &customers_),
-                     Timestamp::FromMillis(order.ts), &out);
-      window.AdvanceWatermark(Timestamp::FromMillis(order.ts), &out);
+      const Timestamp watermark = Timestamp::FromMillis(
+          order.watermark == INT64_MIN ? order.ts : order.watermark);
+      window.Process(event, ResolveCustomer(event, &customers_), watermark,
+                     &out);
+      window.AdvanceWatermark(watermark, &out);
     }
     window.AdvanceWatermark(Timestamp::FromMillis(end_ms), &out);
     window.AdvanceWatermark(Timestamp::Max(), &out);
@@ -215,6 +218,29 @@ TEST_F(EarlyWarningOperatorTest, ForNeedsConsecutiveAnomalousSteps) {
   // A slow first step alone (220 against 200 by 12:00) raises nothing.
   orders.back() = At(4, 9, "200");
   EXPECT_THAT(Run(orders, At(4, 13, "").ts), IsEmpty());
+}
+
+TEST_F(EarlyWarningOperatorTest, ACorrectedBaselineDayCountsAtTheNextStep) {
+  rule_.early_warning.confirm_steps = 2;
+  kpi_.allowed_lateness_ms = 5 * kDay;
+  std::vector<Order> orders = BaselineDays();
+  // Anomalous at 06:00, as above, and judged before the late orders come.
+  Order first = At(4, 3, "20");
+  first.watermark = At(4, 6.5, "").ts;
+  orders.push_back(first);
+  // Late orders of 2,000 at 21:00 of days 0-2 arrive at 07:00 of day 4:
+  // the usual whole day is now the median of 2400, 2440, 2360 and 400,
+  // 2380, so 200 by 12:00 is progress 0.08, below min_progress (0.25).
+  // The curves up to 12:00 are as before; judged with the whole day it had
+  // at 06:00 (400), 40 by 12:00 would fire as in the test above.
+  for (int64_t day : {0, 1, 2}) {
+    Order late = At(day, 21, "2000");
+    late.watermark = At(4, 7, "").ts;
+    orders.push_back(late);
+  }
+  orders.push_back(At(4, 9, "20"));
+  EXPECT_THAT(Run(orders, At(4, 13, "").ts), IsEmpty());
+  EXPECT_EQ(probe_.evaluations, 2);
 }
 
 TEST_F(EarlyWarningOperatorTest, MinProgressHoldsBackTheFirstHours) {

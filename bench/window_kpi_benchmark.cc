@@ -1,4 +1,7 @@
 // Adding decoded events to tumbling KPI windows, and closing them.
+#include <algorithm>
+#include <deque>
+
 #include "bench/bench_events.h"
 #include "benchmark/benchmark.h"
 #include "connectors/order_decoder.h"
@@ -45,6 +48,65 @@ BENCHMARK(BM_WindowKpiProcess)
     ->Arg(10)
     ->Arg(1000)
     ->Unit(benchmark::kMillisecond);
+
+// Updates with thousands of windows open, as when a Kafka backlog is handed
+// over a partition at a time: the events (decoded before timing) are cut
+// into 32 slices of consecutive event time, and the slices take turns in
+// runs of 100 events. Three rules, as examples/pos-analytics.yaml has (a
+// day per store, an hour per region, the early warnings' hour per store).
+void BM_WindowUpdatesAcrossOpenWindows(benchmark::State& state) {
+  const std::vector<std::string> payloads = BenchEvents(200'000);
+  OrderDecoder decoder({});
+  StringInterner customers;
+  std::vector<OrderEvent> decoded(payloads.size());
+  std::vector<CustomerRef> refs(payloads.size());
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    if (!decoder.DecodeInPlace(payloads[i], &decoded[i]).ok()) continue;
+    refs[i] = ResolveCustomer(decoded[i], &customers);
+  }
+  constexpr size_t kSlices = 32, kRun = 100;
+  const size_t slice = payloads.size() / kSlices;
+  std::vector<size_t> order;
+  for (size_t run = 0; run * kRun < slice; ++run) {
+    for (size_t s = 0; s < kSlices; ++s) {
+      for (size_t i = run * kRun; i < std::min(slice, (run + 1) * kRun); ++i)
+        order.push_back(s * slice + i);
+    }
+  }
+  auto rule = [](const char* name, GroupField field, int64_t size_ms,
+                 bool internal) {
+    KpiRuleConfig rule;
+    rule.name = name;
+    rule.group_by = {field};
+    rule.window_size_ms = size_ms;
+    rule.allowed_lateness_ms = 3'600'000;
+    rule.internal = internal;
+    return rule;
+  };
+  const KpiRuleConfig rules[] = {
+      rule("store_day", GroupField::kStoreId, 86'400'000, false),
+      rule("region_hour", GroupField::kRegion, 3'600'000, false),
+      rule("steps", GroupField::kStoreId, 3'600'000, true)};
+  OutputBatch out;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::deque<WindowKpiOperator> ops;
+    for (const KpiRuleConfig& r : rules) ops.emplace_back(r, "bench");
+    state.ResumeTiming();
+    for (size_t k = 0; k < order.size(); ++k) {
+      for (WindowKpiOperator& op : ops) {
+        op.Process(decoded[order[k]], refs[order[k]], Timestamp::Min(), &out);
+      }
+    }
+    state.PauseTiming();
+    ops.clear();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(
+      static_cast<int64_t>(state.iterations() * order.size()));
+  state.SetLabel("3 rules, per event");
+}
+BENCHMARK(BM_WindowUpdatesAcrossOpenWindows)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tillstream

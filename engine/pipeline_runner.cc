@@ -147,9 +147,16 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     if (options_.metrics != nullptr &&
         now - last_publish_ms_ >= kMetricsIntervalMs)
       PublishMetrics(now);
-    if (state_ != nullptr &&
-        now - last_checkpoint_ms_ >= checkpoint_interval_ms_) {
-      TS_RETURN_IF_ERROR(Checkpoint());
+    if (state_ != nullptr) {
+      if (summary_.records == records_checkpointed_ &&
+          summary_.outputs == outputs_checkpointed_) {
+        // Nothing to save (no record read, no output written): the
+        // interval counts from the next change, so an idle input takes no
+        // checkpoints and the first batch after one waits its interval.
+        last_checkpoint_ms_ = now;
+      } else if (now - last_checkpoint_ms_ >= checkpoint_interval_ms_) {
+        TS_RETURN_IF_ERROR(Checkpoint());
+      }
     }
   }
   if (state_ != nullptr) return Checkpoint();  // flushes the sink first
@@ -369,6 +376,8 @@ absl::Status PipelineRunner::Checkpoint() {
   if (status.ok()) status = state_->Write(batch);
   if (status.ok()) status = sink_->Commit(next_offsets_, number);
   last_checkpoint_ms_ = clock_->NowMillis();
+  records_checkpointed_ = summary_.records;
+  outputs_checkpointed_ = summary_.outputs;
   if (!status.ok()) {
     ++checkpoint_probe_.failed;
     return absl::Status(status.code(),

@@ -100,10 +100,12 @@ class PipelineRunner final : private PartitionListener {
   // Durable state: the column families the operators and the engine write
   // (open the store with them), then, before Run, EnableState restores the
   // last checkpoint from `store` (not owned), tells the source where each
-  // partition resumes, and makes Run checkpoint every `interval_ms`:
-  // operator state, watermarks, known customers and the source offsets in
-  // one atomic write, after the outputs so far are delivered
-  // (at-least-once: a crash replays from the last checkpoint).
+  // partition resumes, and makes Run checkpoint every `interval_ms` while
+  // there is something to save (`interval_ms` after the first record read
+  // or output written since the last checkpoint): operator state,
+  // watermarks, known customers and the source offsets in one atomic write,
+  // after the outputs so far are delivered (at-least-once: a crash replays
+  // from the last checkpoint).
   static std::vector<std::string> StateFamilies(const PipelineConfig& config);
   absl::Status EnableState(StateStore* store, int64_t interval_ms);
   // This instance's id, made at its state's first checkpoint and kept with
@@ -225,6 +227,9 @@ class PipelineRunner final : private PartitionListener {
   StateStore* state_ = nullptr;
   int64_t checkpoint_interval_ms_ = 0;
   int64_t last_checkpoint_ms_ = 0;
+  // summary_.records and .outputs as of the last checkpoint.
+  int64_t records_checkpointed_ = 0;
+  int64_t outputs_checkpointed_ = 0;
   std::vector<std::vector<CheckpointedState*>> stateful_;  // per graph
   SourceOffsets next_offsets_;  // per partition: the next record to process
   absl::flat_hash_map<int32_t, Timestamp> restored_max_seen_;

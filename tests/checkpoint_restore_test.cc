@@ -198,6 +198,57 @@ TEST_P(StoppedFiveTimesTest, EndsLikeOneRunOfOneWorker) {
 INSTANTIATE_TEST_SUITE_P(Workers, StoppedFiveTimesTest,
                          ::testing::Values(1, 2, 4));
 
+// Polls that find nothing (empty entries) between batches, then the end.
+class ScriptedSource final : public RecordSource {
+ public:
+  explicit ScriptedSource(std::vector<std::vector<std::string>> polls)
+      : polls_(std::move(polls)) {}
+  absl::StatusOr<PollResult> Poll(PartitionListener* listener, absl::Duration,
+                                  RecordBatch* batch) override {
+    if (next_ == 0) listener->OnPartitionsAssigned({{PartitionId{0}}});
+    batch->records.clear();
+    if (next_ == polls_.size()) return PollResult::kEndOfInput;
+    for (const std::string& record : polls_[next_++])
+      batch->records.push_back({record, PartitionId{0}, Offset{offset_++}, 0});
+    return PollResult::kRecords;
+  }
+  SourceKind kind() const override { return SourceKind::kKafka; }
+  absl::string_view name() const override { return "orders"; }
+  void StartAt(const SourceOffsets&) override {}
+
+ private:
+  std::vector<std::vector<std::string>> polls_;
+  size_t next_ = 0;
+  int64_t offset_ = 0;
+};
+
+// A checkpoint is taken an interval after the first change since the last
+// one: none while the input is idle, and the first batch after a wait is
+// not checkpointed at once.
+TEST_F(CheckpointRestoreTest, TheIntervalCountsFromTheFirstChange) {
+  const PipelineConfig config = RetailConfig();
+  auto store = RocksDbStateStore::Open(
+      {.dir = dir_, .families = PipelineRunner::StateFamilies(config)});
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string order =
+      R"({"order_id":"o","ts":1704067200000,"store_id":"s","lines":[{"sku":"A","qty":1,"unit_price":"1.00"}]})";
+  // 400 ms a poll: idle for 2 s, a record in each of three polls (the
+  // third 1.2 s after the first), idle for 2 s, the end.
+  std::vector<std::vector<std::string>> polls(5);
+  for (int i = 0; i < 3; ++i) polls.push_back({order});
+  polls.resize(polls.size() + 5);
+  ScriptedSource source(std::move(polls));
+  CollectingSink sink;
+  ManualClock clock;
+  RunnerOptions options;
+  options.on_batch = [&](const RunSummary&) { clock.AdvanceMillis(400); };
+  PipelineRunner runner(config, &source, &sink, &clock, options);
+  ASSERT_TRUE(runner.EnableState(store->get(), 1'000).ok());
+  ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
+  // One after the third record, one at the end of input.
+  EXPECT_EQ(runner.checkpoints().completed, 2);
+}
+
 TEST_F(CheckpointRestoreTest, AStateOfAnotherWorkerCountIsRefused) {
   PipelineConfig config = testing::PosAnalyticsConfig();
   config.workers = 2;

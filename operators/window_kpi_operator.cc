@@ -118,23 +118,31 @@ bool WindowKpiOperator::WritesLate(const OrderEvent& event) {
 
 uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
                                         const OrderLine* line) {
-  const bool one_field = rule_.group_by.size() == 1;
-  bool key_built = false;
-  if (!one_field || shard_.count > 1) {
-    BuildGroupKey(event, line, &key_scratch_);
-    key_built = true;
-    // Before the lookup: every worker sees every event, and the hash is
-    // cheaper than a miss in the group table.
-    if (!shard_.Owns(key_scratch_)) return kNotOwned;
+  if (rule_.group_by.size() == 1) {
+    return GroupOf(FieldValue(event, line, rule_.group_by[0]), event, line,
+                   /*key_built=*/false);
   }
+  BuildGroupKey(event, line, &key_scratch_);
+  // Before the lookup: every worker sees every event, and the hash is
+  // cheaper than a miss in the group table.
+  if (!shard_.Owns(key_scratch_)) return kNotOwned;
+  return GroupOf(key_scratch_, event, line, /*key_built=*/true);
+}
+
+uint32_t WindowKpiOperator::GroupOf(absl::string_view identity,
+                                    const OrderEvent& event,
+                                    const OrderLine* line, bool key_built) {
   bool added = false;
-  const uint32_t id =
-      group_ids_.Intern(one_field ? FieldValue(event, line, rule_.group_by[0])
-                                  : absl::string_view(key_scratch_),
-                        &added);
-  if (!added) return id;
+  const uint32_t known = group_ids_.Intern(identity, &added);
+  if (!added) return group_of_identity_[known];
 
   if (!key_built) BuildGroupKey(event, line, &key_scratch_);
+  // By one field, another shard's groups are interned too: whose a group
+  // is is then decided once, not per event.
+  if (!shard_.Owns(key_scratch_)) {
+    group_of_identity_.push_back(kNotOwned);
+    return kNotOwned;
+  }
   KpiGroup group{key_scratch_, "{"};
   for (size_t i = 0; i < rule_.group_by.size(); ++i) {
     if (i > 0) group.json.push_back(',');
@@ -149,7 +157,9 @@ uint32_t WindowKpiOperator::InternGroup(const OrderEvent& event,
     }
   }
   group.json.push_back('}');
+  const uint32_t id = static_cast<uint32_t>(groups_.size());
   groups_.push_back(std::move(group));
+  group_of_identity_.push_back(id);
   return id;
 }
 
@@ -577,12 +587,14 @@ void WindowKpiOperator::AppendSnapshotJson(const WindowKey& key,
 
 bool WindowKpiOperator::AppendOpenWindowsJson(absl::string_view group_key,
                                               std::string* json) const {
-  const uint32_t* group = group_ids_.Find(IdentityOf(group_key));
+  const uint32_t* identity = group_ids_.Find(IdentityOf(group_key));
+  if (identity == nullptr) return false;
+  const uint32_t group = group_of_identity_[*identity];
   // A key of another rule's shape can share an identity: check it whole.
-  if (group == nullptr || groups_[*group].key != group_key) return false;
+  if (group == kNotOwned || groups_[group].key != group_key) return false;
   std::vector<std::pair<WindowKey, const WindowState*>> open;
   for (const auto& [key, state] : windows_) {
-    if (key.group == *group && state.revision < 0)
+    if (key.group == group && state.revision < 0)
       open.emplace_back(key, &state);
   }
   std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
@@ -695,6 +707,7 @@ absl::Status WindowKpiOperator::Restore(StateStore* store) {
         group_ids_.Intern(IdentityOf(group.key), &added);
         // A repeated group would shift every id after it.
         if (!decoder.ok() || !added) return false;
+        group_of_identity_.push_back(static_cast<uint32_t>(groups_.size()));
         groups_.push_back(std::move(group));
         return true;
       },

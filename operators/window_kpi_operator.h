@@ -124,6 +124,10 @@ class WindowKpiOperator final : public CheckpointedState {
   // `line` is the line being grouped in a line-level rule, else null.
   // kNotOwned for a group of another shard (never interned here).
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
+  // The group of `identity` (see group_ids_), made from `event` and `line`
+  // the first time; `key_built`: key_scratch_ holds its key.
+  uint32_t GroupOf(absl::string_view identity, const OrderEvent& event,
+                   const OrderLine* line, bool key_built);
   // What group_ids_ holds for the group of `key`.
   absl::string_view IdentityOf(absl::string_view key) const;
   static constexpr uint32_t kNotOwned = UINT32_MAX;
@@ -190,10 +194,11 @@ class WindowKpiOperator final : public CheckpointedState {
   WindowKpiProbe probe_;
 
   std::vector<KpiGroup> groups_;
-  // Group ids by identity: the value itself when the rule groups by one
-  // field (its key is then never built to find it), else the key. Short
+  // Groups by identity: the value itself when the rule groups by one field
+  // (its key is then never built to find it), else the key. Short
   // identities are compared inside the table's slot, without a second miss.
   StringInterner group_ids_;
+  std::vector<uint32_t> group_of_identity_;  // group id, or kNotOwned
   // "store_id=", ",channel=": what precedes each group_by value in a key.
   std::vector<std::string> key_prefixes_;
   std::string key_scratch_;

@@ -168,6 +168,10 @@ TEST_F(WindowKpiOperatorTest, ShardsSplitTheGroupsAndTheOwnerWritesLate) {
   EXPECT_EQ(values(second_out, OutputKind::kLate).size(), 1u);
   EXPECT_THAT(values(first_out, OutputKind::kLate), IsEmpty());
   EXPECT_EQ(first.probe().late_events + second.probe().late_events, 1);
+  // Live queries: only the owner knows the group, though both have seen it.
+  std::string json;
+  EXPECT_TRUE(second.AppendOpenWindowsJson("store_id=s-3", &json));
+  EXPECT_FALSE(first.AppendOpenWindowsJson("store_id=s-3", &json));
 }
 
 TEST_F(WindowKpiOperatorTest, AovRoundsHalfUp) {

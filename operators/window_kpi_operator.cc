@@ -137,8 +137,8 @@ uint32_t WindowKpiOperator::GroupOf(absl::string_view identity,
   if (!added) return group_of_identity_[known];
 
   if (!key_built) BuildGroupKey(event, line, &key_scratch_);
-  // By one field, another shard's groups are interned too: whose a group
-  // is is then decided once, not per event.
+  // By one field, another shard's values are interned too, so that a
+  // group's owner is found once, not per event.
   if (!shard_.Owns(key_scratch_)) {
     group_of_identity_.push_back(kNotOwned);
     return kNotOwned;

@@ -122,7 +122,8 @@ class WindowKpiOperator final : public CheckpointedState {
   // tasks of scale_out each have theirs).
   bool WritesLate(const OrderEvent& event);
   // `line` is the line being grouped in a line-level rule, else null.
-  // kNotOwned for a group of another shard (never interned here).
+  // kNotOwned for a group of another shard (remembered as such when the
+  // rule groups by one field, never interned otherwise).
   uint32_t InternGroup(const OrderEvent& event, const OrderLine* line);
   // The group of `identity` (see group_ids_), made from `event` and `line`
   // the first time; `key_built`: key_scratch_ holds its key.

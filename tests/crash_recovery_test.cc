@@ -474,9 +474,12 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
   std::mt19937 random(20261121);
   int kills = 0;
   for (int round = 0; round < 6; ++round) {
-    // Kill once the run has produced a random number of further outputs:
-    // anywhere between two checkpoints, or during one.
+    // Kill once the run has checkpointed (its first checkpoint comes an
+    // interval after its first record) and produced a random number of
+    // further outputs: anywhere between two checkpoints, or during one.
     const int64_t before = TopicSize(client_, "pos.kpis");
+    const int64_t changelog_before =
+        TopicSize(client_, "tillstream-pos-analytics-changelog");
     const int64_t more = std::uniform_int_distribution<int64_t>(5, 150)(random);
     // Twice the disk is lost as well: the state comes back from the
     // changelog topic.
@@ -486,8 +489,11 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
     Child run(run_args, absl::StrCat(dir_, "/run", round));
     ASSERT_TRUE(WaitFor(60,
                         [&] {
-                          return TopicSize(client_, "pos.kpis") >=
-                                     before + more ||
+                          return (TopicSize(client_, "pos.kpis") >=
+                                      before + more &&
+                                  TopicSize(client_,
+                                            "tillstream-pos-analytics-"
+                                            "changelog") > changelog_before) ||
                                  !run.Running();
                         }))
         << "run " << round << " made no progress: " << run.err();

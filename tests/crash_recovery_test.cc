@@ -471,6 +471,7 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
 
   const std::vector<std::string> run_args = {kBinary, "run", pipeline_file,
                                              "--brokers=" + bootstrap_};
+  const std::string changelog_topic = "tillstream-pos-analytics-changelog";
   std::mt19937 random(20261121);
   int kills = 0;
   for (int round = 0; round < 6; ++round) {
@@ -478,8 +479,7 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
     // interval after its first record) and produced a random number of
     // further outputs: anywhere between two checkpoints, or during one.
     const int64_t before = TopicSize(client_, "pos.kpis");
-    const int64_t changelog_before =
-        TopicSize(client_, "tillstream-pos-analytics-changelog");
+    const int64_t changelog_before = TopicSize(client_, changelog_topic);
     const int64_t more = std::uniform_int_distribution<int64_t>(5, 150)(random);
     // Twice the disk is lost as well: the state comes back from the
     // changelog topic.
@@ -487,15 +487,13 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
     if (disk_lost) std::filesystem::remove_all(dir_ + "/state");
     if (round > 0) traffic->ReleaseNextPart();
     Child run(run_args, absl::StrCat(dir_, "/run", round));
-    ASSERT_TRUE(WaitFor(60,
-                        [&] {
-                          return (TopicSize(client_, "pos.kpis") >=
-                                      before + more &&
-                                  TopicSize(client_,
-                                            "tillstream-pos-analytics-"
-                                            "changelog") > changelog_before) ||
-                                 !run.Running();
-                        }))
+    ASSERT_TRUE(WaitFor(
+        60,
+        [&] {
+          return (TopicSize(client_, "pos.kpis") >= before + more &&
+                  TopicSize(client_, changelog_topic) > changelog_before) ||
+                 !run.Running();
+        }))
         << "run " << round << " made no progress: " << run.err();
     ASSERT_TRUE(run.Running()) << run.err();
     run.Kill9();

@@ -54,6 +54,13 @@ ABSL_FLAG(int64_t, events, 1'000'000, "events to generate and replay");
 // The embedded broker keeps 5 MB of (compressed) batches per partition:
 // 32 lz4 partitions hold 1M events of ~370 bytes.
 ABSL_FLAG(int32_t, partitions, 32, "partitions of the input topic");
+// Round-robin by default: an even spread keeps every partition within the
+// embedded broker's retention. --keyed produces each event keyed by its
+// store, as POS systems do (DESIGN.md), and librdkafka's partitioner places
+// it; a partition then holds whole stores, so the largest overflow 5 MB at
+// 1M events: 500,000 over 64 partitions fit.
+ABSL_FLAG(bool, keyed, false,
+          "produce the input keyed by store_id, not round-robin");
 ABSL_FLAG(std::string, pipeline, "examples/pos-analytics.yaml",
           "the pipeline file to run");
 ABSL_FLAG(double, live_rate, 20'000, "events/s of the rate-limited live run");
@@ -188,14 +195,24 @@ rd_kafka_t* Producer(const std::string& bootstrap, const char* linger_ms) {
   return producer;
 }
 
-// Round-robin over the partitions: an even spread keeps every partition
-// within the embedded broker's retention (keyed by store, the largest
-// stores' partitions would overflow it).
+// The store_id of a generated order (the generator writes it unescaped).
+absl::string_view StoreIdOf(absl::string_view line) {
+  constexpr absl::string_view kField = "\"store_id\":\"";
+  const size_t at = line.find(kField);
+  if (at == absl::string_view::npos) return {};
+  const size_t start = at + kField.size();
+  return line.substr(start, line.find('"', start) - start);
+}
+
+// `line` to `partition`, or with `key` to the partition librdkafka's
+// partitioner picks for it when `partition` is RD_KAFKA_PARTITION_UA.
 void Produce(rd_kafka_t* producer, const std::string& topic,
-             const std::string& line, int32_t partition) {
+             const std::string& line, int32_t partition,
+             absl::string_view key = {}) {
   while (rd_kafka_producev(
              producer, RD_KAFKA_V_TOPIC(topic.c_str()),
              RD_KAFKA_V_PARTITION(partition),
+             RD_KAFKA_V_KEY(key.data(), key.size()),
              RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()),
              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
              RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -345,8 +362,15 @@ int Main() {
     rd_kafka_t* producer = Producer(bootstrap, "50");
     std::ifstream in(input, std::ios::binary);
     int64_t n = 0;
-    for (std::string line; std::getline(in, line); ++n)
-      Produce(producer, config->source.topic, line, n % partitions);
+    const bool keyed = absl::GetFlag(FLAGS_keyed);
+    for (std::string line; std::getline(in, line); ++n) {
+      if (keyed) {
+        Produce(producer, config->source.topic, line, RD_KAFKA_PARTITION_UA,
+                StoreIdOf(line));
+      } else {
+        Produce(producer, config->source.topic, line, n % partitions);
+      }
+    }
     if (rd_kafka_flush(producer, 300'000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       std::fprintf(stderr, "e2e: preload did not complete\n");
       return 1;
@@ -385,7 +409,8 @@ int Main() {
   if (raw_records + first_batch_records != events) {
     std::fprintf(stderr,
                  "e2e: consumed %lld of %lld events: the embedded broker's "
-                 "retention dropped some; use more --partitions\n",
+                 "retention dropped some; use more --partitions (with "
+                 "--keyed, fewer --events)\n",
                  static_cast<long long>(raw_records + first_batch_records),
                  static_cast<long long>(events));
     return 1;
@@ -537,10 +562,11 @@ int Main() {
   const double kafka_rate = kafka.rate;
   const double file_rate = replay.records / replay.seconds;
   std::printf(
-      "\nend-to-end, %lld events (%.0f MB, %.0f B/event), %d partitions, "
-      "pipeline %s\n",
+      "\nend-to-end, %lld events (%.0f MB, %.0f B/event), %d partitions "
+      "(%s), pipeline %s\n",
       static_cast<long long>(events), bytes / 1e6,
       static_cast<double>(bytes) / events, partitions,
+      absl::GetFlag(FLAGS_keyed) ? "keyed by store" : "round-robin",
       absl::GetFlag(FLAGS_pipeline).c_str());
   std::printf("  preload into the embedded broker      %9.0f events/s\n",
               events / preload_seconds);
@@ -611,7 +637,8 @@ int Main() {
   const std::string result = absl::GetFlag(FLAGS_result);
   std::ofstream out(result);
   out << absl::StrFormat(
-      "{\"events\":%d,\"bytes\":%d,\"partitions\":%d,\"pipeline\":\"%s\","
+      "{\"events\":%d,\"bytes\":%d,\"partitions\":%d,\"keyed\":%s,"
+      "\"pipeline\":\"%s\","
       "\"preload_events_per_second\":%.0f,\"raw_consume_events_per_second\":"
       "%.0f,\"pipeline_kafka_events_per_second\":%.0f,"
       "\"pipeline_to_raw_ratio\":%.3f,\"file_replay_events_per_second\":%.0f,"
@@ -625,11 +652,11 @@ int Main() {
       "\"file_replay_two_workers_events_per_second\":%.0f,"
       "\"pipeline_kafka_two_workers_events_per_second\":%.0f,"
       "\"pipeline_kafka_no_checkpoints_events_per_second\":%.0f}\n",
-      events, bytes, partitions, absl::GetFlag(FLAGS_pipeline),
-      events / preload_seconds, raw_rate, kafka_rate, kafka_rate / raw_rate,
-      file_rate, replay.peak_rss_kb * 1024, pandas_rate, rate, live_partitions,
-      percentile(0.5), percentile(0.99), checkpointed_rate,
-      kafka.checkpoints.completed, memory.bytes_per_customer,
+      events, bytes, partitions, absl::GetFlag(FLAGS_keyed) ? "true" : "false",
+      absl::GetFlag(FLAGS_pipeline), events / preload_seconds, raw_rate,
+      kafka_rate, kafka_rate / raw_rate, file_rate, replay.peak_rss_kb * 1024,
+      pandas_rate, rate, live_partitions, percentile(0.5), percentile(0.99),
+      checkpointed_rate, kafka.checkpoints.completed, memory.bytes_per_customer,
       memory.bytes_per_key, memory.customers_rss_kb * 1024, one_thread_rate,
       two_workers_rate, kafka_two_workers.rate, kafka_unchecked.rate);
   std::printf("  figures written to %s\n", result.c_str());

@@ -1,5 +1,7 @@
 #include "connectors/file_source.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -34,8 +36,11 @@ std::vector<std::string> Payloads(const RecordBatch& batch) {
 // items.
 std::vector<std::string> ReadAll(const std::string& content, size_t read_size,
                                  size_t batch) {
-  std::string path =
-      std::filesystem::temp_directory_path() / "tillstream-file-source.ndjson";
+  // A file of this process's own: CTest runs each test as a process, two at
+  // a time, and two tests writing one path read each other's lines.
+  const std::string path =
+      std::filesystem::temp_directory_path() /
+      ("tillstream-file-source-" + std::to_string(getpid()) + ".ndjson");
   std::ofstream(path, std::ios::binary) << content;
   auto source = FileSource::Open(
       {.path = path, .max_batch_records = batch, .read_size = read_size});

@@ -141,6 +141,8 @@ class PipelineRunner final : private PartitionListener {
   // (-1: unknown) and alerts open now.
   int64_t TotalLag();
   int64_t OpenAlerts() const;
+  // Input partitions this instance reads now.
+  size_t assigned_partitions() const { return watermarks_.partition_count(); }
 
  private:
   // The rule's index in each graph's kpi_operators(), or -1.

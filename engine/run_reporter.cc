@@ -63,9 +63,37 @@ void RunReporter::Error(absl::string_view message) const {
   Line("error", message, "");
 }
 
+void RunReporter::ReportAssignment(const PipelineRunner& runner,
+                                   std::chrono::steady_clock::time_point now) {
+  if (runner.assigned_partitions() > 0) {
+    if (waiting_reported_) {
+      Info(absl::StrFormat(
+          "input partitions assigned after %.0f s without",
+          std::chrono::duration<double>(now - *unassigned_since_).count()));
+    }
+    unassigned_since_.reset();
+    waiting_reported_ = false;
+    return;
+  }
+  if (!unassigned_since_.has_value()) unassigned_since_ = now;
+  const double waited =
+      std::chrono::duration<double>(now - *unassigned_since_).count();
+  // A group join takes a few seconds; a crashed member keeps its
+  // partitions until its session times out.
+  if (waiting_reported_ || waited < 15) return;
+  waiting_reported_ = true;
+  Info(absl::StrFormat(
+      "no input partitions for %.0f s: consumer group %s is still "
+      "rebalancing (a member that crashed holds its partitions until its "
+      "session.timeout.ms passes), or has more members than the topic has "
+      "partitions",
+      waited, config_.kafka.group_id));
+}
+
 void RunReporter::OnBatch(PipelineRunner& runner) {
-  if (!terminal_ && !json_) return;
   const auto now = std::chrono::steady_clock::now();
+  ReportAssignment(runner, now);
+  if (!terminal_ && !json_) return;
   if (now - last_status_ < kStatusInterval) return;
   const double interval =
       std::chrono::duration<double>(now - last_status_).count();

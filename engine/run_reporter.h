@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -30,6 +31,12 @@ class RunReporter {
   void Line(absl::string_view level, absl::string_view message,
             absl::string_view json_fields) const;
 
+  // Tells the operator when this instance has had no input partitions for
+  // a while, and when they come: a consumer group still rebalancing is not
+  // an idle input.
+  void ReportAssignment(const PipelineRunner& runner,
+                        std::chrono::steady_clock::time_point now);
+
   const PipelineConfig& config_;
   const bool json_;
   const bool terminal_;
@@ -37,6 +44,9 @@ class RunReporter {
   std::chrono::steady_clock::time_point last_status_;
   int64_t last_events_ = 0;
   bool status_shown_ = false;  // a status line is on the terminal
+  // Since when the runner has had no partitions; empty while it has some.
+  std::optional<std::chrono::steady_clock::time_point> unassigned_since_;
+  bool waiting_reported_ = false;  // told, for this stretch
 };
 
 }  // namespace tillstream

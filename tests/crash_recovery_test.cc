@@ -532,6 +532,40 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
               static_cast<long long>(replayed));
 }
 
+// Two instances of a stateless pipeline over a topic of one partition: one
+// reads it, the other has none and tells its operator why, rather than
+// looking like an idle input.
+TEST_F(CrashRecoveryTest, AnInstanceWithoutPartitionsSaysWhy) {
+  ASSERT_NO_FATAL_FAILURE(StartBroker("pos.solo:1"));
+  const std::string pipeline = absl::StrReplaceAll(
+      ReadFile(kSource + "/examples/pos-analytics.yaml"),
+      {{"topic: pos.orders,", "topic: pos.solo,"},
+       {"kafka: {brokers: embedded, properties: {}}",
+        "kafka: {brokers: embedded, properties: {session.timeout.ms: "
+        "\"3000\", heartbeat.interval.ms: \"300\"}}"}});
+  const std::string file = dir_ + "/solo.yaml";
+  std::ofstream(file) << pipeline;
+  const std::vector<std::string> args = {kBinary, "run", file,
+                                         "--brokers=" + bootstrap_};
+  Child first(args, dir_ + "/first");
+  Child second(args, dir_ + "/second");
+  auto told = [](const Child& run) {
+    return run.err().find("no input partitions for ") != std::string::npos &&
+           run.err().find(
+               "consumer group tillstream-pos-analytics is still "
+               "rebalancing") != std::string::npos;
+  };
+  // 15 s without partitions, after a group join of a few seconds.
+  ASSERT_TRUE(WaitFor(90,
+                      [&] {
+                        return told(first) || told(second) ||
+                               !first.Running() || !second.Running();
+                      }))
+      << first.err() << second.err();
+  EXPECT_TRUE(first.Running()) << first.err();
+  EXPECT_TRUE(second.Running()) << second.err();
+}
+
 // Two instances of one pipeline on other disks: one is active, the other
 // waits as a standby; the active one is killed mid-stream, the standby takes
 // over from the changelog and goes on; a third, on an empty disk, finishes

@@ -469,8 +469,11 @@ TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
   std::unique_ptr<Traffic> traffic =
       StartTraffic(options, /*rate=*/1000, /*parts=*/6);
 
+  // JSON logs carry a status record every 5 s (events read, lag,
+  // watermark): a run that makes no progress shows where it stands.
   const std::vector<std::string> run_args = {kBinary, "run", pipeline_file,
-                                             "--brokers=" + bootstrap_};
+                                             "--brokers=" + bootstrap_,
+                                             "--log-format=json"};
   const std::string changelog_topic = "tillstream-pos-analytics-changelog";
   std::mt19937 random(20261121);
   int kills = 0;

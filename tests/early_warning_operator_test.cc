@@ -292,6 +292,24 @@ TEST_F(EarlyWarningOperatorTest, ShortHistoryAndMissingDays) {
             "id=drop|store_id=s-1|early|2024-01-05T06:00:00Z");
 }
 
+TEST_F(EarlyWarningOperatorTest, OnlyTheLastHistoryDaysAreKept) {
+  // Four days of 4 x 1000, then the usual four baseline days: the history
+  // of four keeps only the last four, so the big days change nothing.
+  std::vector<Order> orders;
+  for (int64_t day = 0; day < 4; ++day) Day(day, "1000", &orders);
+  for (Order order : BaselineDays()) {
+    order.ts += 4 * kDay;
+    orders.push_back(order);
+  }
+  orders.push_back(At(8, 3, "20"));
+  // The drop from the big days fires and resolves on days 4-7 too.
+  const std::vector<std::string> alerts = Run(orders, At(8, 7, "").ts);
+  ASSERT_FALSE(alerts.empty());
+  EXPECT_EQ(alerts.back(),
+            "09T06:00 firing observed=20.00 median=100 mad=5 z=-10.7919 "
+            "drop=0.8 id=drop|store_id=s-1|early|2024-01-09T06:00:00Z");
+}
+
 TEST_F(EarlyWarningOperatorTest, PartialLastStepAtEndOfInputIsNotJudged) {
   std::vector<Order> orders = BaselineDays();
   orders.push_back(At(4, 3, "20"));

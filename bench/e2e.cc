@@ -391,7 +391,7 @@ int Main() {
   // consumer group (seconds on the embedded broker) is not throughput. Run
   // twice, before and after (b)'s rounds, each in a consumer group of its
   // own, and the better taken, as for (b): a single run of (a) swung from
-  // 0.9M to 2.0M events/s between runs minutes apart on this machine, and
+  // 0.9M to 2.5M events/s between runs minutes apart on this machine, and
   // the ratio (b)/(a) with it.
   auto raw_consume = [&](const std::string& group) {
     auto source = Source(bootstrap, config->source.topic, group, true);

@@ -56,16 +56,13 @@ BENCHMARK(BM_WindowKpiProcess)
 // day per store, an hour per region, the early warnings' hour per store).
 void BM_WindowUpdatesAcrossOpenWindows(benchmark::State& state) {
   const std::vector<std::string> payloads = BenchEvents(200'000);
-  OrderDecoder decoder({});
+  const std::vector<DecodedRecord> decoded = DecodedRecords(payloads);
   StringInterner customers;
-  std::vector<OrderEvent> decoded(payloads.size());
-  std::vector<CustomerRef> refs(payloads.size());
-  for (size_t i = 0; i < payloads.size(); ++i) {
-    if (!decoder.DecodeInPlace(payloads[i], &decoded[i]).ok()) continue;
-    refs[i] = ResolveCustomer(decoded[i], &customers);
-  }
+  std::vector<CustomerRef> refs;
+  for (const DecodedRecord& record : decoded)
+    refs.push_back(ResolveCustomer(record.event, &customers));
   constexpr size_t kSlices = 32, kRun = 100;
-  const size_t slice = payloads.size() / kSlices;
+  const size_t slice = decoded.size() / kSlices;
   std::vector<size_t> order;
   for (size_t run = 0; run * kRun < slice; ++run) {
     for (size_t s = 0; s < kSlices; ++s) {
@@ -95,7 +92,8 @@ void BM_WindowUpdatesAcrossOpenWindows(benchmark::State& state) {
     state.ResumeTiming();
     for (size_t k = 0; k < order.size(); ++k) {
       for (WindowKpiOperator& op : ops) {
-        op.Process(decoded[order[k]], refs[order[k]], Timestamp::Min(), &out);
+        op.Process(decoded[order[k]].event, refs[order[k]], Timestamp::Min(),
+                   &out);
       }
     }
     state.PauseTiming();

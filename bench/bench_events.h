@@ -23,22 +23,27 @@ inline std::vector<std::string> BenchEvents(int64_t count, int stores = 50) {
   return records;
 }
 
-// `payloads` decoded before timing as the engine's decode thread decodes
-// them (DecodeAndKeep): each event views its payload and its record's own
-// copies, so it stays valid while `payloads` and the records live (the vector
-// may move; its records never do). Records that fail to decode are dropped.
-inline std::vector<DecodedRecord> DecodedRecords(
-    const std::vector<std::string>& payloads) {
-  OrderDecoder decoder({});
-  std::vector<DecodedRecord> records(payloads.size());
-  size_t decoded = 0;
-  for (const std::string& payload : payloads) {
-    DecodeAndKeep(&decoder, payload, &records[decoded]);
-    if (records[decoded].status.ok()) ++decoded;
+// `count` generated events, decoded before timing as the engine's decode
+// thread decodes them (DecodeAndKeep). Each record's event views its payload
+// and the record's own copies, so the two are owned here together and never
+// copied. Records that fail to decode are dropped.
+struct DecodedBenchEvents {
+  explicit DecodedBenchEvents(int64_t count, int stores = 50)
+      : payloads(BenchEvents(count, stores)), records(payloads.size()) {
+    OrderDecoder decoder({});
+    size_t decoded = 0;
+    for (const std::string& payload : payloads) {
+      DecodeAndKeep(&decoder, payload, &records[decoded]);
+      if (records[decoded].status.ok()) ++decoded;
+    }
+    records.resize(decoded);  // shrinks in place: no record moves
   }
-  records.resize(decoded);  // shrinks in place
-  return records;
-}
+  DecodedBenchEvents(const DecodedBenchEvents&) = delete;
+  DecodedBenchEvents& operator=(const DecodedBenchEvents&) = delete;
+
+  const std::vector<std::string> payloads;
+  std::vector<DecodedRecord> records;
+};
 
 }  // namespace tillstream
 

@@ -132,24 +132,10 @@ void BM_RobustEvaluate(benchmark::State& state) {
 }
 BENCHMARK(BM_RobustEvaluate)->Arg(7)->Arg(28)->Arg(56);
 
-// Decoded events of `stores` stores, with the payloads they view. (Decoded
-// from a copy by a decoder gone by the time they were used, they viewed
-// freed memory, and the snapshot and checkpoint benchmarks counted 66-1,333
-// windows where there are 1,527 and 14,820.)
-struct DecodedEvents {
-  explicit DecodedEvents(int stores)
-      : payloads(BenchEvents(50'000, stores)),
-        records(DecodedRecords(payloads)) {}
-  DecodedEvents(const DecodedEvents&) = delete;
-  DecodedEvents& operator=(const DecodedEvents&) = delete;
-  const std::vector<std::string> payloads;
-  const std::vector<DecodedRecord> records;
-};
-
 // Closing every window: the KPI snapshots' JSON, what the sink is handed.
 void BM_SnapshotEncode(benchmark::State& state) {
   const KpiRuleConfig rule = StoreDay();
-  const DecodedEvents decoded(static_cast<int>(state.range(0)));
+  const DecodedBenchEvents decoded(50'000, static_cast<int>(state.range(0)));
   StringInterner customers;
   OutputBatch out;
   int64_t items = 0, bytes = 0;
@@ -178,7 +164,7 @@ BENCHMARK(BM_SnapshotEncode)->Arg(50)->Arg(1000)->Unit(benchmark::kMillisecond);
 // windows (sums, customer sets) and one fsynced RocksDB WriteBatch.
 void BM_CheckpointFlush(benchmark::State& state) {
   const KpiRuleConfig rule = StoreDay();
-  const DecodedEvents decoded(static_cast<int>(state.range(0)));
+  const DecodedBenchEvents decoded(50'000, static_cast<int>(state.range(0)));
   const std::string dir =
       (std::filesystem::temp_directory_path() /
        absl::StrCat("tillstream-bench-checkpoint-", getpid()))

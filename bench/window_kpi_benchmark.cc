@@ -55,14 +55,14 @@ BENCHMARK(BM_WindowKpiProcess)
 // runs of 100 events. Three rules, as examples/pos-analytics.yaml has (a
 // day per store, an hour per region, the early warnings' hour per store).
 void BM_WindowUpdatesAcrossOpenWindows(benchmark::State& state) {
-  const std::vector<std::string> payloads = BenchEvents(200'000);
-  const std::vector<DecodedRecord> decoded = DecodedRecords(payloads);
+  const DecodedBenchEvents decoded(200'000);
+  const std::vector<DecodedRecord>& records = decoded.records;
   StringInterner customers;
   std::vector<CustomerRef> refs;
-  for (const DecodedRecord& record : decoded)
+  for (const DecodedRecord& record : records)
     refs.push_back(ResolveCustomer(record.event, &customers));
   constexpr size_t kSlices = 32, kRun = 100;
-  const size_t slice = decoded.size() / kSlices;
+  const size_t slice = records.size() / kSlices;
   std::vector<size_t> order;
   for (size_t run = 0; run * kRun < slice; ++run) {
     for (size_t s = 0; s < kSlices; ++s) {
@@ -92,7 +92,7 @@ void BM_WindowUpdatesAcrossOpenWindows(benchmark::State& state) {
     state.ResumeTiming();
     for (size_t k = 0; k < order.size(); ++k) {
       for (WindowKpiOperator& op : ops) {
-        op.Process(decoded[order[k]].event, refs[order[k]], Timestamp::Min(),
+        op.Process(records[order[k]].event, refs[order[k]], Timestamp::Min(),
                    &out);
       }
     }

@@ -53,6 +53,7 @@ class ChunkedDecode {
   }
   // Slot i (the caller claimed its chunk, or it is done).
   DecodedRecord& slot(size_t i) { return decoded_[i]; }
+  const DecodedRecord& slot(size_t i) const { return decoded_[i]; }
   // Chunks of the batch decoded by DecodeNext so far.
   size_t chunks_decoded() const {
     return chunks_decoded_.load(std::memory_order_acquire);

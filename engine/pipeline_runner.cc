@@ -109,6 +109,7 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     if (!polled.ok()) return polled.status();
     const int64_t now = clock_->NowMillis();
     if (*polled == PollResult::kEndOfInput) {
+      TS_RETURN_IF_ERROR(FinishAdmitted());
       // Checkpointed before the artificial end of time below, so that a
       // later run over more input resumes with its windows still open.
       if (state_ != nullptr) TS_RETURN_IF_ERROR(Checkpoint());
@@ -125,29 +126,48 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
                  ? absl::OkStatus()
                  : sink_->Commit(next_offsets_, checkpoint_number_);
     }
+    const AdmittedBatch* earlier = pending_;
     ProcessBatch(batch, now);
     KeepBehindPartitionsActive(now);
     const Timestamp watermark = watermarks_.Advance(now);
-    if (workers_ == nullptr && decode_.threaded() &&
-        batch.records.size() >= kReadAheadBatch) {
-      // Without waiting: an idle input must not hold this batch's outputs.
-      current = 1 - current;
-      polled_ahead =
-          source_->Poll(this, absl::ZeroDuration(), &batches[current]);
-      if (polled_ahead->ok() && !batches[current].records.empty()) {
-        decode_.Start(batches[current].records, clock_->EpochMillis());
-        decode_started_ = true;
+    // Without waiting: an idle input must not hold this batch's outputs.
+    const bool backlog = batch.records.size() >= kReadAheadBatch;
+    if (workers_ == nullptr) {
+      if (decode_.threaded() && backlog) {
+        current = 1 - current;
+        polled_ahead =
+            source_->Poll(this, absl::ZeroDuration(), &batches[current]);
+        if (polled_ahead->ok() && !batches[current].records.empty()) {
+          decode_.Start(batches[current].records, clock_->EpochMillis());
+          decode_started_ = true;
+        }
+      }
+      AdvanceWatermark(watermark);
+      TS_RETURN_IF_ERROR(Deliver(&batch));
+    } else {
+      // The batch read before had its graphs run with this one's reading;
+      // its outputs go before the next poll, which may free its records.
+      if (earlier != nullptr) TS_RETURN_IF_ERROR(Deliver(earlier->batch));
+      pending_->watermark_after = watermark;
+      pending_->now_ms = clock_->NowMillis();
+      // With more waiting, this batch's graphs run with the next one's
+      // reading; not across a checkpoint, which must find them run.
+      if (backlog && !CheckpointDue(now)) {
+        current = 1 - current;
+        polled_ahead =
+            source_->Poll(this, absl::ZeroDuration(), &batches[current]);
+      }
+      if (!polled_ahead.has_value() || !polled_ahead->ok() ||
+          batches[current].records.empty()) {
+        TS_RETURN_IF_ERROR(FinishAdmitted());
       }
     }
-    AdvanceWatermark(watermark);
-    TS_RETURN_IF_ERROR(WriteOutputs());
     if (options_.on_batch) options_.on_batch(summary());
-    if (options_.after_batch) options_.after_batch(batch);
     if (options_.queries != nullptr) options_.queries->Serve();
     if (options_.metrics != nullptr &&
         now - last_publish_ms_ >= kMetricsIntervalMs)
       PublishMetrics(now);
-    if (state_ != nullptr) {
+    if (state_ != nullptr && pending_ == nullptr) {
       if (summary_.records == records_checkpointed_ &&
           summary_.outputs == outputs_checkpointed_) {
         // Nothing to save (no record read, no output written): the
@@ -159,6 +179,7 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
       }
     }
   }
+  TS_RETURN_IF_ERROR(FinishAdmitted());
   if (state_ != nullptr) return Checkpoint();  // flushes the sink first
   return sink_->Flush();
 }
@@ -439,17 +460,23 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
   }
   // workers > 1: the other workers decode chunks of the batch while this
   // thread reads it in order (decoding a chunk too whenever the one it needs
-  // is not ready); the graphs run on the workers in AdvanceWatermark.
-  batch_decode_.Reset(batch.records);
+  // is not ready); the graphs run on the workers later (FinishAdmitted), or
+  // first in this phase if the batch before still waits for them.
+  const AdmittedBatch* earlier = pending_;
+  AdmittedBatch& admitted =
+      earlier == &admitted_[0] ? admitted_[1] : admitted_[0];
+  admitted.batch = &batch;
+  admitted.decode.Reset(batch.records);
   const int64_t wall_clock_ms = clock_->EpochMillis();
   for (const std::unique_ptr<OrderDecoder>& decoder : decoders_)
     decoder->SetWallClock(wall_clock_ms);
-  batch_watermark_ = watermark;
-  to_process_.clear();
-  customer_refs_.resize(batch.records.size());
+  admitted.watermark_before = watermark;
+  admitted.events.clear();
+  admitted.customers.resize(batch.records.size());
   workers_->Run([&](size_t worker) {
+    if (earlier != nullptr) RunGraph(worker, *earlier);
     if (worker != 0) {
-      while (batch_decode_.DecodeNext(decoders_[worker].get())) {
+      while (admitted.decode.DecodeNext(decoders_[worker].get())) {
       }
       return;
     }
@@ -457,12 +484,14 @@ void PipelineRunner::ProcessBatch(const RecordBatch& batch, int64_t now_ms) {
               [&](const SourceRecord& record, size_t i,
                   PartitionWatermark* partition) {
                 DecodedRecord& decoded =
-                    batch_decode_.Wait(i, decoders_[0].get());
-                PrefetchCustomer(batch_decode_.Decoded(i + kPrefetchAhead));
-                if (Admit(record, decoded, partition, &customer_refs_[i]))
-                  to_process_.push_back(static_cast<uint32_t>(i));
+                    admitted.decode.Wait(i, decoders_[0].get());
+                PrefetchCustomer(admitted.decode.Decoded(i + kPrefetchAhead));
+                if (Admit(record, decoded, partition, &admitted.customers[i]))
+                  admitted.events.push_back(static_cast<uint32_t>(i));
               });
   });
+  if (earlier != nullptr) summary_.watermark = earlier->watermark_after;
+  pending_ = &admitted;
 }
 
 void PipelineRunner::PrefetchCustomer(const DecodedRecord* ahead) {
@@ -507,13 +536,31 @@ void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
     return;
   }
   workers_->Run([&](size_t worker) {
-    OperatorGraph& graph = *graphs_[worker];
-    for (const uint32_t i : to_process_)
-      graph.Process(batch_decode_.slot(i).event, customer_refs_[i],
-                    batch_watermark_);
-    graph.AdvanceWatermark(watermark, now);
+    graphs_[worker]->AdvanceWatermark(watermark, now);
   });
-  to_process_.clear();
+}
+
+void PipelineRunner::RunGraph(size_t worker, const AdmittedBatch& batch) {
+  OperatorGraph& graph = *graphs_[worker];
+  for (const uint32_t i : batch.events)
+    graph.Process(batch.decode.slot(i).event, batch.customers[i],
+                  batch.watermark_before);
+  graph.AdvanceWatermark(batch.watermark_after, batch.now_ms);
+}
+
+absl::Status PipelineRunner::FinishAdmitted() {
+  if (pending_ == nullptr) return absl::OkStatus();
+  const AdmittedBatch& admitted = *pending_;
+  workers_->Run([&](size_t worker) { RunGraph(worker, admitted); });
+  summary_.watermark = admitted.watermark_after;
+  pending_ = nullptr;
+  return Deliver(admitted.batch);
+}
+
+absl::Status PipelineRunner::Deliver(const RecordBatch* done) {
+  TS_RETURN_IF_ERROR(WriteOutputs());
+  if (done != nullptr && options_.after_batch) options_.after_batch(*done);
+  return absl::OkStatus();
 }
 
 absl::Status PipelineRunner::WriteOutputs() {

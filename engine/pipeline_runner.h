@@ -161,6 +161,22 @@ class PipelineRunner final : private PartitionListener {
   void OnPartitionsRevoked(std::span<const PartitionId> partitions) override;
   void OnPartitionEnd(PartitionId partition) override;
 
+  // workers > 1: a batch read in order (its partitions' progress, dead
+  // letters and customers), whose events the graphs have still to take.
+  struct AdmittedBatch {
+    const RecordBatch* batch = nullptr;
+    ChunkedDecode decode;
+    std::vector<CustomerRef> customers;  // per record
+    std::vector<uint32_t> events;        // its valid records, in order
+    Timestamp watermark_before = Timestamp::Min();  // lateness judged by it
+    Timestamp watermark_after = Timestamp::Min();   // advanced to after them
+    int64_t now_ms = 0;                             // when it was read
+  };
+
+  // Reads the batch in order and, with one worker, runs the graph over it.
+  // With workers > 1, the graphs run later (FinishAdmitted); the batch read
+  // before, if its graphs are still to run, runs in the same phase as this
+  // one is decoded and read.
   void ProcessBatch(const RecordBatch& batch, int64_t now_ms);
   template <typename Visit>
   void ReadBatch(const RecordBatch& batch, int64_t now_ms, Visit visit);
@@ -182,10 +198,20 @@ class PipelineRunner final : private PartitionListener {
   // crash came between its state write and its commit.
   absl::Status RecoverTransaction();
   void WriteDeadLetter(const SourceRecord& record, absl::string_view reason);
-  // Runs the graphs over the events of the batch not processed yet
-  // (workers > 1, one worker per graph at once), then advances their
-  // watermark.
   void AdvanceWatermark(Timestamp watermark);
+  // workers > 1: worker `worker`'s graph over the admitted batch's events,
+  // then its watermark advanced.
+  void RunGraph(size_t worker, const AdmittedBatch& batch);
+  // workers > 1: the graphs over the batch read last, if not run yet, and
+  // its outputs to the sink (Deliver).
+  absl::Status FinishAdmitted();
+  // Hands the outputs so far to the sink; then, for a batch whose graphs
+  // have run (null: none), options_.after_batch.
+  absl::Status Deliver(const RecordBatch* done);
+  bool CheckpointDue(int64_t now_ms) const {
+    return state_ != nullptr &&
+           now_ms - last_checkpoint_ms_ >= checkpoint_interval_ms_;
+  }
   absl::Status WriteOutputs();
   absl::Status WriteOutputs(OutputBatch* outputs);
 
@@ -210,13 +236,14 @@ class PipelineRunner final : private PartitionListener {
 
   // workers > 1: each batch is decoded by every worker (chunks claimed in
   // turn) while this thread reads it in order (partitions, dead letters,
-  // customers); then every worker runs its graph over the valid events.
+  // customers); then every worker runs its graph over the valid events. In
+  // a backlog the graphs over one batch run in the same phase as the next
+  // batch is decoded and read: a worker done with its groups decodes
+  // instead of waiting for the others, and a batch costs one hand-over.
   std::unique_ptr<ShardWorkers> workers_;
   std::vector<std::unique_ptr<OrderDecoder>> decoders_;  // one per worker
-  ChunkedDecode batch_decode_;
-  std::vector<CustomerRef> customer_refs_;
-  std::vector<uint32_t> to_process_;  // valid events of the batch, in order
-  Timestamp batch_watermark_ = Timestamp::Min();
+  AdmittedBatch admitted_[2];
+  AdmittedBatch* pending_ = nullptr;  // read; its graphs not run yet
 
   // Live queries and metrics (http on).
   std::unique_ptr<LiveView> live_;

@@ -496,6 +496,46 @@ TEST(PipelineRunnerTest, WorkersOneTwoFourGiveTheSameOutputs) {
   }
 }
 
+// after_batch reports each batch once, in the order polled, while its
+// records are still readable and once its outputs are with the sink (its
+// dead letters at least). With workers: 2 and a backlog, a batch's graphs
+// run in the phase that reads the next one, and it is reported after that.
+TEST(PipelineRunnerTest, AfterBatchSeesEachBatchOnceWithItsOutputsDelivered) {
+  const std::vector<std::string> records = Generate(6000, /*bad_rate=*/0.02);
+  std::set<std::string> bad;
+  OrderDecoder decoder({});
+  OrderEvent event;
+  for (const std::string& record : records) {
+    if (!decoder.Decode(record, &event).ok()) bad.insert(record);
+  }
+  ASSERT_FALSE(bad.empty());
+  for (int64_t workers : {1, 2}) {
+    SCOPED_TRACE(absl::StrCat("workers: ", workers));
+    PipelineConfig config = PosAnalyticsConfig();
+    config.workers = workers;
+    // One partition, batches of 300: a backlog (256 or more) all along.
+    testing::VectorSource source(records, std::vector<int>(records.size(), 0),
+                                 1, 300);
+    testing::CollectingSink sink;
+    ManualClock clock;
+    RunnerOptions options;
+    std::vector<std::string> reported;
+    size_t bad_reported = 0;
+    options.after_batch = [&](const RecordBatch& batch) {
+      for (const SourceRecord& record : batch.records) {
+        reported.emplace_back(record.payload);
+        if (bad.contains(reported.back())) ++bad_reported;
+      }
+      EXPECT_GE(sink.outputs[static_cast<int>(OutputKind::kDeadLetter)].size(),
+                bad_reported);
+    };
+    PipelineRunner runner(config, &source, &sink, &clock, std::move(options));
+    ASSERT_TRUE(runner.Run(std::atomic<bool>(false)).ok());
+    EXPECT_EQ(reported, records);
+    EXPECT_EQ(bad_reported, bad.size());
+  }
+}
+
 // Session windows (customer visits) and hopping windows give the same final
 // snapshots however the events are shuffled within the lateness bound,
 // batched or partitioned.

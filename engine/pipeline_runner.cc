@@ -130,37 +130,36 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
     ProcessBatch(batch, now);
     KeepBehindPartitionsActive(now);
     const Timestamp watermark = watermarks_.Advance(now);
-    // Without waiting: an idle input must not hold this batch's outputs.
-    const bool backlog = batch.records.size() >= kReadAheadBatch;
-    if (workers_ == nullptr) {
-      if (decode_.threaded() && backlog) {
-        current = 1 - current;
-        polled_ahead =
-            source_->Poll(this, absl::ZeroDuration(), &batches[current]);
-        if (polled_ahead->ok() && !batches[current].records.empty()) {
-          decode_.Start(batches[current].records, clock_->EpochMillis());
-          decode_started_ = true;
-        }
-      }
-      AdvanceWatermark(watermark);
-      TS_RETURN_IF_ERROR(Deliver(&batch));
-    } else {
+    if (workers_ != nullptr) {
       // The batch read before had its graphs run with this one's reading;
       // its outputs go before the next poll, which may free its records.
       if (earlier != nullptr) TS_RETURN_IF_ERROR(Deliver(earlier->batch));
       pending_->watermark_after = watermark;
       pending_->now_ms = clock_->NowMillis();
-      // With more waiting, this batch's graphs run with the next one's
-      // reading; not across a checkpoint, which must find them run.
-      if (backlog && !CheckpointDue(now)) {
-        current = 1 - current;
-        polled_ahead =
-            source_->Poll(this, absl::ZeroDuration(), &batches[current]);
+    }
+    // With a backlog, the next batch is polled now, without waiting (an idle
+    // input must not hold this batch's outputs): one worker's decode thread
+    // starts on it; with workers > 1, this batch's graphs run with its
+    // reading, but not across a checkpoint, which must find them run.
+    const bool read_ahead =
+        batch.records.size() >= kReadAheadBatch &&
+        (workers_ == nullptr ? decode_.threaded() : !CheckpointDue(now));
+    if (read_ahead) {
+      current = 1 - current;
+      polled_ahead =
+          source_->Poll(this, absl::ZeroDuration(), &batches[current]);
+    }
+    const bool more_waiting =
+        read_ahead && polled_ahead->ok() && !batches[current].records.empty();
+    if (workers_ == nullptr) {
+      if (more_waiting) {
+        decode_.Start(batches[current].records, clock_->EpochMillis());
+        decode_started_ = true;
       }
-      if (!polled_ahead.has_value() || !polled_ahead->ok() ||
-          batches[current].records.empty()) {
-        TS_RETURN_IF_ERROR(FinishAdmitted());
-      }
+      AdvanceWatermark(watermark);
+      TS_RETURN_IF_ERROR(Deliver(&batch));
+    } else if (!more_waiting) {
+      TS_RETURN_IF_ERROR(FinishAdmitted());
     }
     if (options_.on_batch) options_.on_batch(summary());
     if (options_.queries != nullptr) options_.queries->Serve();
@@ -174,7 +173,7 @@ absl::Status PipelineRunner::Run(const std::atomic<bool>& stop) {
         // interval counts from the next change, so an idle input takes no
         // checkpoints and the first batch after one waits its interval.
         last_checkpoint_ms_ = now;
-      } else if (now - last_checkpoint_ms_ >= checkpoint_interval_ms_) {
+      } else if (CheckpointDue(now)) {
         TS_RETURN_IF_ERROR(Checkpoint());
       }
     }

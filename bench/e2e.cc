@@ -685,10 +685,14 @@ int Main() {
       absl::GetFlag(FLAGS_pipeline).c_str());
   std::printf("  preload into the embedded broker      %9.0f events/s\n",
               events / preload_seconds);
-  std::printf(
-      "  a cache line's round trip between two CPUs: %.0f ns at the start, "
-      "%.0f ns before (a), %.0f ns after (b)\n",
-      round_trip_ns[0], round_trip_ns[1], round_trip_ns[2]);
+  if (cpus.size() > 1) {
+    std::printf(
+        "  a cache line's round trip between two CPUs: %.0f ns at the start, "
+        "%.0f ns before (a), %.0f ns after (b)\n",
+        round_trip_ns[0], round_trip_ns[1], round_trip_ns[2]);
+  } else {
+    std::printf("  one CPU only: no round trip between CPUs to time\n");
+  }
   std::printf(
       "  (a) raw consume, no processing        %9.0f events/s  (the better "
       "of %.0f and %.0f)\n",
@@ -737,19 +741,31 @@ int Main() {
       file_rate, static_cast<long long>(replay.peak_rss_kb / 1024));
   const double one_thread_rate = one_thread.records / one_thread.seconds;
   const double side_by_side_rate = side_by_side[0] + side_by_side[1];
-  std::printf(
-      "      on one thread (no decoding ahead) %9.0f events/s\n"
-      "      two side by side, a CPU each      %9.0f events/s  (%.0f + %.0f) "
-      "= %.2f x one thread: what the two cores give work without hand-overs\n"
-      "      two threads (one worker decoding ahead) = %.2f x one thread\n",
-      one_thread_rate, side_by_side_rate, side_by_side[0], side_by_side[1],
-      side_by_side_rate / one_thread_rate, file_rate / one_thread_rate);
   const double two_workers_rate = two_workers.records / two_workers.seconds;
+  std::printf("      on one thread (no decoding ahead) %9.0f events/s\n",
+              one_thread_rate);
+  if (side_by_side_rate > 0) {
+    std::printf(
+        "      two side by side, a CPU each      %9.0f events/s  (%.0f + %.0f) "
+        "= %.2f x one thread: what the two cores give work without "
+        "hand-overs\n",
+        side_by_side_rate, side_by_side[0], side_by_side[1],
+        side_by_side_rate / one_thread_rate);
+  } else {
+    std::printf("      two side by side: one CPU only, not measured\n");
+  }
+  const std::string against_pair =
+      side_by_side_rate > 0
+          ? absl::StrFormat(", %.2f x two side by side",
+                            two_workers_rate / side_by_side_rate)
+          : "";
   std::printf(
+      "      two threads (one worker decoding ahead) = %.2f x one thread\n"
       "      workers: 2                        %9.0f events/s  = %.2f x one "
-      "thread, %.2f x two side by side, %.2f x one worker decoding ahead\n",
-      two_workers_rate, two_workers_rate / one_thread_rate,
-      two_workers_rate / side_by_side_rate, two_workers_rate / file_rate);
+      "thread%s, %.2f x one worker decoding ahead\n",
+      file_rate / one_thread_rate, two_workers_rate,
+      two_workers_rate / one_thread_rate, against_pair.c_str(),
+      two_workers_rate / file_rate);
   const double checkpointed_rate = checkpointed.records / checkpointed.seconds;
   std::printf(
       "      with checkpoints every second     %9.0f events/s  = %.1f%% %s; "

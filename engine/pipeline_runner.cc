@@ -22,6 +22,20 @@
 namespace tillstream {
 namespace {
 constexpr uint64_t kEngineStateVersion = 1;
+
+// Starts fetching the event's own bytes.
+void PrefetchEvent(const OrderEvent& event) {
+  const char* bytes = reinterpret_cast<const char*>(&event);
+  for (size_t at = 0; at < sizeof(OrderEvent); at += 64)
+    __builtin_prefetch(bytes + at);
+}
+
+// Starts fetching the strings a graph's group lookups read first: the
+// fields most rules group by (the examples' do).
+void PrefetchGroupFields(const OrderEvent& event) {
+  __builtin_prefetch(event.store_id.data());
+  __builtin_prefetch(event.region.data());
+}
 }  // namespace
 
 PipelineRunner::PipelineRunner(const PipelineConfig& config,
@@ -541,9 +555,21 @@ void PipelineRunner::AdvanceWatermark(Timestamp watermark) {
 
 void PipelineRunner::RunGraph(size_t worker, const AdmittedBatch& batch) {
   OperatorGraph& graph = *graphs_[worker];
-  for (const uint32_t i : batch.events)
+  const std::vector<uint32_t>& events = batch.events;
+  // Each worker walks every event, and about half were decoded on another
+  // CPU: their cache lines are fetched ahead, the event first, then (once its
+  // views have arrived) the strings they point to. On this machine's CPUs,
+  // 450 ns apart most of the time, that took a `workers: 2` replay of 1M
+  // orders from 0.65 s to 0.61 s (docs/performance.md).
+  for (size_t k = 0; k < events.size(); ++k) {
+    if (k + 2 * kPrefetchAhead < events.size())
+      PrefetchEvent(batch.decode.slot(events[k + 2 * kPrefetchAhead]).event);
+    if (k + kPrefetchAhead < events.size())
+      PrefetchGroupFields(batch.decode.slot(events[k + kPrefetchAhead]).event);
+    const uint32_t i = events[k];
     graph.Process(batch.decode.slot(i).event, batch.customers[i],
                   batch.watermark_before);
+  }
   graph.AdvanceWatermark(batch.watermark_after, batch.now_ms);
 }
 

@@ -151,12 +151,16 @@ std::vector<int> AllowedCpus() {
   return cpus;
 }
 
-// Pins the calling thread to `cpu`.
+// Pins the calling thread to `cpu`, or dies: a figure taken unpinned would
+// be printed as if pinned.
 void PinTo(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+    std::fprintf(stderr, "e2e: cannot pin a thread to CPU %d\n", cpu);
+    _exit(1);
+  }
 }
 
 // The round trip of one cache line between the first two CPUs, in ns (0

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
+#include "engine/thread_name.h"
 
 namespace tillstream {
 
@@ -36,7 +37,10 @@ absl::StatusOr<std::unique_ptr<KafkaLease>> KafkaLease::Create(
         "lease: subscribe to ", options.topic, ": ", rd_kafka_err2str(err)));
   }
   lease->options_ = std::move(options);
-  lease->poller_ = std::thread([l = lease.get()] { l->PollLoop(); });
+  lease->poller_ = std::thread([l = lease.get()] {
+    NameThisThread("ts:lease");
+    l->PollLoop();
+  });
   return lease;
 }
 

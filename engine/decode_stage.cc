@@ -3,12 +3,18 @@
 #include <utility>
 
 #include "engine/spin_then_wait.h"
+#include "engine/thread_name.h"
 
 namespace tillstream {
 
 DecodeStage::DecodeStage(OrderDecoderOptions options, bool threaded)
     : decoder_(options), ahead_decoder_(std::move(options)) {
-  if (threaded) thread_ = std::thread([this] { Loop(); });
+  if (threaded) {
+    thread_ = std::thread([this] {
+      NameThisThread("ts:decode");
+      Loop();
+    });
+  }
 }
 
 DecodeStage::~DecodeStage() {

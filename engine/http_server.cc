@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "engine/dashboard_html.h"
 #include "engine/json_writer.h"
+#include "engine/thread_name.h"
 #include "httplib.h"
 
 namespace tillstream {
@@ -87,7 +88,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Context context) {
   }
   server->port_ = port;
   httplib::Server* raw = server->server_.get();
-  server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  server->thread_ = std::thread([raw] {
+    NameThisThread("ts:http");
+    raw->listen_after_bind();
+  });
   // httplib's stop() is a no-op until the listening loop runs: wait for it
   // (bounded), so that a server stopped at once still ends.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);

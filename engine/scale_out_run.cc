@@ -1,6 +1,7 @@
 #include "engine/scale_out_run.h"
 
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "engine/ingest_stage.h"
 #include "engine/status_macros.h"
 #include "engine/task_runner.h"
+#include "engine/thread_name.h"
 
 namespace tillstream {
 namespace {
@@ -42,8 +44,9 @@ class Threads {
  public:
   explicit Threads(std::atomic<bool>& stop) : stop_(stop) {}
   ~Threads() { Join().IgnoreError(); }
-  void Start(std::function<absl::Status()> run) {
-    threads_.emplace_back([this, run = std::move(run)] {
+  void Start(std::string name, std::function<absl::Status()> run) {
+    threads_.emplace_back([this, name = std::move(name), run = std::move(run)] {
+      NameThisThread(name);
       absl::Status status = run();
       if (status.ok()) return;
       absl::MutexLock lock(&mu_);
@@ -174,9 +177,12 @@ absl::Status RunScaledOut(const PipelineConfig& config, StateStore* store,
   IngestStage ingest(config, input.get(), ingest_sink.get(), &clock,
                      options.metrics);
   Threads threads(stop);
-  threads.Start([&] { return ingest.Run(stop); });
-  for (Worker& worker : workers)
-    threads.Start([&worker, &stop] { return worker.runner->Run(stop); });
+  threads.Start("ts:ingest", [&] { return ingest.Run(stop); });
+  for (size_t i = 0; i < workers.size(); ++i) {
+    Worker& worker = workers[i];
+    threads.Start(absl::StrCat("ts:tasks", i),
+                  [&worker, &stop] { return worker.runner->Run(stop); });
+  }
   const absl::Status status = threads.Join();
 
   const IngestSummary& in = ingest.summary();

@@ -1,12 +1,17 @@
 #include "engine/shard_workers.h"
 
+#include "absl/strings/str_cat.h"
 #include "engine/spin_then_wait.h"
+#include "engine/thread_name.h"
 
 namespace tillstream {
 
 ShardWorkers::ShardWorkers(size_t shards) {
   for (size_t shard = 1; shard < shards; ++shard)
-    threads_.emplace_back([this, shard] { Loop(shard); });
+    threads_.emplace_back([this, shard] {
+      NameThisThread(absl::StrCat("ts:worker", shard));
+      Loop(shard);
+    });
 }
 
 ShardWorkers::~ShardWorkers() {

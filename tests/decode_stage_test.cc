@@ -6,6 +6,8 @@
 // claim chunks through, is also driven by three threads at once.
 #include "engine/decode_stage.h"
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -121,6 +123,26 @@ TEST(DecodeStageTest, AheadOnAThreadEqualsInline) {
   EXPECT_EQ(expected[1],
             "o-1|s-1||unknown|pos|EUR|1700000000001|200|p1//1/200");
   EXPECT_EQ(expected[5], "bad: missing field ts");
+}
+
+// The thread decoding ahead is named ts:decode, so a profile of the engine
+// tells it from the workers (librdkafka names its own rdk:*).
+TEST(DecodeStageTest, TheThreadDecodingAheadIsNamed) {
+  const std::vector<std::string> payloads = Payloads(100);
+  const std::vector<SourceRecord> records = Records(payloads);
+  DecodeStage ahead({}, /*threaded=*/true);
+  std::vector<std::string> got, kept;
+  // Once a batch is through, the thread has run (and named itself).
+  DecodeAll(&ahead, records, &got, &kept, /*let_the_thread_finish=*/true);
+  int named = 0;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "ts:decode") ++named;
+  }
+  EXPECT_EQ(named, 1);
 }
 
 TEST(DecodeStageTest, BatchAfterBatchAndEmptyBatches) {

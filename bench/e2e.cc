@@ -212,7 +212,8 @@ ReplayChild StartReplay(const PipelineConfig& config, const std::string& input,
   if (child == 0) {
     close(pipe_fds[0]);
     if (cpu >= 0) PinTo(cpu);  // before any thread of the replay starts
-    auto source = FileSource::Open({.path = input});
+    // One thread means no reading ahead either.
+    auto source = FileSource::Open({.path = input, .read_ahead = decode_ahead});
     auto sink = FileSink::Open(out_dir);
     if (!source.ok() || !sink.ok()) _exit(1);
     SystemClock clock;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/read_ahead.h"
 #include "connectors/record_source.h"
 
 namespace tillstream {
@@ -14,6 +15,9 @@ struct FileSourceOptions {
   std::string path;                 // an NDJSON file, or "-" for standard input
   size_t max_batch_records = 1024;  // records per Poll
   size_t read_size = 1 << 20;       // bytes per read()
+  // Read a regular file ahead on a thread of its own (ReadAhead), when the
+  // machine has more than one CPU. Off: every read on the caller's thread.
+  bool read_ahead = true;
 };
 
 // Reads an NDJSON file as a bounded, single-partition source: partition 0,
@@ -37,27 +41,35 @@ class FileSource final : public RecordSource {
   absl::string_view name() const override { return options_.path; }
   // Bytes consumed of the file's size (stdin and pipes: total unknown).
   SourceProgress Progress() const override {
-    return {consumed_ + static_cast<int64_t>(begin_), size_, "bytes"};
+    return {origin_ + static_cast<int64_t>(begin_), size_, "bytes"};
   }
 
  private:
-  FileSource(FileSourceOptions options, std::FILE* file)
-      : options_(std::move(options)), file_(file) {}
-  // Reads more bytes; false at end of file.
-  absl::StatusOr<bool> Fill();
+  FileSource(FileSourceOptions options, std::FILE* file, bool threaded);
+  // Moves on to the next chunk, carrying the unconsumed end of this one (a
+  // line cut by the chunk's edge) in front of it; false at end of file.
+  absl::StatusOr<bool> NextChunk();
+  // A chunk left behind: kept until the next Poll when the last Poll's
+  // records point into it (they stay valid until the Poll after next),
+  // released otherwise.
+  void Retire(ReadChunk* chunk);
+  // Back to the reader, or freed when gathered.
+  void Release(ReadChunk* chunk);
 
   FileSourceOptions options_;
   std::FILE* file_;
-  std::vector<char> buffer_;
-  std::vector<char> spare_;  // the previous buffer, while a batch needs it
-  bool buffer_holds_previous_batch_ = false;
-  size_t begin_ = 0;  // first unconsumed byte
-  size_t end_ = 0;    // one past the last byte read
+  std::unique_ptr<ReadAhead> read_ahead_;
+  ReadChunk* current_ = nullptr;
+  std::vector<ReadChunk*> retired_;
+  // A line longer than a chunk is gathered in a chunk of the source's own.
+  std::vector<std::unique_ptr<ReadChunk>> gathered_;
+  bool last_batch_in_current_ = false;
+  size_t begin_ = 0;  // first unconsumed byte of current_
   bool eof_ = false;
   bool announced_ = false;
   int64_t line_ = 0;
   int64_t first_line_ = 0;  // StartAt: lines before it are skipped
-  int64_t consumed_ = 0;    // bytes before buffer_[0]
+  int64_t origin_ = 0;      // the file offset of current_->bytes[0]
   int64_t size_ = -1;       // of a regular file
 };
 

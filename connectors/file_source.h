@@ -61,7 +61,8 @@ class FileSource final : public RecordSource {
   std::unique_ptr<ReadAhead> read_ahead_;
   ReadChunk* current_ = nullptr;
   std::vector<ReadChunk*> retired_;
-  // A line longer than a chunk is gathered in a chunk of the source's own.
+  // A line longer than the room in front of a chunk is gathered in a chunk
+  // of the source's own.
   std::vector<std::unique_ptr<ReadChunk>> gathered_;
   bool last_batch_in_current_ = false;
   size_t begin_ = 0;  // first unconsumed byte of current_

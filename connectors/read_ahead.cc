@@ -63,7 +63,6 @@ void ReadAhead::Loop() {
       chunk = free_.front();
       free_.pop_front();
     }
-    // done_ and failed_ are only written here while the thread runs.
     const bool more = Fill(chunk);
     {
       std::lock_guard lock(mu_);

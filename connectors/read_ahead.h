@@ -25,9 +25,9 @@ struct ReadChunk {
 
 // Reads a file in chunks of `chunk_size` bytes. `threaded`: a thread of its
 // own reads a few chunks ahead of the caller, so the kernel's copy into them
-// (about a tenth of the engine's main thread in a file replay) runs on the
-// core the decoding leaves idle; use it for regular files only, whose reads
-// never block. Otherwise (a pipe, a terminal) each chunk is read when asked.
+// (5-8% of the engine's main thread in a file replay) leaves the thread that
+// bounds the replay; use it for regular files only, whose reads never
+// block. Otherwise (a pipe, a terminal) each chunk is read when asked.
 class ReadAhead {
  public:
   ReadAhead(std::FILE* file, size_t chunk_size, bool threaded);
@@ -54,9 +54,11 @@ class ReadAhead {
   std::condition_variable changed_;
   std::deque<ReadChunk*> free_;    // guarded by mu_
   std::deque<ReadChunk*> filled_;  // guarded by mu_, in file order
-  bool done_ = false;              // guarded by mu_: no more reads
-  bool failed_ = false;            // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  // Written by whoever reads (the thread, or the caller inline) and read by
+  // the caller under mu_ once the last chunk is handed over.
+  bool done_ = false;  // no more reads
+  bool failed_ = false;
+  bool stopping_ = false;  // guarded by mu_
   std::thread thread_;
 };
 

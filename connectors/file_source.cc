@@ -44,11 +44,11 @@ FileSource::~FileSource() {
   if (file_ != nullptr && file_ != stdin) std::fclose(file_);
 }
 
-void FileSource::Retire(ReadChunk* chunk) {
+void FileSource::RetireCurrent() {
   if (last_batch_in_current_) {
-    retired_.push_back(chunk);
+    retired_.push_back(current_);
   } else {
-    Release(chunk);
+    Release(current_);
   }
 }
 
@@ -98,7 +98,7 @@ absl::StatusOr<bool> FileSource::NextChunk() {
   }
   // The byte at begin_ is where the new chunk's data now begins.
   origin_ += static_cast<int64_t>(begin_) - static_cast<int64_t>(chunk->begin);
-  if (current_ != nullptr) Retire(current_);
+  if (current_ != nullptr) RetireCurrent();
   last_batch_in_current_ = false;
   current_ = chunk;
   begin_ = chunk->begin;

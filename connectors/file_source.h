@@ -49,10 +49,10 @@ class FileSource final : public RecordSource {
   // Moves on to the next chunk, carrying the unconsumed end of this one (a
   // line cut by the chunk's edge) in front of it; false at end of file.
   absl::StatusOr<bool> NextChunk();
-  // A chunk left behind: kept until the next Poll when the last Poll's
+  // current_, left behind: kept until the next Poll when the last Poll's
   // records point into it (they stay valid until the Poll after next),
   // released otherwise.
-  void Retire(ReadChunk* chunk);
+  void RetireCurrent();
   // Back to the reader, or freed when gathered.
   void Release(ReadChunk* chunk);
 

@@ -44,7 +44,6 @@ ReadAhead::~ReadAhead() {
 
 bool ReadAhead::Fill(ReadChunk* chunk) {
   chunk->begin = chunk->end = room_;
-  if (done_) return false;
   const size_t n =
       std::fread(chunk->bytes.data() + room_, 1, chunk_size_, file_);
   chunk->end += n;
@@ -67,7 +66,6 @@ void ReadAhead::Loop() {
     {
       std::lock_guard lock(mu_);
       filled_.push_back(chunk);
-      if (!more) done_ = true;
     }
     changed_.notify_all();
     if (!more) return;
@@ -85,7 +83,7 @@ absl::StatusOr<ReadChunk*> ReadAhead::Next() {
     // Inline: the caller holds at most kChunks - 1 (one consumed, one kept).
     chunk = free_.front();
     free_.pop_front();
-    if (!Fill(chunk)) done_ = true;
+    Fill(chunk);
   }
   if (chunk->at_end() && failed_) {
     free_.push_back(chunk);

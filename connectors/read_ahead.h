@@ -43,7 +43,8 @@ class ReadAhead {
 
  private:
   void Loop();
-  // Reads into `chunk`; false once the file is done or failed.
+  // Reads into `chunk`; false (and `chunk` at_end()) once the file is done
+  // or failed.
   bool Fill(ReadChunk* chunk);
 
   std::FILE* const file_;
@@ -56,7 +57,6 @@ class ReadAhead {
   std::deque<ReadChunk*> filled_;  // guarded by mu_, in file order
   // Written by whoever reads (the thread, or the caller inline) and read by
   // the caller under mu_ once the last chunk is handed over.
-  bool done_ = false;  // no more reads
   bool failed_ = false;
   bool stopping_ = false;  // guarded by mu_
   std::thread thread_;

@@ -69,7 +69,7 @@ class KafkaSink final : public OutputSink {
     return it == changelog_offsets_.end() ? -1 : it->second;
   }
   // Exactly-once: drops what the open transaction holds (its records are
-  // aborted, the queued ones purged) and begins the next. For a member
+  // delivered, then aborted) and begins the next. For a member
   // whose partitions were lost: what it sent can no longer commit.
   absl::Status AbortTransaction();
   // Scale-out: a record to `partition` of the repartition topic, delivered

@@ -566,6 +566,11 @@ int Main() {
     absl::Status status = runner.Run(stop);
     if (!status.ok()) Die("pipeline", status);
     const double seconds = Seconds(counted_from);
+    // A rate over fewer records than were preloaded would flatter (b).
+    if (runner.summary().records != events) {
+      Die(name, absl::DataLossError(absl::StrFormat(
+                    "read %d of %d events", runner.summary().records, events)));
+    }
     return KafkaRun{(runner.summary().records - first_batch) / seconds,
                     runner.checkpoints()};
   };

@@ -12,11 +12,12 @@ namespace tillstream::testing {
 
 VectorSource::VectorSource(std::vector<std::string> records,
                            std::vector<int> partition_of, int partitions,
-                           size_t batch_size)
+                           size_t batch_size, size_t burst)
     : records_(std::move(records)),
       queues_(partitions),
       next_(partitions, 0),
-      batch_size_(batch_size) {
+      batch_size_(batch_size),
+      burst_(burst) {
   for (size_t i = 0; i < records_.size(); ++i)
     queues_[partition_of[i]].push_back(i);
 }
@@ -43,20 +44,29 @@ absl::StatusOr<PollResult> VectorSource::Poll(PartitionListener* listener,
     }
   }
   batch->records.clear();
-  bool any = true;
-  while (batch->records.size() < batch_size_ && any) {
-    any = false;
-    for (size_t p = 0;
-         p < queues_.size() && batch->records.size() < batch_size_; ++p) {
-      if (next_[p] == queues_[p].size()) continue;
+  // Turns without a record in a row: all partitions are at their end.
+  size_t empty_turns = 0;
+  while (batch->records.size() < batch_size_ && empty_turns < queues_.size()) {
+    const size_t p = turn_;
+    if (left_in_turn_ == 0) left_in_turn_ = burst_;
+    bool took = false;
+    while (left_in_turn_ > 0 && next_[p] < queues_[p].size() &&
+           batch->records.size() < batch_size_) {
       size_t index = queues_[p][next_[p]++];
       batch->records.push_back({records_[index],
                                 PartitionId{static_cast<int32_t>(p)},
                                 Offset{static_cast<int64_t>(next_[p] - 1)}, 0});
-      any = true;
+      --left_in_turn_;
+      took = true;
       if (next_[p] == queues_[p].size())
         listener->OnPartitionEnd(PartitionId{static_cast<int32_t>(p)});
     }
+    // A burst cut short by the end of the batch goes on in the next one.
+    if (left_in_turn_ == 0 || next_[p] == queues_[p].size()) {
+      turn_ = (turn_ + 1) % queues_.size();
+      left_in_turn_ = 0;
+    }
+    empty_turns = took ? 0 : empty_turns + 1;
   }
   if (batch->records.empty()) {
     for (size_t p = 0; p < queues_.size(); ++p) {
@@ -77,14 +87,14 @@ absl::Status CollectingSink::Write(const OutputBatch& batch) {
 
 std::unique_ptr<PipelineRun> RunPipeline(
     const PipelineConfig& config, const std::vector<std::string>& records,
-    int partitions, size_t batch_size, int64_t wall_clock_ms) {
+    int partitions, size_t batch_size, int64_t wall_clock_ms, size_t burst) {
   std::vector<int> partition_of(records.size());
   // Spread by a hash of the record, as Kafka does by key: stable across runs.
   for (size_t i = 0; i < records.size(); ++i) {
     partition_of[i] =
         static_cast<int>(std::hash<std::string>()(records[i]) % partitions);
   }
-  VectorSource source(records, partition_of, partitions, batch_size);
+  VectorSource source(records, partition_of, partitions, batch_size, burst);
   auto run = std::make_unique<PipelineRun>();
   ManualClock clock;  // never idle: results depend on the events only
   clock.SetEpochMillis(wall_clock_ms);

@@ -16,11 +16,12 @@ namespace tillstream::testing {
 
 // A bounded source over in-memory records spread over `partitions`
 // partitions (record i goes to partition_of[i]), delivered `batch_size` at a
-// time, interleaving the partitions round-robin.
+// time, interleaving the partitions round-robin, `burst` records of one at a
+// time (Kafka hands a backlog over a partition's fetch at a time).
 class VectorSource final : public RecordSource {
  public:
   VectorSource(std::vector<std::string> records, std::vector<int> partition_of,
-               int partitions, size_t batch_size);
+               int partitions, size_t batch_size, size_t burst = 1);
   absl::StatusOr<PollResult> Poll(PartitionListener* listener,
                                   absl::Duration timeout,
                                   RecordBatch* batch) override;
@@ -39,6 +40,9 @@ class VectorSource final : public RecordSource {
   std::vector<std::vector<size_t>> queues_;  // record indexes per partition
   std::vector<size_t> next_;
   size_t batch_size_;
+  size_t burst_;
+  size_t turn_ = 0;          // the partition whose burst is taken now
+  size_t left_in_turn_ = 0;  // of its burst; 0: a new turn
   bool announced_ = false;
 };
 
@@ -58,11 +62,12 @@ struct PipelineRun {
   CollectingSink sink;
   RunSummary summary;
 };
-// `wall_clock_ms` is the processing-time clock's epoch (limits.max_future).
+// `wall_clock_ms` is the processing-time clock's epoch (limits.max_future);
+// `burst` as in VectorSource.
 std::unique_ptr<PipelineRun> RunPipeline(
     const PipelineConfig& config, const std::vector<std::string>& records,
     int partitions = 1, size_t batch_size = 1024,
-    int64_t wall_clock_ms = 4'102'444'800'000);
+    int64_t wall_clock_ms = 4'102'444'800'000, size_t burst = 1);
 
 // The last revision of every KPI snapshot, keyed by kpi|window start|group,
 // with the revision field removed: what a compacted, corrected view holds.

@@ -38,6 +38,7 @@
 namespace tillstream {
 namespace {
 
+using testing::AlertingTraffic;
 using testing::LastById;
 
 const std::string kBinary = TILLSTREAM_BINARY;
@@ -292,7 +293,7 @@ class CrashRecoveryTest : public ::testing::Test {
   }
 
   // The reference: one uninterrupted file replay of the events `traffic`
-  // makes, into dir_/reference.
+  // makes (dir_/orders.ndjson), into dir_/reference.
   void MakeReference(const TrafficOptions& traffic) {
     {
       TrafficGenerator generator(traffic);
@@ -301,11 +302,61 @@ class CrashRecoveryTest : public ::testing::Test {
       while (generator.Next(&record, &key)) out << record << '\n';
       ASSERT_TRUE(out.good());
     }
+    ReplayIntoReference(dir_ + "/orders.ndjson");
+  }
+  void ReplayIntoReference(const std::string& input) {
+    std::filesystem::remove_all(dir_ + "/reference");
     Child replay({kBinary, "run", kSource + "/examples/pos-analytics.yaml",
-                  "--input=" + dir_ + "/orders.ndjson",
-                  "--output-dir=" + dir_ + "/reference"},
+                  "--input=" + input, "--output-dir=" + dir_ + "/reference"},
                  dir_ + "/replay");
     ASSERT_EQ(replay.WaitExit(120), 0) << replay.err();
+  }
+
+  // The embedded broker (librdkafka 2.0's mock cluster) checks an idempotent
+  // producer's sequence numbers only when the producer is transactional: a
+  // produce request the traffic's producer sent again is appended twice, and
+  // its records are then in the input twice (seen once: a standby test's
+  // input held 40,074 records for the 40,073 sent, and its outputs differed
+  // from the reference by that one order). The engine rightly counts such a
+  // record twice. So when the input topic does not hold exactly what was
+  // sent, the reference is made again from what it holds: the records sent,
+  // in their order, each as many times as the topic has it.
+  void ReplayWhatTheInputHolds() {
+    const std::vector<std::string> sent =
+        Lines(ReadFile(dir_ + "/orders.ndjson"));
+    std::map<std::string, int64_t> held, ahead;  // by payload
+    int64_t held_records = 0;
+    for (const testing::Message& m :
+         testing::ConsumeAll(bootstrap_, "pos.orders", kPartitions)) {
+      ++held[m.value];
+      ++held_records;
+    }
+    for (const std::string& line : sent) ++ahead[line];
+    std::string input;
+    int64_t extra = 0, lost = 0;
+    for (const std::string& line : sent) {
+      int64_t& left = held[line];
+      const bool last_sent = --ahead[line] == 0;
+      if (left == 0) {
+        ++lost;
+        continue;
+      }
+      input += line + '\n';
+      --left;
+      // What the topic holds beyond the copies sent follows the last one.
+      for (; last_sent && left > 0; --left, ++extra) input += line + '\n';
+    }
+    for (const auto& [payload, left] : held)
+      EXPECT_EQ(left, 0) << "in the input, never sent: " << payload;
+    if (extra == 0 && lost == 0) return;
+    std::printf(
+        "the input topic holds %lld records for %zu sent (%lld extra, "
+        "%lld missing): the reference replays what it holds\n",
+        static_cast<long long>(held_records), sent.size(),
+        static_cast<long long>(extra), static_cast<long long>(lost));
+    const std::string file = dir_ + "/orders-held.ndjson";
+    std::ofstream(file, std::ios::binary) << input;
+    ReplayIntoReference(file);
   }
 
   // `tillstream broker` with the pipeline's topics and `state_topics` (by
@@ -399,10 +450,12 @@ class CrashRecoveryTest : public ::testing::Test {
   }
 
   // The KPI, rolling and alert outputs in the broker, reduced to the last
-  // record per id (what a compacted topic keeps), equal the reference's;
-  // the dead letters are the same payloads. Returns the output records that
-  // were replays.
+  // record per id (what a compacted topic keeps), equal the reference's (of
+  // what the input holds); the dead letters are the same payloads. Returns
+  // the output records that were replays.
   int64_t ExpectOutputsLikeReference() {
+    ReplayWhatTheInputHolds();
+    if (HasFatalFailure()) return 0;
     int64_t replayed = 0;
     for (const char* output : {"kpis", "rolling", "alerts"}) {
       SCOPED_TRACE(output);
@@ -444,20 +497,6 @@ class CrashRecoveryTest : public ::testing::Test {
   rd_kafka_t* client_ = nullptr;  // for topic sizes
 };
 
-// 40,000 orders over 35 days of 12 stores, 0.2% malformed, one store's
-// sales dropping on day 31 (an alert).
-TrafficOptions TestTraffic(int64_t orders = 40'000, int days = 35) {
-  TrafficOptions options;
-  options.seed = 20261121;
-  options.orders = orders;
-  options.stores = 12;
-  options.days = days;
-  options.late_rate = 0;
-  options.bad_rate = 0.002;
-  options.drops = {InjectedDrop{.store = 3, .day = 31, .fraction = 0.9}};
-  return options;
-}
-
 // With one worker (the default: a decode thread, the next batch read
 // ahead) and with four (each worker's state checkpointed and restored).
 class KilledTest : public CrashRecoveryTest,
@@ -467,7 +506,7 @@ INSTANTIATE_TEST_SUITE_P(Workers, KilledTest, ::testing::Values(1, 4));
 
 TEST_P(KilledTest, FiveTimesWhileTrafficFlowsEndsLikeOneRun) {
   const std::string pipeline_file = WritePipeline(/*workers=*/GetParam());
-  const TrafficOptions options = TestTraffic(80'000, 70);
+  const TrafficOptions options = AlertingTraffic(80'000, 70);
   ASSERT_NO_FATAL_FAILURE(MakeReference(options));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
   // A part of the traffic (about 13 s at 1,000 a second) for each run: each
@@ -586,11 +625,11 @@ INSTANTIATE_TEST_SUITE_P(Workers, StandbyTest, ::testing::Values(1, 2, 4));
 
 TEST_P(StandbyTest, TakesOverFromTheChangelog) {
   const std::string pipeline_file = WritePipeline(/*workers=*/GetParam());
-  ASSERT_NO_FATAL_FAILURE(MakeReference(TestTraffic()));
+  ASSERT_NO_FATAL_FAILURE(MakeReference(AlertingTraffic()));
   ASSERT_NO_FATAL_FAILURE(StartBroker());
   // The second half goes once the active instance is dead.
   std::unique_ptr<Traffic> traffic =
-      StartTraffic(TestTraffic(), /*rate=*/1000, /*parts=*/2);
+      StartTraffic(AlertingTraffic(), /*rate=*/1000, /*parts=*/2);
   auto run_args = [&](const std::string& name) {
     return RunArgs(pipeline_file, name);
   };
@@ -665,14 +704,14 @@ TEST_P(ScaleOutTest, SurvivorTakesOverTheTasksFromTheChangelog) {
   const auto [workers, guarantee] = GetParam();
   const std::string pipeline_file =
       WritePipeline(workers, "\nscale_out: {tasks: 8}", guarantee);
-  ASSERT_NO_FATAL_FAILURE(MakeReference(TestTraffic()));
+  ASSERT_NO_FATAL_FAILURE(MakeReference(AlertingTraffic()));
   ASSERT_NO_FATAL_FAILURE(
       StartBroker("tillstream-pos-analytics-changelog:8,"
                   "tillstream-pos-analytics-repartition:8"));
   // A third of the traffic for the first instance alone, a third once the
   // tasks are split, the last once the first is dead.
   std::unique_ptr<Traffic> traffic =
-      StartTraffic(TestTraffic(), /*rate=*/2000, /*parts=*/3);
+      StartTraffic(AlertingTraffic(), /*rate=*/2000, /*parts=*/3);
   auto run_args = [&](const std::string& name) {
     return RunArgs(pipeline_file, name);
   };

@@ -449,18 +449,10 @@ TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
 // the partitions arrive in: one at a time in runs of up to 5,000 records, as
 // a Kafka backlog is handed over, so that the watermark jumps by days, and
 // on two workers. The traffic of the crash tests (an injected drop that
-// fires alerts), whose reference run is a file replay.
+// fires alerts), whose reference is a file replay.
 TEST(PipelineRunnerTest,
      SameRollingAndAlertsWhateverThePartitionsArrivalOrder) {
-  TrafficOptions options;
-  options.seed = 20261121;
-  options.orders = 40'000;
-  options.stores = 12;
-  options.days = 35;
-  options.late_rate = 0;
-  options.bad_rate = 0.002;
-  options.drops = {InjectedDrop{.store = 3, .day = 31, .fraction = 0.9}};
-  TrafficGenerator generator(options);
+  TrafficGenerator generator(testing::AlertingTraffic());
   std::vector<std::string> records;
   std::string record, key;
   while (generator.Next(&record, &key)) records.push_back(record);

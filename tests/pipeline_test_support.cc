@@ -164,6 +164,18 @@ std::map<std::string, int64_t> NewCustomersPerRule(
   return sums;
 }
 
+TrafficOptions AlertingTraffic(int64_t orders, int days) {
+  TrafficOptions options;
+  options.seed = 20261121;
+  options.orders = orders;
+  options.stores = 12;
+  options.days = days;
+  options.late_rate = 0;
+  options.bad_rate = 0.002;
+  options.drops = {InjectedDrop{.store = 3, .day = 31, .fraction = 0.9}};
+  return options;
+}
+
 PipelineConfig PosAnalyticsConfig() {
   absl::StatusOr<PipelineConfig> config =
       LoadPipelineConfig(TILLSTREAM_SOURCE_DIR "/examples/pos-analytics.yaml");

@@ -11,6 +11,7 @@
 #include "connectors/record_source.h"
 #include "engine/pipeline_config.h"
 #include "engine/pipeline_runner.h"
+#include "examples/generator/traffic_generator.h"
 
 namespace tillstream::testing {
 
@@ -83,6 +84,10 @@ std::map<std::string, int64_t> NewCustomersPerRule(
 
 // The pipeline of examples/pos-analytics.yaml.
 PipelineConfig PosAnalyticsConfig();
+
+// `orders` orders over `days` days of 12 stores, 0.2% malformed, none late,
+// one store's sales dropping on day 31 (an alert): the crash tests' traffic.
+TrafficOptions AlertingTraffic(int64_t orders = 40'000, int days = 35);
 
 // Reads an NDJSON file into lines.
 std::vector<std::string> ReadLines(const std::string& path);

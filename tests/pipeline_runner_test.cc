@@ -27,16 +27,20 @@ using testing::RunPipeline;
 
 const std::string kSamples = TILLSTREAM_SOURCE_DIR "/../shared/samples";
 
-std::vector<std::string> Generate(int64_t orders, double bad_rate = 0) {
-  TrafficOptions options;
-  options.orders = orders;
-  options.days = 10;
-  options.bad_rate = bad_rate;
+std::vector<std::string> Generate(const TrafficOptions& options) {
   TrafficGenerator generator(options);
   std::vector<std::string> records;
   std::string record, key;
   while (generator.Next(&record, &key)) records.push_back(record);
   return records;
+}
+
+std::vector<std::string> Generate(int64_t orders, double bad_rate = 0) {
+  TrafficOptions options;
+  options.orders = orders;
+  options.days = 10;
+  options.bad_rate = bad_rate;
+  return Generate(options);
 }
 
 // Readings of a generated order straight from its JSON, independent of the
@@ -452,10 +456,7 @@ TEST(PipelineRunnerTest, SameFinalSnapshotsAtAnyBatchSizeAndPartitionCount) {
 // fires alerts), whose reference is a file replay.
 TEST(PipelineRunnerTest,
      SameRollingAndAlertsWhateverThePartitionsArrivalOrder) {
-  TrafficGenerator generator(testing::AlertingTraffic());
-  std::vector<std::string> records;
-  std::string record, key;
-  while (generator.Next(&record, &key)) records.push_back(record);
+  const std::vector<std::string> records = Generate(testing::AlertingTraffic());
   const PipelineConfig config = PosAnalyticsConfig();
   auto reference = RunPipeline(config, records);
   for (OutputKind kind :
